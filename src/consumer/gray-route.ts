@@ -1,0 +1,130 @@
+/**
+ * `grayRoute()`: the axios request interceptor that sends `http://<service>/...` to a live instance of the service.
+ */
+import { isIP } from 'node:net';
+import type { InternalAxiosRequestConfig } from 'axios';
+import { contextBackend, isContextKind, type ContextBackend, type ContextKind } from '../context/lane-context';
+import { InvalidOptionError, RegistryUnavailableError } from '../errors';
+import type { RouteDecision } from '../router';
+import { servicesPath } from '../registry/paths';
+import { DEFAULT_LANE_HEADER, type Instance, type Lane } from '../types';
+import { GrayConsumer, type GrayConsumerOptions } from './consumer';
+import { parseTarget, requestUrl, rewriteUrl } from './rewrite';
+
+/** Per-request options and results, on the axios request config (and so on `response.config`). */
+export interface GrayRequestConfig {
+  /** Pin this request's lane, over the context's and the ratio. After routing: the lane the request went in. */
+  lane?: Lane;
+  /** Set by graykit: the service the request was routed for. */
+  service?: string;
+  /** Set by graykit: the instance chosen. */
+  instance?: Instance;
+}
+
+declare module 'axios' {
+  interface AxiosRequestConfig {
+    /** graykit: pin a lane (`gray: { lane: 'gray' }`) and read the routing result after the request. */
+    gray?: GrayRequestConfig;
+  }
+}
+
+export interface GrayRouteOptions extends GrayConsumerOptions {
+  /** Lane context backend shared with `grayContext()`: `als` or `cls`, or a backend object. Default `als`. */
+  context?: ContextKind | ContextBackend;
+  /** Header that carries the lane to the next service. Default `x-gray-lane`. */
+  laneHeader?: string;
+}
+
+/** The interceptor, with its consumer (for `close()`, snapshots and events). */
+export interface GrayRouteInterceptor {
+  (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig>;
+  readonly consumer: GrayConsumer;
+  /** Closes the consumer (its ZooKeeper session). */
+  close(): void;
+}
+
+/** Hosts that are never service names, so they never wait on the registry. */
+function isPlainAddress(host: string): boolean {
+  return host === 'localhost' || isIP(host.replace(/^\[|\]$/g, '')) !== 0;
+}
+
+/**
+ * Creates the axios request interceptor. Every request whose host is a service name is rewritten to one of its
+ * live instances, chosen by lane (sticky context, pinned lane, or ratio) and then round-robin by weight; the lane
+ * goes out in the `x-gray-lane` header. Other requests pass untouched.
+ *
+ * @example
+ * const route = grayRoute({ ratio: 33 });
+ * axios.interceptors.request.use(route);
+ * const { data } = await axios.get('http://demo/version');
+ * // on shutdown: route.close();
+ */
+export function grayRoute(options: GrayRouteOptions | GrayConsumer = {}): GrayRouteInterceptor {
+  if (typeof options === 'function' || (typeof options === 'object' && options !== null && 'headers' in options && 'method' in options)) {
+    throw new InvalidOptionError('options', 'grayRoute takes an options object: use axios.interceptors.request.use(grayRoute()), not use(grayRoute)');
+  }
+  const routeOptions: GrayRouteOptions = options instanceof GrayConsumer ? {} : options;
+  const context = routeOptions.context ?? 'als';
+  if (!isContextKind(context) && typeof context !== 'object') {
+    throw new InvalidOptionError('context', `expected 'als', 'cls' or a backend object, got ${JSON.stringify(context)}`);
+  }
+  const backend = contextBackend(context);
+  const laneHeader = routeOptions.laneHeader ?? DEFAULT_LANE_HEADER;
+  const consumer = options instanceof GrayConsumer ? options : new GrayConsumer(routeOptions);
+  const { logger } = consumer.connection;
+  let warnedUnknownList = false;
+
+  function apply(config: InternalAxiosRequestConfig, decision: RouteDecision, service: string, url: string): InternalAxiosRequestConfig {
+    const store = backend.current();
+    if (store && store.lane === undefined && config.gray?.lane === undefined) store.lane = decision.lane;
+    const target = parseTarget(url);
+    if (!target) return config;
+    config.url = rewriteUrl(target, decision.instance);
+    config.baseURL = undefined;
+    config.headers.set(laneHeader, decision.lane);
+    config.gray = { ...config.gray, lane: decision.lane, service, instance: decision.instance };
+    return config;
+  }
+
+  async function routeLater(config: InternalAxiosRequestConfig, host: string, url: string, known: boolean | undefined) {
+    if (known === undefined) {
+      try {
+        await consumer.servicesReady();
+      } catch (error) {
+        // The registry was never reached. A dotted name is most likely a real DNS host: let it through. A bare
+        // name like `demo` cannot be anything but a service, so say why it cannot be routed.
+        if (host.includes('.')) {
+          if (!warnedUnknownList) {
+            warnedUnknownList = true;
+            logger.warn(`ZooKeeper not reached within ${consumer.timeout} ms; requests to hosts such as ${host} pass unrouted until it is`);
+          }
+          return config;
+        }
+        throw new RegistryUnavailableError(host, servicesPath(consumer.connection.root), consumer.timeout, { cause: error });
+      }
+      if (!consumer.isService(host)) return config;
+    }
+    const lane = config.gray?.lane ?? backend.current()?.lane;
+    return apply(config, await consumer.resolve(host, lane), host, url);
+  }
+
+  const interceptor = function grayRouteInterceptor(config: InternalAxiosRequestConfig) {
+    const url = requestUrl(config.url, config.baseURL);
+    if (url === undefined) return config;
+    const target = parseTarget(url);
+    if (!target || isPlainAddress(target.host)) return config;
+    const host = target.host;
+    const known = consumer.isService(host);
+    if (known === false) return config;
+    if (known === true) {
+      // The hot path: a memory read, no promise, no ZooKeeper.
+      const lane = config.gray?.lane ?? backend.current()?.lane;
+      const decision = consumer.route(host, lane);
+      if (decision) return apply(config, decision, host, url);
+    }
+    return routeLater(config, host, url, known);
+  } as GrayRouteInterceptor;
+  Object.defineProperty(interceptor, 'consumer', { value: consumer, enumerable: true });
+  Object.defineProperty(interceptor, 'close', { value: () => consumer.close(), enumerable: true });
+  return interceptor;
+}

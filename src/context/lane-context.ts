@@ -1,0 +1,85 @@
+/**
+ * The lane of the work in progress (an incoming request, a job), behind one small interface with two backends:
+ *
+ * - `als`: Node's AsyncLocalStorage. The default: built in, and the cheaper of the two.
+ * - `cls`: cls-hooked, for apps that already share a cls-hooked namespace. It needs emitters bound
+ *   (`bindEmitter`) to keep the context in their callbacks; `grayContext()` binds `req` and `res`.
+ *
+ * No I/O here.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { EventEmitter } from 'node:events';
+import { createNamespace, getNamespace, type Namespace } from 'cls-hooked';
+import type { Lane } from '../types';
+
+/** What the context holds: the lane, once decided (by an incoming header, a rule, or the first outbound call). */
+export interface LaneStore {
+  lane?: Lane;
+}
+
+export type ContextKind = 'als' | 'cls';
+
+export interface ContextBackend {
+  readonly kind: ContextKind;
+  /** Runs `fn` with `store` as the current store, and returns what `fn` returns. */
+  run<T>(store: LaneStore, fn: () => T): T;
+  /** The current store, or undefined outside any context. */
+  current(): LaneStore | undefined;
+  /** Keeps the current context in the emitter's listeners (a no-op for AsyncLocalStorage). */
+  bindEmitter(emitter: EventEmitter): void;
+}
+
+/** The cls-hooked namespace graykit uses; apps that share cls-hooked can read it with getNamespace(). */
+export const CLS_NAMESPACE = 'graykit';
+const CLS_KEY = 'graykit.lane';
+
+function createAlsBackend(): ContextBackend {
+  const storage = new AsyncLocalStorage<LaneStore>();
+  return {
+    kind: 'als',
+    run: (store, fn) => storage.run(store, fn),
+    current: () => storage.getStore(),
+    bindEmitter: () => undefined,
+  };
+}
+
+function createClsBackend(): ContextBackend {
+  const namespace: Namespace = getNamespace(CLS_NAMESPACE) ?? createNamespace(CLS_NAMESPACE);
+  return {
+    kind: 'cls',
+    run: (store, fn) =>
+      namespace.runAndReturn(() => {
+        namespace.set(CLS_KEY, store);
+        return fn();
+      }),
+    current: () => (namespace.active ? (namespace.get(CLS_KEY) as LaneStore | undefined) : undefined),
+    bindEmitter: (emitter) => namespace.bindEmitter(emitter),
+  };
+}
+
+const backends: Partial<Record<ContextKind, ContextBackend>> = {};
+
+/**
+ * The process-wide backend of a kind (one per kind, so that the server side that opens a context and the client
+ * side that reads it meet), or the backend passed in.
+ */
+export function contextBackend(kind: ContextKind | ContextBackend = 'als'): ContextBackend {
+  if (typeof kind === 'object') return kind;
+  const existing = backends[kind];
+  if (existing) return existing;
+  const created = kind === 'cls' ? createClsBackend() : createAlsBackend();
+  backends[kind] = created;
+  return created;
+}
+
+export function isContextKind(value: unknown): value is ContextKind {
+  return value === 'als' || value === 'cls';
+}
+
+/**
+ * Runs `fn` in a lane, for work that is not an HTTP request (jobs, queue consumers, scripts): every graykit-routed
+ * call made inside it goes to that lane.
+ */
+export function runInLane<T>(lane: Lane, fn: () => T, kind: ContextKind | ContextBackend = 'als'): T {
+  return contextBackend(kind).run({ lane }, fn);
+}

@@ -1,0 +1,93 @@
+/**
+ * graykit's errors. Every error is a GrayKitError with a stable `code`; those about the registry also carry the
+ * service and the znode path they concern, and ZooKeeper failures keep ZooKeeper's numeric code in `zkCode`.
+ */
+
+export type GrayKitErrorCode =
+  | 'ERR_GRAYKIT_INVALID_OPTION'
+  | 'ERR_GRAYKIT_NO_INSTANCE'
+  | 'ERR_GRAYKIT_REGISTRY_UNAVAILABLE'
+  | 'ERR_GRAYKIT_ZOOKEEPER'
+  | 'ERR_GRAYKIT_INVALID_METADATA'
+  | 'ERR_GRAYKIT_CLOSED';
+
+export class GrayKitError extends Error {
+  readonly code: GrayKitErrorCode;
+  constructor(code: GrayKitErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GrayKitError';
+    this.code = code;
+  }
+}
+
+/** An option that cannot work; thrown by the factories when they are called, never later. */
+export class InvalidOptionError extends GrayKitError {
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super('ERR_GRAYKIT_INVALID_OPTION', `graykit: invalid option \`${option}\`: ${message}`);
+    this.name = 'InvalidOptionError';
+    this.option = option;
+  }
+}
+
+/** The service has no instance that can take the request (none registered, or none valid). */
+export class NoInstanceError extends GrayKitError {
+  readonly service: string;
+  readonly path: string;
+  constructor(service: string, path: string, detail = 'no live instance is registered') {
+    super('ERR_GRAYKIT_NO_INSTANCE', `graykit: service "${service}" has no instance to route to: ${detail} (znode ${path})`);
+    this.name = 'NoInstanceError';
+    this.service = service;
+    this.path = path;
+  }
+}
+
+/** No snapshot of the service could be read from ZooKeeper within the timeout. */
+export class RegistryUnavailableError extends GrayKitError {
+  readonly service: string;
+  readonly path: string;
+  readonly timeoutMs: number;
+  constructor(service: string, path: string, timeoutMs: number, options?: { cause?: unknown }) {
+    super(
+      'ERR_GRAYKIT_REGISTRY_UNAVAILABLE',
+      `graykit: no snapshot of service "${service}" within ${timeoutMs} ms: ZooKeeper is unreachable or slow (znode ${path})`,
+      options,
+    );
+    this.name = 'RegistryUnavailableError';
+    this.service = service;
+    this.path = path;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A ZooKeeper operation failed; `zkCode` is ZooKeeper's own return code (e.g. -101 no node, -110 node exists). */
+export class ZooKeeperError extends GrayKitError {
+  readonly zkCode: number;
+  readonly operation: string;
+  readonly path: string;
+  constructor(operation: string, path: string, zkCode: number, zkMessage: string) {
+    super('ERR_GRAYKIT_ZOOKEEPER', `graykit: ZooKeeper ${operation} ${path} failed: ${zkCode} ${zkMessage}`);
+    this.name = 'ZooKeeperError';
+    this.zkCode = zkCode;
+    this.operation = operation;
+    this.path = path;
+  }
+}
+
+/** Instance data that is not usable metadata. The consumer logs and skips such instances; it never throws this. */
+export class InvalidMetadataError extends GrayKitError {
+  readonly path: string;
+  constructor(path: string, reason: string) {
+    super('ERR_GRAYKIT_INVALID_METADATA', `graykit: invalid metadata at ${path}: ${reason}`);
+    this.name = 'InvalidMetadataError';
+    this.path = path;
+  }
+}
+
+/** The consumer or registration was closed and cannot serve the call. */
+export class ClosedError extends GrayKitError {
+  constructor(what: string) {
+    super('ERR_GRAYKIT_CLOSED', `graykit: ${what} is closed`);
+    this.name = 'ClosedError';
+  }
+}

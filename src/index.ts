@@ -1,0 +1,31 @@
+/** graykit's public surface. Everything a user imports comes from here. */
+export { grayRegister, ProviderRegistration, DEFAULT_REGISTER_OPTIONS, defaultAdvertisedHost } from './provider/gray-register';
+export type { GrayRegisterOptions, GrayRegisterMiddleware } from './provider/gray-register';
+export { grayRoute } from './consumer/gray-route';
+export type { GrayRouteOptions, GrayRouteInterceptor, GrayRequestConfig } from './consumer/gray-route';
+export { GrayConsumer, createConsumer, DEFAULT_CONSUMER_OPTIONS } from './consumer/consumer';
+export type { GrayConsumerOptions } from './consumer/consumer';
+export { grayContext, DEFAULT_CONTEXT_OPTIONS } from './context/gray-context';
+export type { GrayContextOptions } from './context/gray-context';
+export { runInLane, contextBackend, CLS_NAMESPACE } from './context/lane-context';
+export type { ContextBackend, ContextKind, LaneStore } from './context/lane-context';
+export { route, buildRoutingTable, pickLane, createBalancer, isValidRatio } from './router';
+export type { RouteDecision, RouteInput, RoutingTable, Balancer } from './router';
+export { decodeInstance, encodeInstance, decodeConfig, encodeConfig, MAX_DATA_BYTES } from './registry/codec';
+export { DEFAULT_ROOT, configPath, instancePath, instancesPath, servicePath, servicesPath, isValidServiceName } from './registry/paths';
+export { DEFAULT_ZK_CONNECT, DEFAULT_SESSION_TIMEOUT } from './registry/connection';
+export type { ConnectionOptions } from './registry/connection';
+export type { ServiceSnapshot } from './registry/catalog';
+export {
+  GrayKitError,
+  InvalidOptionError,
+  NoInstanceError,
+  RegistryUnavailableError,
+  ZooKeeperError,
+  InvalidMetadataError,
+  ClosedError,
+} from './errors';
+export type { GrayKitErrorCode } from './errors';
+export { defaultLogger, silentLogger } from './logger';
+export { DEFAULT_LANE_HEADER, parseLane } from './types';
+export type { Lane, Instance, InstanceMeta, ServiceConfig, Logger } from './types';

@@ -1,0 +1,301 @@
+/**
+ * `grayRegister()`: Express middleware that registers the app's server in ZooKeeper once it listens, keeps it
+ * registered through session loss, and deregisters before the server stops accepting.
+ */
+import { EventEmitter } from 'node:events';
+import type { Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { InvalidOptionError } from '../errors';
+import { isValidHost } from '../registry/codec';
+import { openSession, resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
+import { instanceId, isValidServiceName } from '../registry/paths';
+import { InstanceRegistration } from '../registry/registration';
+import type { ZkSession } from '../registry/zk-session';
+import type { InstanceMeta } from '../types';
+
+export interface GrayRegisterOptions extends ConnectionOptions {
+  /** Service name, used as the host of consumers' URLs (`http://<service>/`). Required; env `GRAYKIT_SERVICE`. */
+  service?: string;
+  /** Whether this instance is gray. Default: env `GRAY` = `true`, else false. */
+  gray?: boolean;
+  /** Version label. Default: env `APP_VERSION`, else none. */
+  version?: string;
+  /** Share of traffic inside its lane; 0 drains the instance. Default 100. */
+  weight?: number;
+  /** Extra metadata published with the instance (kept by consumers, not used for routing). Default {}. */
+  metadata?: Record<string, unknown>;
+  /** Host consumers should call. Default: env `GRAYKIT_HOST`, else the first non-internal IPv4, else 127.0.0.1. */
+  host?: string;
+  /** Port consumers should call. Default: the port the server is bound to. */
+  port?: number;
+  /** Longest wait for the znode's deletion before the server stops accepting anyway, ms. Default 3000. */
+  deregisterTimeout?: number;
+  /**
+   * How long `server.close()` keeps accepting after the znode is deleted, ms, so that consumers see the removal
+   * (a watch round trip) before the port closes. Default 0: close as soon as the znode is gone.
+   */
+  drainMs?: number;
+}
+
+export const DEFAULT_REGISTER_OPTIONS = {
+  gray: false,
+  weight: 100,
+  metadata: {},
+  deregisterTimeout: 3000,
+  drainMs: 0,
+} as const;
+
+/** The first non-internal IPv4 address of this machine, else 127.0.0.1. */
+export function defaultAdvertisedHost(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal) return address.address;
+  }
+  return '127.0.0.1';
+}
+
+interface ResolvedRegisterOptions {
+  connection: ResolvedConnection;
+  service: string;
+  host: string;
+  port?: number;
+  meta: InstanceMeta;
+  deregisterTimeout: number;
+  drainMs: number;
+}
+
+function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS.ProcessEnv): ResolvedRegisterOptions {
+  const connection = resolveConnection(options, env);
+  const service = options.service ?? env.GRAYKIT_SERVICE;
+  if (!isValidServiceName(service)) {
+    throw new InvalidOptionError('service', `expected a service name (lower-case letters, digits, - _ .) in options.service or GRAYKIT_SERVICE, got ${JSON.stringify(service)}`);
+  }
+  const gray = options.gray ?? env.GRAY === 'true';
+  if (typeof gray !== 'boolean') throw new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(gray)}`);
+  const weight = options.weight ?? DEFAULT_REGISTER_OPTIONS.weight;
+  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw new InvalidOptionError('weight', `expected a number >= 0, got ${JSON.stringify(weight)}`);
+  const host = options.host ?? env.GRAYKIT_HOST ?? defaultAdvertisedHost();
+  if (!isValidHost(host)) throw new InvalidOptionError('host', `expected an IP address or host name, got ${JSON.stringify(host)}`);
+  if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)) {
+    throw new InvalidOptionError('port', `expected a port from 1 to 65535, got ${JSON.stringify(options.port)}`);
+  }
+  const metadata = options.metadata ?? DEFAULT_REGISTER_OPTIONS.metadata;
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new InvalidOptionError('metadata', 'expected a plain object');
+  const version = options.version ?? env.APP_VERSION;
+  const meta: InstanceMeta = { ...metadata, gray, weight };
+  if (version !== undefined) meta.version = String(version);
+  return {
+    connection,
+    service,
+    host,
+    port: options.port,
+    meta,
+    deregisterTimeout: options.deregisterTimeout ?? DEFAULT_REGISTER_OPTIONS.deregisterTimeout,
+    drainMs: options.drainMs ?? DEFAULT_REGISTER_OPTIONS.drainMs,
+  };
+}
+
+/**
+ * The provider's handle: attach servers, flip the gray flag live, deregister.
+ *
+ * Events: `registered` (path), `deregistered` (path), `failed` (error) — a failed attempt, retried by itself.
+ */
+export class ProviderRegistration extends EventEmitter {
+  readonly service: string;
+  private readonly options: ResolvedRegisterOptions;
+  private meta: InstanceMeta;
+  private session?: ZkSession;
+  private registration?: InstanceRegistration;
+  private server?: Server;
+  private signalHandler?: (signal: NodeJS.Signals) => void;
+
+  constructor(options: GrayRegisterOptions = {}, env: NodeJS.ProcessEnv = process.env) {
+    super();
+    this.options = resolveRegisterOptions(options, env);
+    this.service = this.options.service;
+    this.meta = this.options.meta;
+  }
+
+  /** The instance znode's path once a server listens, else undefined. */
+  get path(): string | undefined {
+    return this.registration?.path;
+  }
+
+  get registered(): boolean {
+    return this.registration?.registered ?? false;
+  }
+
+  get metadata(): Readonly<InstanceMeta> {
+    return this.meta;
+  }
+
+  /**
+   * Registers `server` once it listens (at once if it already does), and hooks its `close()` so that the znode is
+   * removed before the port stops accepting. `app.listen()` is attached by itself; call this for
+   * `http.createServer(app).listen()`.
+   */
+  attach(server: Server): this {
+    if (this.server === server) return this;
+    if (this.server) {
+      this.options.connection.logger.warn(`service "${this.service}": a second server is listening; only the first one is registered`);
+      return this;
+    }
+    this.server = server;
+    const originalClose = server.close;
+    const registration = this;
+    server.close = function closeAfterDeregister(this: Server, callback?: (error?: Error) => void) {
+      server.close = originalClose;
+      const drainMs = registration.options.drainMs;
+      void registration
+        .deregister()
+        .then(() => drainMs > 0 && new Promise((resolve) => setTimeout(resolve, drainMs)))
+        .finally(() => originalClose.call(server, callback));
+      return server;
+    } as Server['close'];
+    server.once('close', () => void this.deregister());
+    if (server.listening) this.start(server);
+    else server.once('listening', () => this.start(server));
+    return this;
+  }
+
+  private start(server: Server): void {
+    if (this.server !== server || this.registration) return;
+    const address = server.address();
+    const port = this.options.port ?? (typeof address === 'object' && address ? address.port : undefined);
+    if (port === undefined) {
+      this.options.connection.logger.error(`service "${this.service}": the server listens on a pipe; set the \`port\` option to register it`);
+      return;
+    }
+    const session = openSession(this.options.connection);
+    const registration = new InstanceRegistration({
+      session,
+      root: this.options.connection.root,
+      service: this.service,
+      id: instanceId(this.options.host, port),
+      meta: this.meta,
+      logger: this.options.connection.logger,
+    });
+    registration.on('registered', (path: string) => this.emit('registered', path));
+    registration.on('failed', (error: Error) => {
+      if (this.listenerCount('failed') > 0) this.emit('failed', error);
+    });
+    this.session = session;
+    this.registration = registration;
+  }
+
+  /** Resolves once registered, or rejects after `timeoutMs`. */
+  whenRegistered(timeoutMs = 10_000): Promise<string> {
+    if (this.registration?.registered) return Promise.resolve(this.registration.path);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('registered', onRegistered);
+        reject(new Error(`graykit: service "${this.service}" not registered within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      const onRegistered = (path: string) => {
+        clearTimeout(timer);
+        resolve(path);
+      };
+      this.once('registered', onRegistered);
+    });
+  }
+
+  /** Flips this instance's gray flag live: same znode, data rewritten. */
+  setGray(gray: boolean): Promise<void> {
+    return this.update({ gray });
+  }
+
+  /** Merges fields into the published metadata and rewrites the znode's data. */
+  update(fields: Partial<InstanceMeta>): Promise<void> {
+    const next = { ...this.meta, ...fields };
+    if (typeof next.gray !== 'boolean') return Promise.reject(new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(next.gray)}`));
+    if (typeof next.weight !== 'number' || !(next.weight >= 0)) return Promise.reject(new InvalidOptionError('weight', `expected a number >= 0, got ${JSON.stringify(next.weight)}`));
+    this.meta = next;
+    return this.registration ? this.registration.update(next) : Promise.resolve();
+  }
+
+  /**
+   * Deletes the znode (waiting at most `deregisterTimeout`) and closes the ZooKeeper session. The server keeps
+   * running; `server.close()` calls this first by itself.
+   */
+  async deregister(): Promise<void> {
+    const registration = this.registration;
+    const session = this.session;
+    this.registration = undefined;
+    this.session = undefined;
+    if (!registration || !session) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.deregisterTimeout);
+    });
+    try {
+      await Promise.race([registration.deregister(), deadline]);
+    } finally {
+      clearTimeout(timer);
+      session.close();
+      this.emit('deregistered', registration.path);
+    }
+  }
+
+  /**
+   * Opt-in: on SIGTERM/SIGINT, deregister, close the server, then let the signal do what it would have done.
+   */
+  handleSignals(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): this {
+    if (this.signalHandler) return this;
+    const handler = (signal: NodeJS.Signals) => {
+      for (const s of signals) process.off(s, handler);
+      const server = this.server;
+      const done = () => process.kill(process.pid, signal);
+      if (server?.listening) server.close(() => done());
+      else void this.deregister().finally(done);
+    };
+    this.signalHandler = handler;
+    for (const signal of signals) process.on(signal, handler);
+    return this;
+  }
+}
+
+/** What `grayRegister()` returns: an Express sub-app (so it learns its parent app) with the registration handle. */
+export interface GrayRegisterMiddleware {
+  (req: unknown, res: unknown, next: (error?: unknown) => void): void;
+  readonly registration: ProviderRegistration;
+}
+
+interface ExpressLikeApp {
+  listen: (...args: unknown[]) => Server;
+  on(event: 'mount', listener: (parent: ExpressLikeApp) => void): void;
+  disable(setting: string): void;
+}
+
+/**
+ * Registers the Express app's instance in ZooKeeper when the app starts listening.
+ *
+ * It is an Express sub-app: Express emits `mount` with the parent app, and graykit wraps the parent's `listen()` so
+ * that the server it returns is attached. For `http.createServer(app).listen()`, call
+ * `middleware.registration.attach(server)`.
+ *
+ * @example
+ * const gray = grayRegister({ service: 'demo', gray: true, version: 'v2' });
+ * app.use(gray);
+ * app.listen(8081);                       // registers <root>/services/demo/instances/<host>:8081
+ * await gray.registration.setGray(false); // live flag flip
+ */
+export function grayRegister(options: GrayRegisterOptions = {}): GrayRegisterMiddleware {
+  if (typeof options !== 'object' || options === null || ('method' in options && 'headers' in options)) {
+    throw new InvalidOptionError('options', 'grayRegister takes an options object: use app.use(grayRegister({ service })), not app.use(grayRegister)');
+  }
+  const registration = new ProviderRegistration(options);
+  // Loaded here, not at the top: express is a peer dependency that consumer-only apps need not install.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const express = require('express') as () => ExpressLikeApp & GrayRegisterMiddleware;
+  const subApp = express();
+  subApp.on('mount', (parent) => {
+    const originalListen = parent.listen;
+    parent.listen = function listenAndRegister(this: unknown, ...args: unknown[]) {
+      const server = originalListen.apply(this, args);
+      registration.attach(server);
+      return server;
+    };
+  });
+  Object.defineProperty(subApp, 'registration', { value: registration, enumerable: true });
+  return subApp;
+}

@@ -1,0 +1,46 @@
+/** The options every graykit entry point shares to reach ZooKeeper, with their defaults and checks. */
+import { InvalidOptionError } from '../errors';
+import { defaultLogger } from '../logger';
+import type { Logger } from '../types';
+import { DEFAULT_ROOT, isValidRoot } from './paths';
+import { ZkSession } from './zk-session';
+
+export interface ConnectionOptions {
+  /** ZooKeeper connect string, `host:port[,host:port...][/chroot]`. Default: env `ZK_CONNECT`, else `127.0.0.1:2181`. */
+  zk?: string;
+  /** Root znode of graykit's tree. Default: env `GRAYKIT_ROOT`, else `/graykit`. */
+  root?: string;
+  /** ZooKeeper session timeout, ms: how long after a crash the server drops an instance. Default 10000. */
+  sessionTimeout?: number;
+  /** Where graykit logs. Default: warnings and errors to the console. */
+  logger?: Logger;
+}
+
+export const DEFAULT_ZK_CONNECT = '127.0.0.1:2181';
+export const DEFAULT_SESSION_TIMEOUT = 10_000;
+
+export interface ResolvedConnection {
+  zk: string;
+  root: string;
+  sessionTimeout: number;
+  logger: Logger;
+}
+
+export function resolveConnection(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {
+  const zk = options.zk ?? env.ZK_CONNECT ?? DEFAULT_ZK_CONNECT;
+  if (typeof zk !== 'string' || !/^[^\s,/]+(,[^\s,/]+)*(\/\S*)?$/.test(zk)) {
+    throw new InvalidOptionError('zk', `expected host:port[,host:port...][/chroot], got ${JSON.stringify(zk)}`);
+  }
+  const root = options.root ?? env.GRAYKIT_ROOT ?? DEFAULT_ROOT;
+  if (!isValidRoot(root)) throw new InvalidOptionError('root', `expected an absolute znode path like /graykit, got ${JSON.stringify(root)}`);
+  const sessionTimeout = options.sessionTimeout ?? DEFAULT_SESSION_TIMEOUT;
+  if (!Number.isInteger(sessionTimeout) || sessionTimeout < 1000) {
+    throw new InvalidOptionError('sessionTimeout', `expected whole milliseconds >= 1000, got ${JSON.stringify(sessionTimeout)}`);
+  }
+  const logger = options.logger ?? defaultLogger;
+  return { zk, root, sessionTimeout, logger };
+}
+
+export function openSession(connection: ResolvedConnection): ZkSession {
+  return new ZkSession({ connect: connection.zk, sessionTimeout: connection.sessionTimeout, logger: connection.logger });
+}

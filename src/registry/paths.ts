@@ -1,0 +1,33 @@
+/**
+ * The znode layout, a documented contract (README "Znode layout"):
+ *
+ *   <root>/services/<service>/instances/<host>:<port>   EPHEMERAL, instance metadata JSON
+ *   <root>/services/<service>/config                    PERSISTENT, service config JSON
+ *
+ * Pure string functions; no I/O.
+ */
+
+export const DEFAULT_ROOT = '/graykit';
+
+/** Service names double as URL host names (`http://demo/...`), and URL parsing lower-cases hosts: so lower case. */
+const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9_.-]{0,126}[a-z0-9])?$/;
+
+export function isValidServiceName(name: unknown): name is string {
+  return typeof name === 'string' && SERVICE_NAME.test(name) && !name.includes('..');
+}
+
+/** A ZooKeeper path of one or more non-empty segments, without a trailing slash. */
+export function isValidRoot(root: unknown): root is string {
+  return typeof root === 'string' && /^(\/[^/\0]+)+$/.test(root) && !root.split('/').some((s) => s === '.' || s === '..');
+}
+
+export const servicesPath = (root: string) => `${root}/services`;
+export const servicePath = (root: string, service: string) => `${root}/services/${service}`;
+export const instancesPath = (root: string, service: string) => `${root}/services/${service}/instances`;
+export const instancePath = (root: string, service: string, id: string) => `${root}/services/${service}/instances/${id}`;
+export const configPath = (root: string, service: string) => `${root}/services/${service}/config`;
+
+/** The znode name of an instance: `host:port`, with an IPv6 host in brackets so the port stays unambiguous. */
+export function instanceId(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,156 @@
+/**
+ * Keeps one instance znode registered for as long as it is wanted: through reconnects, and through session expiry
+ * (a new session creates it again). All writes run one at a time, in order.
+ */
+import { EventEmitter } from 'node:events';
+import type { InstanceMeta, Logger } from '../types';
+import { encodeInstance } from './codec';
+import { instancePath, instancesPath } from './paths';
+import { ZK, isZkCode, type ZkSession } from './zk-session';
+
+export interface InstanceRegistrationOptions {
+  session: ZkSession;
+  root: string;
+  service: string;
+  /** The znode name, `host:port`. */
+  id: string;
+  meta: InstanceMeta;
+  logger: Logger;
+  /** First delay before retrying a failed registration, ms; doubles up to 10 s. */
+  retryDelay?: number;
+}
+
+/**
+ * Events: `registered` (path) every time the znode is (re)created; `deregistered` (path); `failed` (error) when a
+ * registration attempt fails (it is retried).
+ */
+export class InstanceRegistration extends EventEmitter {
+  readonly path: string;
+  private meta: InstanceMeta;
+  private wanted = true;
+  private queue: Promise<unknown> = Promise.resolve();
+  private retryTimer?: NodeJS.Timeout;
+  private retryDelay: number;
+  private isRegistered = false;
+  private readonly onConnected = () => this.scheduleEnsure();
+  private readonly onExpired = () => {
+    this.isRegistered = false;
+  };
+
+  constructor(private readonly options: InstanceRegistrationOptions) {
+    super();
+    this.path = instancePath(options.root, options.service, options.id);
+    this.meta = { ...options.meta };
+    this.retryDelay = options.retryDelay ?? 200;
+    options.session.on('connected', this.onConnected);
+    options.session.on('expired', this.onExpired);
+    if (options.session.connected) this.scheduleEnsure();
+  }
+
+  get registered(): boolean {
+    return this.isRegistered;
+  }
+
+  get metadata(): Readonly<InstanceMeta> {
+    return this.meta;
+  }
+
+  /** Replaces the metadata and rewrites the znode's data in place (same znode, same session). */
+  update(meta: InstanceMeta): Promise<void> {
+    this.meta = { ...meta };
+    return this.enqueue(async () => {
+      if (!this.wanted || !this.isRegistered) return; // the next registration writes the new data
+      try {
+        await this.options.session.setData(this.path, encodeInstance(this.meta));
+      } catch (error) {
+        if (!isZkCode(error, ZK.NONODE)) throw error;
+        this.isRegistered = false;
+        this.scheduleEnsure();
+      }
+    });
+  }
+
+  /** Deletes the znode and stops re-registering. Resolves even when ZooKeeper is unreachable (after its deadline). */
+  deregister(): Promise<void> {
+    this.wanted = false;
+    clearTimeout(this.retryTimer);
+    this.options.session.off('connected', this.onConnected);
+    this.options.session.off('expired', this.onExpired);
+    return this.enqueue(async () => {
+      if (!this.isRegistered) return;
+      try {
+        await this.options.session.delete(this.path);
+      } catch (error) {
+        if (!isZkCode(error, ZK.NONODE)) {
+          this.options.logger.warn(`could not delete ${this.path} (${(error as Error).message}); it goes when the session ends`);
+        }
+      }
+      this.isRegistered = false;
+      this.emit('deregistered', this.path);
+    }).catch(() => undefined);
+  }
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private scheduleEnsure(): void {
+    if (!this.wanted) return;
+    void this.enqueue(() => this.ensure()).then(
+      () => {
+        this.retryDelay = this.options.retryDelay ?? 200;
+      },
+      (error: Error) => {
+        if (!this.wanted) return;
+        this.options.logger.warn(`registering ${this.path} failed (${error.message}); retrying in ${this.retryDelay} ms`);
+        this.emitFailed(error);
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => this.scheduleEnsure(), this.retryDelay);
+        this.retryTimer.unref();
+        this.retryDelay = Math.min(this.retryDelay * 2, 10_000);
+      },
+    );
+  }
+
+  private emitFailed(error: Error): void {
+    // 'failed', not 'error': an unhandled 'error' event would crash the host application.
+    if (this.listenerCount('failed') > 0) this.emit('failed', error);
+  }
+
+  /** Makes sure the znode exists, belongs to this session and holds the current metadata. */
+  private async ensure(): Promise<void> {
+    if (!this.wanted) return;
+    const { session } = this.options;
+    const data = encodeInstance(this.meta);
+    await session.mkdirp(instancesPath(this.options.root, this.options.service));
+    try {
+      await session.create(this.path, data, 'ephemeral');
+    } catch (error) {
+      if (!isZkCode(error, ZK.NODEEXISTS)) throw error;
+      const stat = await session.exists(this.path);
+      if (stat && stat.ephemeralOwner === session.sessionId) {
+        // Ours already (`connect` fires again after a reconnect of the same session): just refresh the data.
+        await session.setData(this.path, data);
+      } else {
+        // Left by a dead session of ours that the server has not expired yet (Dubbo #5125), or held by another
+        // process that claims the same host:port. Replace it: this process is the one listening there now.
+        if (stat) this.options.logger.warn(`replacing ${this.path}, held by session ${stat.ephemeralOwner}`);
+        try {
+          await session.delete(this.path);
+        } catch (deleteError) {
+          if (!isZkCode(deleteError, ZK.NONODE)) throw deleteError;
+        }
+        await session.create(this.path, data, 'ephemeral');
+      }
+    }
+    if (!this.wanted) {
+      await session.delete(this.path).catch(() => undefined);
+      return;
+    }
+    this.isRegistered = true;
+    this.options.logger.info(`registered ${this.path}`);
+    this.emit('registered', this.path);
+  }
+}

@@ -1,0 +1,55 @@
+/** Shared types. This module imports nothing, so every other module may import it. */
+
+/** The two traffic lanes of a gray release. */
+export type Lane = 'gray' | 'normal';
+
+/** Metadata an instance publishes as the JSON data of its ephemeral znode. Unknown fields are kept. */
+export interface InstanceMeta {
+  /** Whether the instance is a gray (canary) instance. */
+  gray: boolean;
+  /** Free-form version label, e.g. `v2`. */
+  version?: string;
+  /** Relative share of traffic inside its lane; 0 takes the instance out of rotation. Default 100. */
+  weight: number;
+  [field: string]: unknown;
+}
+
+/** One live, validated instance of a service, as the consumer's snapshot holds it. */
+export interface Instance {
+  /** `host:port`, the znode's name. */
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly gray: boolean;
+  readonly version?: string;
+  readonly weight: number;
+  /** The whole decoded metadata object, unknown fields included. */
+  readonly meta: Readonly<Record<string, unknown>>;
+  /** The instance znode's full path. */
+  readonly path: string;
+}
+
+/** A service's live config, from `<root>/services/<service>/config`. */
+export interface ServiceConfig {
+  /** Share of requests (0-100) sent to the gray lane; overrides the consumer's local `ratio`. */
+  ratio?: number;
+}
+
+/** What graykit logs through. `console` fits; so do pino and winston loggers. */
+export interface Logger {
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+}
+
+/** The request header that carries the lane to the next hop. */
+export const DEFAULT_LANE_HEADER = 'x-gray-lane';
+
+/** Reads a lane header value: `gray` or `normal` (any case); anything else is no lane. */
+export function parseLane(value: unknown): Lane | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (typeof text !== 'string') return undefined;
+  const lower = text.trim().toLowerCase();
+  return lower === 'gray' || lower === 'normal' ? lower : undefined;
+}

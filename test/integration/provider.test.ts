@@ -1,0 +1,148 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { grayRegister, instancePath, silentLogger } from '../../src';
+import type { ZkSession } from '../../src/registry/zk-session';
+import { adminSession, eventually, expireSession, startProvider, testZk, uniqueRoot } from '../support/helpers';
+
+describe('grayRegister (real ZooKeeper)', () => {
+  let admin: ZkSession;
+  let root: string;
+
+  beforeAll(async () => {
+    admin = adminSession();
+    await admin.whenConnected(10_000);
+  });
+  afterAll(() => admin.close());
+  beforeEach(() => {
+    root = uniqueRoot();
+  });
+
+  async function readInstance(port: number) {
+    const { data, stat } = await admin.getData(instancePath(root, 'demo', `127.0.0.1:${port}`));
+    return { json: JSON.parse(String(data)), stat };
+  }
+
+  test('app.listen(0) registers an ephemeral znode at the exact path with the bound port and the metadata', async () => {
+    const provider = await startProvider({ root, service: 'demo', gray: true, version: 'v2', metadata: { zone: 'a' } });
+    try {
+      expect(provider.port).toBeGreaterThan(0);
+      expect(provider.registration.path).toBe(`${root}/services/demo/instances/127.0.0.1:${provider.port}`);
+      const { json, stat } = await readInstance(provider.port);
+      expect(json).toEqual({ gray: true, version: 'v2', weight: 100, zone: 'a' });
+      expect(stat.ephemeralOwner).not.toBe('0');
+    } finally {
+      await provider.close();
+    }
+  });
+
+  test('server.close() removes the znode before the port stops accepting (drainMs keeps it open meanwhile)', async () => {
+    const provider = await startProvider({ root, service: 'demo', drainMs: 300 });
+    const path = provider.registration.path as string;
+    let acceptingWhenDeleted: boolean | undefined;
+    let listeningWhenDeleted: boolean | undefined;
+    // Watch the deletion and, at that moment, check the port still accepts a connection.
+    const deleted = new Promise<void>((resolve) => {
+      void admin.exists(path, (event) => {
+        if (event.type !== 'deleted') return;
+        listeningWhenDeleted = provider.server.listening;
+        const socket = http.get({ host: '127.0.0.1', port: provider.port, path: '/version', agent: false }, (res) => {
+          acceptingWhenDeleted = res.statusCode === 200;
+          res.resume();
+          resolve();
+        });
+        socket.on('error', () => {
+          acceptingWhenDeleted = false;
+          resolve();
+        });
+      });
+    });
+    const closed = provider.close();
+    await deleted;
+    await closed;
+    expect(listeningWhenDeleted).toBe(true);
+    expect(acceptingWhenDeleted).toBe(true);
+    expect(provider.server.listening).toBe(false);
+    expect(await admin.exists(path)).toBeNull();
+  });
+
+  test('http.createServer(app) with an explicit attach(server) registers too', async () => {
+    const app = express();
+    const gray = grayRegister({ zk: testZk(), root, service: 'demo', host: '127.0.0.1', logger: silentLogger });
+    app.use(gray);
+    const server = http.createServer(app);
+    gray.registration.attach(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      await gray.registration.whenRegistered();
+      expect((await readInstance(port)).json.gray).toBe(false);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(await admin.exists(instancePath(root, 'demo', `127.0.0.1:${port}`))).toBeNull();
+  });
+
+  test('setGray() rewrites the data of the same znode', async () => {
+    const provider = await startProvider({ root, service: 'demo', gray: false, version: 'v1' });
+    try {
+      const before = await readInstance(provider.port);
+      await provider.registration.setGray(true);
+      const after = await readInstance(provider.port);
+      expect(after.json).toMatchObject({ gray: true, version: 'v1' });
+      expect(after.stat.version).toBe(before.stat.version + 1);
+      expect(after.stat.ephemeralOwner).toBe(before.stat.ephemeralOwner);
+    } finally {
+      await provider.close();
+    }
+  });
+
+  test('re-registers by itself after its ZooKeeper session expires', async () => {
+    const provider = await startProvider({ root, service: 'demo', version: 'v1' });
+    try {
+      const owner = (await readInstance(provider.port)).stat.ephemeralOwner;
+      const session = (provider.registration as unknown as { session: ZkSession }).session;
+      await expireSession(session.credentials!);
+      const after = await eventually(async () => {
+        const read = await readInstance(provider.port);
+        expect(read.stat.ephemeralOwner).not.toBe(owner);
+        return read;
+      }, 15_000);
+      expect(after.json).toMatchObject({ gray: false, version: 'v1' });
+    } finally {
+      await provider.close();
+    }
+  });
+
+  test('ZooKeeper unreachable at start: the app still serves and registration waits in the background', async () => {
+    const app = express();
+    const gray = grayRegister({ zk: '127.0.0.1:1', root, service: 'demo', host: '127.0.0.1', logger: silentLogger });
+    app.use(gray);
+    app.get('/ping', (_req, res) => void res.send('pong'));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const body = await new Promise<string>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/ping', agent: false }, (res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve(text));
+        }).on('error', reject);
+      });
+      expect(body).toBe('pong');
+      expect(gray.registration.registered).toBe(false);
+    } finally {
+      const started = Date.now();
+      await new Promise((resolve) => server.close(resolve));
+      expect(Date.now() - started).toBeLessThan(5000); // close is bounded by deregisterTimeout, never hangs
+    }
+  });
+
+  test('invalid options are refused when the factory is called, with a message that names the option', () => {
+    expect(() => grayRegister({ zk: testZk(), service: 'Bad/Name' })).toThrow(/`service`/);
+    expect(() => grayRegister({ zk: testZk(), service: 'demo', weight: -1 })).toThrow(/`weight`/);
+    expect(() => grayRegister({ zk: testZk(), service: 'demo', host: 'http://x' })).toThrow(/`host`/);
+    expect(() => grayRegister({ zk: testZk(), service: 'demo', root: 'graykit' })).toThrow(/`root`/);
+  });
+});

@@ -1,0 +1,87 @@
+/** Helpers for integration tests: the shared ZooKeeper, a root per test, real providers, bounded polling. */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo, Server } from 'node:net';
+import express from 'express';
+import { grayRegister, silentLogger, type GrayRegisterOptions, type Logger, type ProviderRegistration } from '../../src';
+import { ZkSession } from '../../src/registry/zk-session';
+
+export function testZk(): string {
+  const connect = process.env.GRAYKIT_TEST_ZK;
+  if (!connect) throw new Error('GRAYKIT_TEST_ZK is not set: jest globalSetup did not start ZooKeeper');
+  return connect;
+}
+
+/** A root znode no other test uses. */
+export function uniqueRoot(): string {
+  return `/graykit-test-${randomBytes(6).toString('hex')}`;
+}
+
+/** Polls `check` until it returns without throwing; fails with its last error after `timeoutMs`. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A logger that records what it is told, for asserting warnings. */
+export function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const record = (level: string) => (message: string) => void lines.push(`${level}: ${message}`);
+  return { lines, debug() {}, info() {}, warn: record('warn'), error: record('error') };
+}
+
+/** A raw session for reading and writing znodes behind graykit's back. */
+export function adminSession(): ZkSession {
+  return new ZkSession({ connect: testZk(), sessionTimeout: 4000, logger: silentLogger });
+}
+
+export interface TestProvider {
+  server: Server;
+  port: number;
+  registration: ProviderRegistration;
+  close(): Promise<void>;
+}
+
+/** A real Express provider on 127.0.0.1 that answers GET /version with {version, port, gray}. */
+export async function startProvider(options: GrayRegisterOptions & { root: string }, port = 0): Promise<TestProvider> {
+  const app = express();
+  const gray = grayRegister({ zk: testZk(), host: '127.0.0.1', logger: silentLogger, sessionTimeout: 4000, ...options });
+  app.use(gray);
+  app.get('/version', (_req, res) => {
+    res.json({ version: gray.registration.metadata.version, port: (server.address() as AddressInfo).port, gray: gray.registration.metadata.gray });
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(port, '127.0.0.1', () => resolve(s));
+  });
+  const bound = (server.address() as AddressInfo).port;
+  await gray.registration.whenRegistered();
+  return {
+    server,
+    port: bound,
+    registration: gray.registration,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Ends a ZooKeeper session from outside, as the server does when it expires it: a second client with the same
+ * id and password connects, then closes. */
+export async function expireSession(credentials: { id: string; password: string }): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ZooKeeper = require('zookeeper');
+  const twin = new ZooKeeper({ connect: testZk(), timeout: 4000, debug_level: 0, client_id: credentials.id, client_password: credentials.password });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('twin session did not connect')), 5000);
+    twin.on('connect', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    twin.init({});
+  });
+  twin.close();
+}
