@@ -29,6 +29,16 @@ export interface ServiceSnapshot {
 
 const RETRY_MS = 500;
 
+/** `promise`, or the error `onTimeout` makes after `timeoutMs`; the timer never keeps the process alive. */
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 interface ServiceState {
   /** Instance data by znode name; `undefined` for a znode whose data is invalid. */
   instances: Map<string, Instance | undefined>;
@@ -66,6 +76,8 @@ export class RegistryCatalog extends EventEmitter {
   private generation = 0;
   private closed = false;
   private readonly retryTimer: NodeJS.Timeout;
+  private readonly firstSnapshots = new Map<string, Promise<ServiceSnapshot>>();
+  private firstList?: Promise<ReadonlySet<string>>;
 
   constructor(options: RegistryCatalogOptions) {
     super();
@@ -111,38 +123,29 @@ export class RegistryCatalog extends EventEmitter {
     this.watch(service);
     const current = this.snapshot(service);
     if (current) return Promise.resolve(current);
-    return new Promise((resolve, reject) => {
-      const onChange = (snapshot: ServiceSnapshot) => {
-        if (snapshot.service !== service) return;
-        clearTimeout(timer);
-        this.off('change', onChange);
-        resolve(snapshot);
-      };
-      const timer = setTimeout(() => {
-        this.off('change', onChange);
-        reject(new RegistryUnavailableError(service, instancesPath(this.root, service), timeoutMs));
-      }, timeoutMs);
-      timer.unref();
-      this.on('change', onChange);
-    });
+    // One waiter per service, however many requests wait on it.
+    let first = this.firstSnapshots.get(service);
+    if (!first) {
+      first = new Promise<ServiceSnapshot>((resolve) => {
+        const onChange = (snapshot: ServiceSnapshot) => {
+          if (snapshot.service !== service) return;
+          this.off('change', onChange);
+          this.firstSnapshots.delete(service);
+          resolve(snapshot);
+        };
+        this.on('change', onChange);
+      });
+      this.firstSnapshots.set(service, first);
+    }
+    return withTimeout(first, timeoutMs, () => new RegistryUnavailableError(service, instancesPath(this.root, service), timeoutMs));
   }
 
   /** Resolves with the registered service names once read; rejects after `timeoutMs`. */
   servicesReady(timeoutMs: number): Promise<ReadonlySet<string>> {
     if (this.serviceNames) return Promise.resolve(this.serviceNames);
     this.loadServiceList();
-    return new Promise((resolve, reject) => {
-      const onList = () => {
-        clearTimeout(timer);
-        resolve(this.serviceNames as ReadonlySet<string>);
-      };
-      const timer = setTimeout(() => {
-        this.off('services', onList);
-        reject(new RegistryUnavailableError('*', servicesPath(this.root), timeoutMs));
-      }, timeoutMs);
-      timer.unref();
-      this.once('services', onList);
-    });
+    this.firstList ??= new Promise((resolve) => this.once('services', () => resolve(this.serviceNames as ReadonlySet<string>)));
+    return withTimeout(this.firstList, timeoutMs, () => new RegistryUnavailableError('*', servicesPath(this.root), timeoutMs));
   }
 
   close(): void {

@@ -146,3 +146,27 @@ describe('grayRegister (real ZooKeeper)', () => {
     expect(() => grayRegister({ zk: testZk(), service: 'demo', root: 'graykit' })).toThrow(/`root`/);
   });
 });
+
+describe('connect string with a chroot', () => {
+  test('registers under the chroot', async () => {
+    const admin = adminSession();
+    await admin.whenConnected(10_000);
+    const chroot = uniqueRoot();
+    try {
+      await admin.mkdirp(chroot);
+      const app = express();
+      const gray = grayRegister({ zk: `${testZk()}${chroot}`, service: 'demo', host: '127.0.0.1', logger: silentLogger });
+      app.use(gray);
+      const server = app.listen(0, '127.0.0.1');
+      try {
+        await gray.registration.whenRegistered();
+        const port = (server.address() as AddressInfo).port;
+        expect(await admin.exists(`${chroot}/graykit/services/demo/instances/127.0.0.1:${port}`)).not.toBeNull();
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    } finally {
+      admin.close();
+    }
+  });
+});

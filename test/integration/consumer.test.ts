@@ -1,0 +1,317 @@
+import type { AddressInfo, Server } from 'node:net';
+import axios, { type AxiosInstance } from 'axios';
+import express from 'express';
+import {
+  configPath,
+  grayContext,
+  grayRoute,
+  instancePath,
+  instancesPath,
+  NoInstanceError,
+  RegistryUnavailableError,
+  silentLogger,
+  type GrayRouteInterceptor,
+  type GrayRouteOptions,
+} from '../../src';
+import type { ZkSession } from '../../src/registry/zk-session';
+import { adminSession, eventually, expireSession, recordingLogger, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
+
+interface VersionBody {
+  version: string;
+  port: number;
+  gray: boolean;
+}
+
+describe('grayRoute (real ZooKeeper, real providers, real axios)', () => {
+  let admin: ZkSession;
+  let root: string;
+  const open: Array<{ close(): unknown }> = [];
+
+  beforeAll(async () => {
+    admin = adminSession();
+    await admin.whenConnected(10_000);
+  });
+  afterAll(() => admin.close());
+  beforeEach(() => {
+    root = uniqueRoot();
+  });
+  afterEach(async () => {
+    for (const item of open.splice(0).reverse()) await item.close();
+  });
+
+  async function providers(specs: Array<{ gray: boolean; version: string }>): Promise<TestProvider[]> {
+    const started = await Promise.all(specs.map((spec) => startProvider({ root, service: 'demo', ...spec })));
+    open.push(...started);
+    return started;
+  }
+
+  function client(options: GrayRouteOptions = {}): { http: AxiosInstance; route: GrayRouteInterceptor } {
+    const route = grayRoute({ zk: testZk(), root, logger: silentLogger, ...options });
+    open.push(route);
+    const http = axios.create();
+    http.interceptors.request.use(route);
+    return { http, route };
+  }
+
+  /** Sends `count` GETs, `concurrency` at a time, and counts the answers by port. */
+  async function countCalls(http: AxiosInstance, count: number, url = 'http://demo/version', concurrency = 50) {
+    const byPort = new Map<number, number>();
+    const byVersion = new Map<string, number>();
+    let sent = 0;
+    async function worker() {
+      while (sent < count) {
+        sent++;
+        const { data } = await http.get<VersionBody>(url);
+        byPort.set(data.port, (byPort.get(data.port) ?? 0) + 1);
+        byVersion.set(data.version, (byVersion.get(data.version) ?? 0) + 1);
+      }
+    }
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    return { byPort, byVersion };
+  }
+
+  test('a request to http://demo/version reaches a live instance, round-robin over the three', async () => {
+    const started = await providers([
+      { gray: false, version: 'v1' },
+      { gray: false, version: 'v1' },
+      { gray: false, version: 'v1' },
+    ]);
+    const { http } = client();
+    const response = await http.get<VersionBody>('http://demo/version');
+    expect(started.map((p) => p.port)).toContain(response.data.port);
+    expect(response.config.gray?.service).toBe('demo');
+    expect(response.config.gray?.instance?.port).toBe(response.data.port);
+    expect(response.config.gray?.lane).toBe('normal');
+    const { byPort } = await countCalls(http, 300, undefined, 1);
+    expect([...byPort.values()].sort()).toEqual([100, 100, 100]);
+  });
+
+  test.each([
+    [0, 0, 0],
+    [33, 28, 38],
+    [100, 100, 100],
+  ])('ratio %p sends between %p%% and %p%% of 3000 calls to the gray instance', async (ratio, low, high) => {
+    await providers([
+      { gray: true, version: 'v2' },
+      { gray: false, version: 'v1' },
+      { gray: false, version: 'v1' },
+    ]);
+    const { http } = client({ ratio });
+    const { byVersion } = await countCalls(http, 3000);
+    const share = ((byVersion.get('v2') ?? 0) / 3000) * 100;
+    expect(share).toBeGreaterThanOrEqual(low);
+    expect(share).toBeLessThanOrEqual(high);
+  });
+
+  test('the lane goes out in the x-gray-lane header', async () => {
+    const app = express();
+    let seen: string | undefined;
+    const provider = await startProvider({ root, service: 'demo', gray: true });
+    open.push(provider);
+    // A second service whose handler records the header it receives.
+    app.get('/echo', (req, res) => {
+      seen = req.header('x-gray-lane');
+      res.json({});
+    });
+    const { grayRegister } = await import('../../src');
+    const echo = grayRegister({ zk: testZk(), root, service: 'echo', host: '127.0.0.1', logger: silentLogger });
+    app.use(echo);
+    const server: Server = app.listen(0, '127.0.0.1');
+    open.push({ close: () => new Promise((resolve) => server.close(resolve)) });
+    await echo.registration.whenRegistered();
+    const { http } = client({ ratio: 100 });
+    await http.get('http://echo/echo');
+    expect(seen).toBe('gray');
+  });
+
+  test('flipping a provider\'s gray flag live changes routing without restarts', async () => {
+    const [a] = await providers([
+      { gray: false, version: 'v1' },
+      { gray: false, version: 'v1' },
+    ]);
+    const { http } = client({ ratio: 100 });
+    // No gray instance yet: both serve.
+    expect((await countCalls(http, 20, undefined, 1)).byPort.size).toBe(2);
+    await a.registration.setGray(true);
+    await eventually(async () => {
+      const { byPort } = await countCalls(http, 10, undefined, 1);
+      expect([...byPort.keys()]).toEqual([a.port]);
+    });
+  });
+
+  test('the config znode\'s ratio overrides the local ratio live', async () => {
+    const [gray] = await providers([
+      { gray: true, version: 'v2' },
+      { gray: false, version: 'v1' },
+    ]);
+    const { http, route } = client({ ratio: 0 });
+    expect((await countCalls(http, 20)).byVersion.get('v2')).toBeUndefined();
+    await admin.mkdirp(`${root}/services/demo`);
+    await admin.create(configPath(root, 'demo'), JSON.stringify({ ratio: 100 }), 'persistent');
+    await eventually(() => expect(route.consumer.ratioFor('demo')).toBe(100));
+    const { byPort } = await countCalls(http, 20);
+    expect([...byPort.keys()]).toEqual([gray.port]);
+    await admin.setData(configPath(root, 'demo'), JSON.stringify({ ratio: 0 }));
+    await eventually(() => expect(route.consumer.ratioFor('demo')).toBe(0));
+    expect((await countCalls(http, 20)).byVersion.get('v2')).toBeUndefined();
+  });
+
+  test('an invalid config is logged naming the znode, and the last valid one is kept', async () => {
+    await providers([{ gray: true, version: 'v2' }, { gray: false, version: 'v1' }]);
+    const logger = recordingLogger();
+    const { http, route } = client({ ratio: 0, logger });
+    await admin.mkdirp(`${root}/services/demo`);
+    await admin.create(configPath(root, 'demo'), JSON.stringify({ ratio: 100 }), 'persistent');
+    await http.get('http://demo/version');
+    await eventually(() => expect(route.consumer.ratioFor('demo')).toBe(100));
+    await admin.setData(configPath(root, 'demo'), '{"ratio": "lots"}');
+    await eventually(() => expect(logger.lines.join('\n')).toContain(configPath(root, 'demo')));
+    expect(route.consumer.ratioFor('demo')).toBe(100);
+  });
+
+  test('malformed instance data is skipped with a warning naming service and znode, never routed to', async () => {
+    const [good] = await providers([{ gray: false, version: 'v1' }]);
+    const bad = [
+      ['127.0.0.1:1', 'not json'],
+      ['127.0.0.1:2', '[]'],
+      ['127.0.0.1:3', '{"gray":"maybe"}'],
+      ['no-port', '{}'],
+    ];
+    for (const [id, data] of bad) await admin.create(instancePath(root, 'demo', id), data, 'ephemeral');
+    const logger = recordingLogger();
+    const { http } = client({ logger });
+    const { byPort } = await countCalls(http, 40);
+    expect([...byPort.keys()]).toEqual([good.port]);
+    for (const [id] of bad) {
+      expect(logger.lines.some((line) => line.includes('"demo"') && line.includes(instancePath(root, 'demo', id)))).toBe(true);
+    }
+    for (const [id] of bad) await admin.delete(instancePath(root, 'demo', id));
+  });
+
+  test('a service with no instance gives NoInstanceError naming the service and the znode', async () => {
+    const [provider] = await providers([{ gray: false, version: 'v1' }]);
+    const { http } = client({ timeout: 3000 });
+    await http.get('http://demo/version');
+    await provider.close();
+    const error = await eventually(async () => {
+      const caught = await http.get('http://demo/version').catch((e: unknown) => e);
+      expect(caught).toBeInstanceOf(NoInstanceError);
+      return caught as NoInstanceError;
+    });
+    expect(error.code).toBe('ERR_GRAYKIT_NO_INSTANCE');
+    expect(error.service).toBe('demo');
+    expect(error.path).toBe(instancesPath(root, 'demo'));
+    expect(error.message).toContain(instancesPath(root, 'demo'));
+  });
+
+  test('a listed service that was never registered gives NoInstanceError, not a hang', async () => {
+    const { http } = client({ services: ['ghost'], timeout: 3000 });
+    await expect(http.get('http://ghost/x')).rejects.toBeInstanceOf(NoInstanceError);
+  });
+
+  test('ZooKeeper unreachable and no snapshot: RegistryUnavailableError after the timeout, never a hang', async () => {
+    const { http } = client({ zk: '127.0.0.1:1', services: ['demo'], timeout: 300 });
+    const started = Date.now();
+    const error = await http.get('http://demo/version').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RegistryUnavailableError);
+    expect((error as RegistryUnavailableError).code).toBe('ERR_GRAYKIT_REGISTRY_UNAVAILABLE');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  test('requests to other hosts pass untouched', async () => {
+    const [provider] = await providers([{ gray: false, version: 'v1' }]);
+    const { http } = client();
+    const response = await http.get<VersionBody>(`http://127.0.0.1:${provider.port}/version`);
+    expect(response.config.url).toBe(`http://127.0.0.1:${provider.port}/version`);
+    expect(response.config.gray).toBeUndefined();
+    // `elsewhere` is not a registered service: not rewritten (and so it fails in DNS, as it would without graykit).
+    const error = await http.get('http://elsewhere.invalid/x').catch((e: { code?: string; config?: { url?: string } }) => e);
+    expect(error.config?.url).toBe('http://elsewhere.invalid/x');
+  });
+
+  test('works on an axios.create() instance with baseURL, and on the default axios', async () => {
+    const [provider] = await providers([{ gray: false, version: 'v1' }]);
+    const route = grayRoute({ zk: testZk(), root, logger: silentLogger });
+    open.push(route);
+    const http = axios.create({ baseURL: 'http://demo' });
+    http.interceptors.request.use(route);
+    expect((await http.get<VersionBody>('/version', { params: { q: 1 } })).data.port).toBe(provider.port);
+    const id = axios.interceptors.request.use(route);
+    try {
+      expect((await axios.get<VersionBody>('http://demo/version')).data.port).toBe(provider.port);
+    } finally {
+      axios.interceptors.request.eject(id);
+    }
+  });
+
+  test.each(['als', 'cls'] as const)('sticky lane (%s): every outbound call of one incoming request stays in its lane', async (context) => {
+    await providers([
+      { gray: true, version: 'v2' },
+      { gray: false, version: 'v1' },
+      { gray: false, version: 'v1' },
+    ]);
+    const { http } = client({ ratio: 50, context });
+    const app = express();
+    app.use(grayContext({ context }));
+    app.get('/fanout', async (_req, res) => {
+      const versions: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        versions.push((await http.get<VersionBody>('http://demo/version')).data.version);
+      }
+      res.json(versions);
+    });
+    const server: Server = await new Promise((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    open.push({ close: () => new Promise((resolve) => server.close(resolve)) });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const plain = axios.create();
+    const lanes = { v1: 0, v2: 0 };
+    const results = await Promise.all(Array.from({ length: 60 }, () => plain.get<string[]>(`${base}/fanout`)));
+    for (const { data } of results) {
+      expect(new Set(data).size).toBe(1); // never mixed inside one request
+      lanes[data[0] as 'v1' | 'v2']++;
+    }
+    // Both lanes were used across requests (ratio 50): P(all 60 in one lane) = 2^-59.
+    expect(lanes.v1).toBeGreaterThan(0);
+    expect(lanes.v2).toBeGreaterThan(0);
+    // An incoming lane header pins the lane for the whole request.
+    for (const lane of ['gray', 'normal'] as const) {
+      const { data } = await plain.get<string[]>(`${base}/fanout`, { headers: { 'x-gray-lane': lane } });
+      expect(data).toEqual(Array(5).fill(lane === 'gray' ? 'v2' : 'v1'));
+    }
+  });
+
+  test('a per-request pinned lane (config.gray.lane) wins over the ratio', async () => {
+    await providers([{ gray: true, version: 'v2' }, { gray: false, version: 'v1' }]);
+    const { http } = client({ ratio: 0 });
+    const response = await http.get<VersionBody>('http://demo/version', { gray: { lane: 'gray' } });
+    expect(response.data.version).toBe('v2');
+  });
+});
+
+describe('consumer session loss (real ZooKeeper)', () => {
+  test('after its session expires the consumer re-watches and still sees changes', async () => {
+    const root = uniqueRoot();
+    const provider = await startProvider({ root, service: 'demo', gray: false, version: 'v1' });
+    const route = grayRoute({ zk: testZk(), root, logger: silentLogger });
+    const http = axios.create();
+    http.interceptors.request.use(route);
+    try {
+      expect((await http.get<VersionBody>('http://demo/version')).data.version).toBe('v1');
+      const session = (route.consumer as unknown as { session: ZkSession }).session;
+      const before = session.sessionId;
+      await expireSession(session.credentials!);
+      await eventually(() => expect(session.sessionId && session.sessionId !== before).toBe(true), 15_000);
+      // The snapshot survived the expiry, and the new session's watches see a live flag flip.
+      expect((await http.get<VersionBody>('http://demo/version')).data.version).toBe('v1');
+      await provider.registration.update({ version: 'v1.1' });
+      await eventually(async () => expect(route.consumer.snapshot('demo')?.instances[0]?.version).toBe('v1.1'), 15_000);
+    } finally {
+      route.close();
+      await provider.close();
+    }
+  });
+});
