@@ -25,6 +25,11 @@ export interface DemoChild {
   stopping: boolean;
 }
 
+/** How the demo's servers end when asked: by the re-raised SIGTERM (graykit's handleSignals), or with code 0. */
+export function isCleanExit({ code, signal }: ExitStatus): boolean {
+  return signal === 'SIGTERM' || code === 0;
+}
+
 export function describeExit({ code, signal }: ExitStatus): string {
   return signal ? `exited by ${signal}` : `exited with code ${code}`;
 }
@@ -94,9 +99,9 @@ export class ChildProcesses {
     return status;
   }
 
-  /** Stops every child still known, all at once. */
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.children].map((child) => this.stop(child)));
+  /** Stops every child still known, all at once; says how each one ended. */
+  stopAll(): Promise<{ name: string; status: ExitStatus }[]> {
+    return Promise.all([...this.children].map(async (child) => ({ name: child.name, status: await this.stop(child) })));
   }
 }
 

@@ -3,7 +3,7 @@
  * (scripts/with-zookeeper.sh starts a throwaway one).
  *
  *   1. three formal v1 providers                        -> every call answered by v1, on all three
- *   2. 8081 restarted as v2 gray, config ratio 33       -> about a third of the calls on v2
+ *   2. 8081 restarted as v2 gray, config ratio 33       -> about a third of the calls on v2 (the canary)
  *   3. config ratio 100                                 -> every call on the gray v2
  *   4. 8081 flipped to formal live, ratio back to 0     -> every instance formal, traffic on all three
  *
@@ -16,18 +16,32 @@
  */
 import { createServer } from 'node:net';
 import { ServiceConfigAdmin } from './admin';
-import { ChildProcesses, describeExit, type DemoChild } from './children';
+import { ChildProcesses, describeExit, isCleanExit, type DemoChild } from './children';
 import { LocalJsonClient } from './http';
 import { formatTable, percent, tally, type CallResult, type TallyRow } from './report';
 
+/** Reads a whole-number setting; a bad one stops the demo before it starts anything. */
+function integerEnv(name: string, fallback: number, min: number, max: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (Number.isInteger(value) && value >= min && value <= max) return value;
+  console.error(`demo: ${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  process.exit(2);
+}
+
 const service = process.env.GRAYKIT_SERVICE ?? 'demo';
-const callsPerStep = positiveInteger('DEMO_CALLS', 300);
-const consumerPort = positiveInteger('DEMO_BASE_PORT', 8080);
+const callsPerStep = integerEnv('DEMO_CALLS', 300, 1, 1_000_000);
+/** The consumer's port; the providers take the next three. */
+const consumerPort = integerEnv('DEMO_BASE_PORT', 8080, 1024, 65532);
 const providerPorts = [consumerPort + 1, consumerPort + 2, consumerPort + 3];
-const [grayPort] = providerPorts;
+/** The provider that goes gray; the other two stay formal v1 throughout. */
+const [grayPort, ...formalPorts] = providerPorts;
 const HOST = '127.0.0.1';
 const ROUTING_DEADLINE_MS = 15_000;
 const POLL_INTERVAL_MS = 50;
+/** The canary's share of traffic in step 2, percent. */
+const CANARY_RATIO = 33;
 
 interface RoutingView {
   service: string;
@@ -49,14 +63,6 @@ const providers = new Map<number, DemoChild>();
 const client = new LocalJsonClient();
 const admin = new ServiceConfigAdmin(service);
 let interrupted = false;
-
-function positiveInteger(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new DemoFailure(`${name} must be a positive whole number, got ${JSON.stringify(text)}`);
-  return value;
-}
 
 function heading(text: string): void {
   console.log(`\n=== ${text} ===`);
@@ -100,7 +106,15 @@ async function stopProvider(port: number): Promise<void> {
   const status = await children.stop(provider);
   providers.delete(port);
   console.log(`provider ${port} ${describeExit(status)} after ${Date.now() - started} ms`);
-  check(status.signal === 'SIGTERM' || status.code === 0, `provider ${port} did not exit cleanly on SIGTERM (${describeExit(status)})`);
+  check(isCleanExit(status), `provider ${port} did not exit cleanly on SIGTERM (${describeExit(status)})`);
+}
+
+async function connectAdmin(): Promise<void> {
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw new DemoFailure(`cannot reach ZooKeeper at ${admin.connection.zk} (${(error as Error).message}); unset ZK_CONNECT and npm run demo starts a throwaway one`);
+  }
 }
 
 // ---- waiting for the consumer to see a change ---------------------------------------------------------------------
@@ -144,8 +158,11 @@ async function waitForRouting(expected: ExpectedRouting): Promise<void> {
   throw new DemoFailure(`the consumer's routing did not reach the expected state within ${ROUTING_DEADLINE_MS} ms; last seen: ${describeRouting(last)}`);
 }
 
-function formalV1(...ports: number[]): ExpectedRouting['instances'] {
-  return Object.fromEntries(ports.map((port) => [port, { version: 'v1', gray: false }]));
+/** The routing to wait for: the formal v1 providers, plus the gray port's provider when `grayPortRuns` says how. */
+function expectRouting(ratio: number, grayPortRuns?: { version: string; gray: boolean }): ExpectedRouting {
+  const instances: ExpectedRouting['instances'] = Object.fromEntries(formalPorts.map((port) => [port, { version: 'v1', gray: false }]));
+  if (grayPortRuns) instances[grayPort] = grayPortRuns;
+  return { ratio, instances };
 }
 
 // ---- traffic ------------------------------------------------------------------------------------------------------
@@ -155,7 +172,10 @@ async function sendCalls(): Promise<TallyRow[]> {
   const results: CallResult[] = [];
   for (let i = 0; i < callsPerStep; i++) {
     const { status, body } = await client.get<CallResult & { error?: string }>(consumerPort, '/call');
-    if (status !== 200) throw new DemoFailure(`GET /call answered HTTP ${status}: ${body.error ?? JSON.stringify(body)}`);
+    if (status !== 200) {
+      children.assertAlive(); // a crashed provider is the better explanation, when there is one
+      throw new DemoFailure(`GET /call answered HTTP ${status}: ${body.error ?? JSON.stringify(body)}`);
+    }
     results.push(body);
   }
   const rows = tally(results);
@@ -174,38 +194,46 @@ const portsWithTraffic = (rows: readonly TallyRow[]) => new Set(rows.map((row) =
 async function stepAllFormal(): Promise<void> {
   heading(`Step 1: three formal v1 providers (${providerPorts.join(', ')}), no gray instance`);
   for (const port of providerPorts) startProvider(port, 'v1', false);
-  children.start('consumer', 'demo/consumer.ts', childEnv(consumerPort));
-  await waitForRouting({ ratio: 0, instances: formalV1(...providerPorts) });
+  // Local ratio 0: nothing reaches a gray instance until the service's config znode says so.
+  children.start('consumer', 'demo/consumer.ts', { ...childEnv(consumerPort), GRAYKIT_RATIO: '0' });
+  await waitForRouting(expectRouting(0, { version: 'v1', gray: false }));
   const rows = await sendCalls();
   check(rows.every((row) => row.version === 'v1' && !row.gray), 'a call reached something other than a formal v1 instance');
   check(portsWithTraffic(rows).size === Math.min(3, callsPerStep), 'the calls did not spread over all three instances');
   console.log('as expected: all calls on v1, spread over the three instances');
 }
 
-async function stepGrayRatio33(): Promise<void> {
-  heading(`Step 2: restart ${grayPort} as v2 gray, set ratio 33 in ${admin.configPath}`);
+async function stepCanary(): Promise<void> {
+  heading(`Step 2: restart ${grayPort} as v2 gray, set ratio ${CANARY_RATIO} in ${admin.configPath}`);
   await stopProvider(grayPort);
-  await waitForRouting({ ratio: 0, instances: formalV1(...providerPorts.slice(1)) });
+  await waitForRouting(expectRouting(0));
   startProvider(grayPort, 'v2', true);
-  await waitForRouting({ ratio: 0, instances: { ...formalV1(...providerPorts.slice(1)), [grayPort]: { version: 'v2', gray: true } } });
-  await admin.setRatio(33);
-  console.log(`wrote {"ratio":33} to ${admin.configPath}`);
-  await waitForRouting({ ratio: 33, instances: { ...formalV1(...providerPorts.slice(1)), [grayPort]: { version: 'v2', gray: true } } });
+  await waitForRouting(expectRouting(0, { version: 'v2', gray: true }));
+  await admin.setRatio(CANARY_RATIO);
+  console.log(`wrote {"ratio":${CANARY_RATIO}} to ${admin.configPath}`);
+  await waitForRouting(expectRouting(CANARY_RATIO, { version: 'v2', gray: true }));
   const rows = await sendCalls();
-  const v2Calls = callsOn(rows, (row) => row.version === 'v2');
-  // Each call goes gray with probability 0.33: allow four standard deviations either side.
-  const spread = 4 * Math.sqrt((0.33 * 0.67) / callsPerStep);
-  const [low, high] = [Math.max(0, 0.33 - spread), Math.min(1, 0.33 + spread)];
-  console.log(`measured v2 share: ${percent(v2Calls, callsPerStep)} (ratio 33; expected between ${percent(low, 1)} and ${percent(high, 1)} for ${callsPerStep} calls)`);
   check(rows.every((row) => (row.version === 'v2') === (row.port === grayPort && row.gray)), `v2 answered from somewhere other than the gray ${grayPort}`);
-  check(v2Calls / callsPerStep >= low && v2Calls / callsPerStep <= high, 'the v2 share is outside the expected range');
+  reportCanaryShare(callsOn(rows, (row) => row.version === 'v2'));
+}
+
+/** Prints the measured v2 share and checks it against the ratio, allowing four standard deviations either side. */
+function reportCanaryShare(v2Calls: number): void {
+  const p = CANARY_RATIO / 100;
+  const spread = 4 * Math.sqrt((p * (1 - p)) / callsPerStep);
+  const [low, high] = [Math.max(0, p - spread), Math.min(1, p + spread)];
+  console.log(
+    `measured v2 share: ${percent(v2Calls, callsPerStep)} (ratio ${CANARY_RATIO}; expected between ${percent(low, 1)} and ${percent(high, 1)} for ${callsPerStep} calls)`,
+  );
+  const share = v2Calls / callsPerStep;
+  check(share >= low && share <= high, 'the v2 share is outside the expected range');
 }
 
 async function stepAllGray(): Promise<void> {
   heading('Step 3: ratio 100, every call to the gray lane');
   await admin.setRatio(100);
   console.log(`wrote {"ratio":100} to ${admin.configPath}`);
-  await waitForRouting({ ratio: 100, instances: { ...formalV1(...providerPorts.slice(1)), [grayPort]: { version: 'v2', gray: true } } });
+  await waitForRouting(expectRouting(100, { version: 'v2', gray: true }));
   const rows = await sendCalls();
   check(rows.length === 1 && rows[0].port === grayPort && rows[0].version === 'v2' && rows[0].gray, `not every call reached the gray v2 on ${grayPort}`);
   console.log(`as expected: all calls on the gray v2 (${grayPort})`);
@@ -218,7 +246,7 @@ async function stepAllFormalAgain(): Promise<void> {
   console.log(`provider ${grayPort} now reports gray=${body.gray}`);
   await admin.setRatio(0);
   console.log(`wrote {"ratio":0} to ${admin.configPath}`);
-  await waitForRouting({ ratio: 0, instances: { ...formalV1(...providerPorts.slice(1)), [grayPort]: { version: 'v2', gray: false } } });
+  await waitForRouting(expectRouting(0, { version: 'v2', gray: false }));
   const rows = await sendCalls();
   check(rows.every((row) => !row.gray), 'a call reached a gray instance');
   check(portsWithTraffic(rows).size === Math.min(3, callsPerStep), 'the calls did not spread over all three instances');
@@ -227,10 +255,13 @@ async function stepAllFormalAgain(): Promise<void> {
 
 // ---- main ---------------------------------------------------------------------------------------------------------
 
-async function stopEverything(): Promise<void> {
-  await children.stopAll();
+/** Stops the children and closes the runner's own connections; true when every child exited cleanly. */
+async function stopEverything(): Promise<boolean> {
+  const stopped = await children.stopAll();
   client.close();
   admin.close();
+  for (const { name, status } of stopped) console.log(`${name} ${describeExit(status)}`);
+  return stopped.every(({ status }) => isCleanExit(status));
 }
 
 /** Ctrl-C or a TERM: stop the children first, then exit with the conventional code. */
@@ -249,18 +280,20 @@ async function main(): Promise<void> {
   handleInterrupts();
   console.log(`graykit demo: service "${service}", ZooKeeper ${admin.connection.zk}, root ${admin.connection.root}, ${callsPerStep} calls per step`);
   console.log(`consumer on ${HOST}:${consumerPort}, providers on ${providerPorts.join(', ')}`);
-  for (const port of [consumerPort, ...providerPorts]) await assertPortFree(port);
-  await admin.connect();
-  await admin.clearConfig();
   try {
+    for (const port of [consumerPort, ...providerPorts]) await assertPortFree(port);
+    await connectAdmin();
+    await admin.clearConfig();
     await stepAllFormal();
-    await stepGrayRatio33();
+    await stepCanary();
     await stepAllGray();
     await stepAllFormalAgain();
-    heading('Done: stopping the providers and the consumer');
-  } finally {
-    await stopEverything();
+  } catch (error) {
+    if (!interrupted) await stopEverything();
+    throw error;
   }
+  heading('Done: stopping the providers and the consumer');
+  check(await stopEverything(), 'a process did not exit cleanly on SIGTERM');
   console.log('demo finished: every step behaved as expected');
 }
 
