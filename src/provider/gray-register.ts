@@ -53,6 +53,14 @@ export function defaultAdvertisedHost(): string {
   return '127.0.0.1';
 }
 
+/** `true`/`1`/`yes` or `false`/`0`/`no`/empty, any case; anything else is a mistake worth stopping for. */
+function parseBooleanEnv(name: string, value: string | undefined): boolean {
+  if (value === undefined) return DEFAULT_REGISTER_OPTIONS.gray;
+  if (/^(true|1|yes)$/i.test(value.trim())) return true;
+  if (/^(false|0|no|)$/i.test(value.trim())) return false;
+  throw new InvalidOptionError('gray', `env ${name}=${JSON.stringify(value)} is neither true nor false`);
+}
+
 interface ResolvedRegisterOptions {
   connection: ResolvedConnection;
   service: string;
@@ -69,7 +77,7 @@ function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS.Proces
   if (!isValidServiceName(service)) {
     throw new InvalidOptionError('service', `expected a service name (lower-case letters, digits, - _ .) in options.service or GRAYKIT_SERVICE, got ${JSON.stringify(service)}`);
   }
-  const gray = options.gray ?? env.GRAY === 'true';
+  const gray = options.gray ?? parseBooleanEnv('GRAY', env.GRAY);
   if (typeof gray !== 'boolean') throw new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(gray)}`);
   const weight = options.weight ?? DEFAULT_REGISTER_OPTIONS.weight;
   if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw new InvalidOptionError('weight', `expected a number >= 0, got ${JSON.stringify(weight)}`);
@@ -237,16 +245,23 @@ export class ProviderRegistration extends EventEmitter {
   }
 
   /**
-   * Opt-in: on SIGTERM/SIGINT, deregister, close the server, then let the signal do what it would have done.
+   * Opt-in: on SIGTERM/SIGINT, deregister, close the server (waiting for in-flight requests), then let the signal
+   * do what it would have done. After `timeoutMs` (default 10000) it stops waiting for the server.
    */
-  handleSignals(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): this {
+  handleSignals(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'], timeoutMs = 10_000): this {
     if (this.signalHandler) return this;
     const handler = (signal: NodeJS.Signals) => {
       for (const s of signals) process.off(s, handler);
       const server = this.server;
-      const done = () => process.kill(process.pid, signal);
-      if (server?.listening) server.close(() => done());
-      else void this.deregister().finally(done);
+      let raised = false;
+      const raise = () => {
+        if (raised) return;
+        raised = true;
+        process.kill(process.pid, signal);
+      };
+      setTimeout(raise, timeoutMs).unref();
+      if (server?.listening) server.close(() => raise());
+      else void this.deregister().finally(raise);
     };
     this.signalHandler = handler;
     for (const signal of signals) process.on(signal, handler);

@@ -14,7 +14,7 @@ import {
   type GrayRouteOptions,
 } from '../../src';
 import type { ZkSession } from '../../src/registry/zk-session';
-import { adminSession, eventually, expireSession, recordingLogger, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
+import { adminSession, eventually, forceExpiry, recordingLogger, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
 
 interface VersionBody {
   version: string;
@@ -303,7 +303,7 @@ describe('consumer session loss (real ZooKeeper)', () => {
       expect((await http.get<VersionBody>('http://demo/version')).data.version).toBe('v1');
       const session = (route.consumer as unknown as { session: ZkSession }).session;
       const before = session.sessionId;
-      await expireSession(session.credentials!);
+      await forceExpiry(session);
       await eventually(() => expect(session.sessionId && session.sessionId !== before).toBe(true), 15_000);
       // The snapshot survived the expiry, and the new session's watches see a live flag flip.
       expect((await http.get<VersionBody>('http://demo/version')).data.version).toBe('v1');

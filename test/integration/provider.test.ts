@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { grayRegister, instancePath, silentLogger } from '../../src';
 import type { ZkSession } from '../../src/registry/zk-session';
-import { adminSession, eventually, expireSession, startProvider, testZk, uniqueRoot } from '../support/helpers';
+import { adminSession, eventually, forceExpiry, startProvider, testZk, uniqueRoot } from '../support/helpers';
 
 describe('grayRegister (real ZooKeeper)', () => {
   let admin: ZkSession;
@@ -102,7 +102,7 @@ describe('grayRegister (real ZooKeeper)', () => {
     try {
       const owner = (await readInstance(provider.port)).stat.ephemeralOwner;
       const session = (provider.registration as unknown as { session: ZkSession }).session;
-      await expireSession(session.credentials!);
+      await forceExpiry(session);
       const after = await eventually(async () => {
         const read = await readInstance(provider.port);
         expect(read.stat.ephemeralOwner).not.toBe(owner);

@@ -69,9 +69,29 @@ export async function startProvider(options: GrayRegisterOptions & { root: strin
   };
 }
 
-/** Ends a ZooKeeper session from outside, as the server does when it expires it: a second client with the same
- * id and password connects, then closes. */
-export async function expireSession(credentials: { id: string; password: string }): Promise<void> {
+/**
+ * Ends a session from outside, as the server does when it expires one: a second client connects with the same id
+ * and password, then closes. The first client may reconnect in between and take its session back (then the
+ * twin's close does not end it), so this repeats until the session reports `expired`.
+ */
+export async function forceExpiry(session: ZkSession, attempts = 5): Promise<void> {
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const credentials = session.credentials;
+    if (!credentials) await session.whenConnected(10_000);
+    const expired = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 3000);
+      session.once('expired', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    await closeTwin(session.credentials!);
+    if (await expired) return;
+  }
+  throw new Error(`session did not expire after ${attempts} attempts`);
+}
+
+async function closeTwin(credentials: { id: string; password: string }): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ZooKeeper = require('zookeeper');
   const twin = new ZooKeeper({ connect: testZk(), timeout: 4000, debug_level: 0, client_id: credentials.id, client_password: credentials.password });
