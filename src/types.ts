@@ -29,10 +29,35 @@ export interface Instance {
   readonly path: string;
 }
 
-/** A service's live config, from `<root>/services/<service>/config`. */
+/**
+ * A lane rule of a service's config: when the incoming request's header (or cookie) equals a value or matches a
+ * regular expression, the request goes to `lane`. Exactly one of `header`/`cookie`, one of `equals`/`matches`.
+ */
+export interface LaneRule {
+  header?: string;
+  cookie?: string;
+  equals?: string;
+  matches?: string;
+  lane: Lane;
+}
+
+/** A service's live config, from `<root>/services/<service>/config` (schema: schema/service-config.schema.json). */
 export interface ServiceConfig {
   /** Share of requests (0-100) sent to the gray lane; overrides the consumer's local `ratio`. */
   ratio?: number;
+  /** Header that carries the lane to the next hop, for calls to this service. */
+  laneHeader?: string;
+  /** Lane rules, first match wins. */
+  rules?: LaneRule[];
+  /** Request header whose value buckets users into lanes (stable per user). */
+  hashBy?: string;
+}
+
+/** Partial instance metadata an operator lays over an instance's own: `<root>/services/<s>/overrides/<host>:<port>`. */
+export interface InstanceOverride {
+  gray?: boolean;
+  weight?: number;
+  [field: string]: unknown;
 }
 
 /** What graykit logs through. `console` fits; so do pino and winston loggers. */

@@ -6,20 +6,21 @@
  * - A lost connection keeps every snapshot as it was; the same session's watches come back by themselves.
  * - A new session (after expiry) re-reads everything into fresh state and swaps it in whole, so a reader never
  *   sees a half-read service.
- * - Invalid instance data is logged once (naming the service and the znode) and never routed to. An invalid config
- *   is logged and the last valid one is kept.
+ * - Operator overrides (`overrides/<host>:<port>`) are merged over the instance's own metadata.
+ * - Invalid data is logged once (naming the service and the znode) and never routed to; an invalid config or
+ *   override is logged and the last valid config / the instance's own data is used.
  */
 import { EventEmitter } from 'node:events';
 import { RegistryUnavailableError } from '../errors';
 import type { Instance, Logger, ServiceConfig } from '../types';
-import { decodeConfig, decodeInstance } from './codec';
-import { configPath, instancePath, instancesPath, isValidServiceName, servicesPath } from './paths';
+import { decodeConfig, decodeInstanceMeta, decodeJsonObject, decodeOverride, type Decoded } from './codec';
+import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, servicesPath } from './paths';
 import { ZK, isZkCode, type Watcher, type ZkSession } from './zk-session';
 
 /** One service as the consumer sees it. Immutable: every change makes a new snapshot. */
 export interface ServiceSnapshot {
   readonly service: string;
-  /** Valid live instances, sorted by id. */
+  /** Valid live instances with overrides applied, sorted by id. */
   readonly instances: readonly Instance[];
   /** The last valid config read from the config znode ({} when there is none). */
   readonly config: Readonly<ServiceConfig>;
@@ -39,20 +40,154 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number, onTimeout: () =>
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
-interface ServiceState {
-  /** Instance data by znode name; `undefined` for a znode whose data is invalid. */
-  instances: Map<string, Instance | undefined>;
-  config: ServiceConfig;
-  loaded: boolean;
-  childrenWatch: boolean;
-  configWatch: boolean;
-  instanceWatches: Set<string>;
-  /** Coalesces reloads: one runs at a time, and one more is queued at most. */
-  running?: Promise<void>;
-  again: boolean;
-  /** The last reason logged for an invalid znode, so each problem is logged once. */
-  invalid: Map<string, string>;
+/**
+ * The children of one directory znode and each child's data, kept current by a child watch and one data watch per
+ * child. `onChange` runs after every change that was applied.
+ */
+class DirectoryWatch {
+  /** Raw data by child name. */
+  entries = new Map<string, Buffer | null>();
+  loaded = false;
+  private childWatch = false;
+  private readonly dataWatches = new Set<string>();
+  private running?: Promise<void>;
+  private again = false;
+
+  constructor(
+    private readonly session: ZkSession,
+    readonly path: string,
+    private readonly childPath: (name: string) => string,
+    private readonly isCurrent: () => boolean,
+    private readonly onChange: () => void,
+    private readonly onError: (error: Error) => void,
+  ) {}
+
+  /** Whether the directory needs a (re)read: never read, or a watch is not armed. */
+  get stale(): boolean {
+    return !this.loaded || !this.childWatch;
+  }
+
+  /** After a new session: every watch is gone. The entries stay until the next read replaces them whole. */
+  reset(): void {
+    this.loaded = false;
+    this.childWatch = false;
+    this.dataWatches.clear();
+  }
+
+  /** Reads (coalesced: one read at a time, and one more queued at most). */
+  reload(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.load()
+      .catch((error: Error) => this.onError(error))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again && this.isCurrent()) {
+          this.again = false;
+          void this.reload();
+        }
+      });
+    return this.running;
+  }
+
+  private async load(): Promise<void> {
+    const fresh = !this.loaded;
+    const onChildren: Watcher = () => {
+      if (!this.isCurrent()) return;
+      this.childWatch = false;
+      void this.reload();
+    };
+    const names = await childrenOrAbsent(this.session, this.path, this.childWatch ? undefined : onChildren);
+    if (!this.isCurrent()) return;
+    this.childWatch = true;
+    const listed = new Set(names);
+    const toRead = names.filter((name) => fresh || !this.entries.has(name) || !this.dataWatches.has(name));
+    const results = await Promise.all(toRead.map((name) => this.readChild(name)));
+    if (!this.isCurrent()) return;
+    // A fresh read (first one, or after a new session) replaces the old entries whole; otherwise the changes are
+    // applied to the live map, so that data-watch updates that landed meanwhile are kept.
+    const entries = fresh ? new Map<string, Buffer | null>() : this.entries;
+    for (const name of entries.keys()) if (!listed.has(name)) entries.delete(name);
+    toRead.forEach((name, i) => {
+      const result = results[i];
+      if (result === 'gone') entries.delete(name);
+      else entries.set(name, result);
+    });
+    this.entries = entries;
+    this.loaded = true;
+    this.onChange();
+  }
+
+  /** Reads one child and arms its data watch; 'gone' when it no longer exists. */
+  private async readChild(name: string): Promise<Buffer | null | 'gone'> {
+    const onData: Watcher = (event) => {
+      if (!this.isCurrent()) return;
+      this.dataWatches.delete(name);
+      if (event.type === 'deleted') {
+        if (this.entries.delete(name)) this.onChange();
+        return;
+      }
+      this.readChild(name).then(
+        (result) => {
+          if (!this.isCurrent()) return;
+          if (result === 'gone') this.entries.delete(name);
+          else this.entries.set(name, result);
+          this.onChange();
+        },
+        (error: Error) => {
+          this.loaded = false; // the retry timer re-reads the directory
+          this.onError(error);
+        },
+      );
+    };
+    try {
+      const { data } = await this.session.getData(this.childPath(name), this.dataWatches.has(name) ? undefined : onData);
+      this.dataWatches.add(name);
+      return data;
+    } catch (error) {
+      if (isZkCode(error, ZK.NONODE)) return 'gone';
+      throw error;
+    }
+  }
+}
+
+/**
+ * The children of `path`, with a child watch; [] when `path` does not exist, with an exists watch instead so that
+ * its creation is seen.
+ */
+async function childrenOrAbsent(session: ZkSession, path: string, watcher: Watcher | undefined): Promise<string[]> {
+  for (;;) {
+    try {
+      return await session.getChildren(path, watcher);
+    } catch (error) {
+      if (!isZkCode(error, ZK.NONODE)) throw error;
+    }
+    if (!(await session.exists(path, watcher))) return [];
+    // Created between the two calls: read its children.
+  }
+}
+
+class ServiceState {
+  config: ServiceConfig = {};
+  configLoaded = false;
+  configWatch = false;
   snapshot?: ServiceSnapshot;
+  /** The last reason logged for an invalid znode, so each problem is logged once. */
+  readonly invalid = new Map<string, string>();
+  constructor(
+    readonly instances: DirectoryWatch,
+    readonly overrides: DirectoryWatch,
+  ) {}
+
+  get loaded(): boolean {
+    return this.instances.loaded && this.overrides.loaded && this.configLoaded;
+  }
+
+  get stale(): boolean {
+    return this.instances.stale || this.overrides.stale || !this.configLoaded || !this.configWatch;
+  }
 }
 
 export interface RegistryCatalogOptions {
@@ -99,18 +234,17 @@ export class RegistryCatalog extends EventEmitter {
   /** Starts watching a service (idempotent). */
   watch(service: string): void {
     if (this.closed || this.services.has(service)) return;
-    const state: ServiceState = {
-      instances: new Map(),
-      config: {},
-      loaded: false,
-      childrenWatch: false,
-      configWatch: false,
-      instanceWatches: new Set(),
-      again: false,
-      invalid: new Map(),
+    const isCurrent = () => !this.closed && this.services.get(service) === state && this.session.connected;
+    const onChange = () => {
+      if (state.loaded) this.publish(service, state);
     };
+    const onError = (error: Error) => this.logger.debug(`reading service "${service}" failed, will retry: ${error.message}`);
+    const state: ServiceState = new ServiceState(
+      new DirectoryWatch(this.session, instancesPath(this.root, service), (id) => instancePath(this.root, service, id), isCurrent, onChange, onError),
+      new DirectoryWatch(this.session, overridesPath(this.root, service), (id) => overridePath(this.root, service, id), isCurrent, onChange, onError),
+    );
     this.services.set(service, state);
-    if (this.session.connected) this.reload(service, state);
+    if (this.session.connected) void this.load(service, state);
   }
 
   /** The current snapshot of a watched service; undefined until its first full read. Never does I/O. */
@@ -161,10 +295,10 @@ export class RegistryCatalog extends EventEmitter {
       this.generation++;
       this.serviceListWatch = false;
       for (const state of this.services.values()) {
-        state.childrenWatch = false;
+        state.instances.reset();
+        state.overrides.reset();
         state.configWatch = false;
-        state.instanceWatches.clear();
-        state.loaded = false;
+        state.configLoaded = false;
       }
     }
     this.retryFailed();
@@ -172,16 +306,8 @@ export class RegistryCatalog extends EventEmitter {
 
   private retryFailed(): void {
     if (this.closed || !this.session.connected) return;
-    if (this.serviceNames === undefined || !this.serviceListWatch) {
-      if (this.serviceNames !== undefined || this.listenerCount('services') > 0) this.loadServiceList();
-    }
-    for (const [service, state] of this.services) {
-      if (!state.loaded || !state.childrenWatch || !state.configWatch) this.reload(service, state);
-    }
-  }
-
-  private isCurrent(generation: number): boolean {
-    return !this.closed && generation === this.generation;
+    if (!this.serviceListWatch && (this.serviceNames !== undefined || this.firstList !== undefined)) this.loadServiceList();
+    for (const [service, state] of this.services) if (state.stale) void this.load(service, state);
   }
 
   // ---- the list of services -------------------------------------------------------------------------------
@@ -191,14 +317,14 @@ export class RegistryCatalog extends EventEmitter {
     const generation = this.generation;
     const path = servicesPath(this.root);
     const watcher: Watcher = () => {
-      if (!this.isCurrent(generation)) return;
+      if (this.closed || generation !== this.generation) return;
       this.serviceListWatch = false;
       this.loadServiceList();
     };
     this.listRunning = (async () => {
       try {
-        const names = await this.childrenOrAbsent(path, this.serviceListWatch ? undefined : watcher);
-        if (!this.isCurrent(generation)) return;
+        const names = await childrenOrAbsent(this.session, path, this.serviceListWatch ? undefined : watcher);
+        if (this.closed || generation !== this.generation) return;
         this.serviceListWatch = true;
         const valid = names.filter((name) => {
           if (isValidServiceName(name)) return true;
@@ -208,7 +334,7 @@ export class RegistryCatalog extends EventEmitter {
         this.serviceNames = new Set(valid);
         this.emit('services', valid);
       } catch (error) {
-        if (!isZkCode(error, ZK.NONODE)) this.logger.debug(`reading ${path} failed: ${(error as Error).message}`);
+        this.logger.debug(`reading ${path} failed, will retry: ${(error as Error).message}`);
       } finally {
         this.listRunning = undefined;
       }
@@ -217,155 +343,86 @@ export class RegistryCatalog extends EventEmitter {
 
   // ---- one service --------------------------------------------------------------------------------------
 
-  private reload(service: string, state: ServiceState): void {
-    if (state.running) {
-      state.again = true;
-      return;
-    }
-    state.running = this.load(service, state)
-      .catch((error) => this.logger.debug(`reading service "${service}" failed, will retry: ${(error as Error).message}`))
-      .finally(() => {
-        state.running = undefined;
-        if (state.again && this.services.get(service) === state && !this.closed) {
-          state.again = false;
-          this.reload(service, state);
-        }
-      });
-  }
-
+  /** Reads what is stale of a service (all of it at first), then publishes once everything is in. */
   private async load(service: string, state: ServiceState): Promise<void> {
-    const generation = this.generation;
-    const dir = instancesPath(this.root, service);
-    const fresh = !state.loaded;
-    const onChildren: Watcher = () => {
-      if (!this.isCurrent(generation)) return;
-      state.childrenWatch = false;
-      this.reload(service, state);
-    };
-    // The config and the instance list are read together; the snapshot is published once both are in.
-    const [config, children] = await Promise.all([
-      this.loadConfig(service, state, generation),
-      this.childrenOrAbsent(dir, state.childrenWatch ? undefined : onChildren),
+    // The directories publish when they finish (once all three parts are in); the config publishes here.
+    await Promise.all([
+      state.instances.stale ? state.instances.reload() : undefined,
+      state.overrides.stale ? state.overrides.reload() : undefined,
+      !state.configLoaded || !state.configWatch ? this.loadConfig(service, state) : undefined,
     ]);
-    if (!this.isCurrent(generation)) return;
-    state.childrenWatch = true;
-    const listed = new Set(children);
-    const toRead = children.filter((id) => fresh || !state.instances.has(id) || !state.instanceWatches.has(id));
-    const results = await Promise.all(toRead.map((id) => this.readInstance(service, state, id, generation)));
-    if (!this.isCurrent(generation)) return;
-    // A fresh read (first one, or after a new session) replaces the old state whole; otherwise the changes are
-    // applied to the live map, so that data-watch updates that landed meanwhile are kept.
-    const instances = fresh ? new Map<string, Instance | undefined>() : state.instances;
-    for (const id of instances.keys()) if (!listed.has(id)) instances.delete(id);
-    toRead.forEach((id, i) => {
-      const result = results[i];
-      if (result === 'gone') instances.delete(id);
-      else instances.set(id, result);
-    });
-    state.instances = instances;
-    if (config !== 'unchanged') state.config = config;
-    state.loaded = true;
-    this.publish(service, state);
-  }
-
-  /**
-   * The children of `path`, with a child watch; [] when `path` does not exist, with an exists watch instead so
-   * that its creation is seen.
-   */
-  private async childrenOrAbsent(path: string, watcher: Watcher | undefined): Promise<string[]> {
-    for (;;) {
-      try {
-        return await this.session.getChildren(path, watcher);
-      } catch (error) {
-        if (!isZkCode(error, ZK.NONODE)) throw error;
-      }
-      if (!(await this.session.exists(path, watcher))) return [];
-      // Created between the two calls: read its children.
-    }
+    if (state.loaded && !state.snapshot) this.publish(service, state);
   }
 
   /** Reads the config znode, arming an exists watch (which also fires on data changes). */
-  private async loadConfig(service: string, state: ServiceState, generation: number): Promise<ServiceConfig | 'unchanged'> {
+  private async loadConfig(service: string, state: ServiceState): Promise<void> {
     const path = configPath(this.root, service);
+    const generation = this.generation;
     const onConfig: Watcher = () => {
-      if (!this.isCurrent(generation)) return;
+      if (this.closed || generation !== this.generation) return;
       state.configWatch = false;
-      void this.loadConfig(service, state, generation)
-        .then((config) => {
-          if (!this.isCurrent(generation) || config === 'unchanged') return;
-          state.config = config;
-          if (state.loaded) this.publish(service, state);
-        })
-        .catch((error) => this.logger.debug(`reading ${path} failed, will retry: ${(error as Error).message}`));
+      void this.loadConfig(service, state);
     };
-    const stat = await this.session.exists(path, state.configWatch ? undefined : onConfig);
-    state.configWatch = true;
-    if (!stat) return {};
-    let data: Buffer | null;
     try {
-      ({ data } = await this.session.getData(path));
+      const stat = await this.session.exists(path, state.configWatch ? undefined : onConfig);
+      state.configWatch = true;
+      let data: Buffer | null = null;
+      if (stat) {
+        try {
+          ({ data } = await this.session.getData(path));
+        } catch (error) {
+          if (!isZkCode(error, ZK.NONODE)) throw error;
+        }
+      }
+      if (generation !== this.generation) return;
+      const decoded = decodeConfig(data);
+      if (decoded.ok) {
+        state.invalid.delete(path);
+        state.config = decoded.value;
+      } else if (state.invalid.get(path) !== decoded.reason) {
+        state.invalid.set(path, decoded.reason);
+        this.logger.error(`service "${service}": ignoring invalid config at ${path} (${decoded.reason}); keeping the last valid config`);
+      }
+      state.configLoaded = true;
+      if (state.loaded) this.publish(service, state);
     } catch (error) {
-      if (isZkCode(error, ZK.NONODE)) return {};
-      throw error;
+      this.logger.debug(`reading ${path} failed, will retry: ${(error as Error).message}`);
     }
-    const decoded = decodeConfig(data);
-    if (decoded.ok) {
-      state.invalid.delete(path);
-      return decoded.value;
-    }
-    if (state.invalid.get(path) !== decoded.reason) {
-      state.invalid.set(path, decoded.reason);
-      this.logger.error(`service "${service}": ignoring invalid config at ${path} (${decoded.reason}); keeping the last valid config`);
-    }
-    return 'unchanged';
   }
 
-  /** Reads one instance znode and arms its data watch. 'gone' when it no longer exists. */
-  private async readInstance(service: string, state: ServiceState, id: string, generation: number): Promise<Instance | undefined | 'gone'> {
-    const path = instancePath(this.root, service, id);
-    const onData: Watcher = (event) => {
-      if (!this.isCurrent(generation)) return;
-      state.instanceWatches.delete(id);
-      if (event.type === 'deleted') {
-        if (state.instances.delete(id)) this.publish(service, state);
-        return;
-      }
-      void this.readInstance(service, state, id, generation)
-        .then((result) => {
-          if (!this.isCurrent(generation)) return;
-          if (result === 'gone') state.instances.delete(id);
-          else state.instances.set(id, result);
-          this.publish(service, state);
-        })
-        .catch((error) => {
-          this.logger.debug(`reading ${path} failed, will retry: ${(error as Error).message}`);
-          state.loaded = false; // the retry timer re-reads the service
-        });
-    };
-    let data: Buffer | null;
-    try {
-      ({ data } = await this.session.getData(path, state.instanceWatches.has(id) ? undefined : onData));
-    } catch (error) {
-      if (isZkCode(error, ZK.NONODE)) return 'gone';
-      throw error;
-    }
-    state.instanceWatches.add(id);
-    const decoded = decodeInstance(path, id, data);
+  /** Logs an invalid znode once per distinct reason. */
+  private reportInvalid(state: ServiceState, path: string, decoded: Decoded<unknown>, message: string): void {
     if (decoded.ok) {
       state.invalid.delete(path);
-      return decoded.value;
+      return;
     }
-    if (state.invalid.get(path) !== decoded.reason) {
-      state.invalid.set(path, decoded.reason);
-      this.logger.warn(`service "${service}": skipping instance ${path}: ${decoded.reason}`);
-    }
-    return undefined;
+    if (state.invalid.get(path) === decoded.reason) return;
+    state.invalid.set(path, decoded.reason);
+    this.logger.warn(`${message} ${path}: ${decoded.reason}`);
   }
 
   private publish(service: string, state: ServiceState): void {
     if (this.closed || this.services.get(service) !== state) return;
     const instances: Instance[] = [];
-    for (const instance of state.instances.values()) if (instance) instances.push(instance);
+    for (const [id, data] of state.instances.entries) {
+      const path = instancePath(this.root, service, id);
+      const own = decodeJsonObject(data);
+      if (!own.ok) {
+        this.reportInvalid(state, path, own, `service "${service}": skipping instance`);
+        continue;
+      }
+      let meta = own.value;
+      const overrideData = state.overrides.entries.get(id);
+      if (overrideData !== undefined) {
+        const override = decodeOverride(overrideData);
+        const opath = overridePath(this.root, service, id);
+        this.reportInvalid(state, opath, override, `service "${service}": ignoring override`);
+        if (override.ok) meta = { ...meta, ...override.value };
+      }
+      const decoded = decodeInstanceMeta(path, id, meta);
+      this.reportInvalid(state, path, decoded, `service "${service}": skipping instance`);
+      if (decoded.ok) instances.push(decoded.value);
+    }
     instances.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const snapshot: ServiceSnapshot = Object.freeze({
       service,

@@ -3,7 +3,7 @@
  * Decoders never throw: they return `{ ok: false, reason }` so that the caller can skip the znode with a warning.
  */
 import { isIP } from 'node:net';
-import type { Instance, InstanceMeta, ServiceConfig } from '../types';
+import type { Instance, InstanceMeta, InstanceOverride, LaneRule, ServiceConfig } from '../types';
 import { isValidRatio } from '../router/split';
 
 /** Larger znode data is refused: metadata is a handful of fields, and ZooKeeper itself caps data at 1 MiB. */
@@ -60,11 +60,15 @@ function parseGrayFlag(value: unknown): boolean | undefined {
 
 /** Decodes and validates one instance znode. `id` is the znode's name, `path` its full path. */
 export function decodeInstance(path: string, id: string, data: Buffer | string | null | undefined): Decoded<Instance> {
-  const address = parseInstanceId(id);
-  if (!address.ok) return address;
   const json = parseJsonObject(data);
   if (!json.ok) return json;
-  const meta = json.value;
+  return decodeInstanceMeta(path, id, json.value);
+}
+
+/** Validates instance metadata already parsed (an instance's own, or with an operator override merged over it). */
+export function decodeInstanceMeta(path: string, id: string, meta: Record<string, unknown>): Decoded<Instance> {
+  const address = parseInstanceId(id);
+  if (!address.ok) return address;
   const gray = parseGrayFlag(meta.gray);
   if (gray === undefined) return { ok: false, reason: `"gray" is ${JSON.stringify(meta.gray)}, not true or false` };
   const weight = meta.weight === undefined ? DEFAULT_WEIGHT : meta.weight;
@@ -90,22 +94,109 @@ export function decodeInstance(path: string, id: string, data: Buffer | string |
   };
 }
 
+/** Parses znode data as a JSON object (the format of every graykit znode). */
+export function decodeJsonObject(data: Buffer | string | null | undefined): Decoded<Record<string, unknown>> {
+  return parseJsonObject(data);
+}
+
+/** An operator override: partial metadata whose `gray` and `weight`, when present, must be usable. */
+export function decodeOverride(data: Buffer | string | null | undefined): Decoded<InstanceOverride> {
+  const json = parseJsonObject(data);
+  if (!json.ok) return json;
+  const override = { ...json.value };
+  if ('gray' in override) {
+    const gray = parseGrayFlag(override.gray);
+    if (gray === undefined || override.gray === undefined) return { ok: false, reason: `"gray" is ${JSON.stringify(override.gray)}, not true or false` };
+    override.gray = gray;
+  }
+  if ('weight' in override && !(typeof override.weight === 'number' && Number.isFinite(override.weight) && override.weight >= 0)) {
+    return { ok: false, reason: `"weight" is ${JSON.stringify(override.weight)}, not a number >= 0` };
+  }
+  return { ok: true, value: override };
+}
+
 /** The JSON written to an instance znode: the known fields first, then the extra metadata. */
 export function encodeInstance(meta: InstanceMeta): string {
   const { gray, version, weight, ...extra } = meta;
   return JSON.stringify({ gray, version, weight, ...extra });
 }
 
-/** Decodes a service config znode. Unknown fields are ignored; a field of the wrong type makes it invalid. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
+const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
+export const MAX_RULES = 32;
+export const MAX_PATTERN_LENGTH = 256;
+const CONFIG_FIELDS = new Set(['ratio', 'laneHeader', 'rules', 'hashBy']);
+
+function decodeRule(rule: unknown, index: number): Decoded<LaneRule> {
+  const at = `rules[${index}]`;
+  if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) return { ok: false, reason: `"${at}" is not an object` };
+  const { header, cookie, equals, matches, lane, ...rest } = rule as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) return { ok: false, reason: `"${at}" has unknown field "${unknown[0]}"` };
+  if ((header === undefined) === (cookie === undefined)) return { ok: false, reason: `"${at}" needs exactly one of "header" and "cookie"` };
+  if (header !== undefined && !(typeof header === 'string' && HEADER_NAME.test(header))) return { ok: false, reason: `"${at}.header" is not a header name` };
+  if (cookie !== undefined && !(typeof cookie === 'string' && COOKIE_NAME.test(cookie))) return { ok: false, reason: `"${at}.cookie" is not a cookie name` };
+  if ((equals === undefined) === (matches === undefined)) return { ok: false, reason: `"${at}" needs exactly one of "equals" and "matches"` };
+  if (equals !== undefined && typeof equals !== 'string') return { ok: false, reason: `"${at}.equals" is not a string` };
+  if (matches !== undefined) {
+    if (typeof matches !== 'string' || matches.length > MAX_PATTERN_LENGTH) return { ok: false, reason: `"${at}.matches" is not a string of at most ${MAX_PATTERN_LENGTH} characters` };
+    try {
+      new RegExp(matches);
+    } catch {
+      return { ok: false, reason: `"${at}.matches" is not a valid regular expression` };
+    }
+  }
+  if (lane !== 'gray' && lane !== 'normal') return { ok: false, reason: `"${at}.lane" is ${JSON.stringify(lane)}, not "gray" or "normal"` };
+  const decoded: LaneRule = { lane };
+  if (header !== undefined) decoded.header = (header as string).toLowerCase();
+  if (cookie !== undefined) decoded.cookie = cookie as string;
+  if (equals !== undefined) decoded.equals = equals;
+  if (matches !== undefined) decoded.matches = matches as string;
+  return { ok: true, value: decoded };
+}
+
+/**
+ * Validates a service config object (schema/service-config.schema.json says the same). The reason names the field.
+ * Unknown top-level fields are refused, so that a typo (`"ration": 50`) is an error and not a silent no-op.
+ */
+export function validateConfig(value: unknown): Decoded<ServiceConfig> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'config is not a JSON object' };
+  const input = value as Record<string, unknown>;
+  const unknown = Object.keys(input).filter((key) => !CONFIG_FIELDS.has(key));
+  if (unknown.length > 0) return { ok: false, reason: `unknown field "${unknown[0]}"` };
+  const config: ServiceConfig = {};
+  if (input.ratio !== undefined) {
+    if (!isValidRatio(input.ratio)) return { ok: false, reason: `"ratio" is ${JSON.stringify(input.ratio)}, not a number from 0 to 100` };
+    config.ratio = input.ratio;
+  }
+  if (input.laneHeader !== undefined) {
+    if (!(typeof input.laneHeader === 'string' && HEADER_NAME.test(input.laneHeader))) return { ok: false, reason: `"laneHeader" is ${JSON.stringify(input.laneHeader)}, not a header name` };
+    config.laneHeader = input.laneHeader.toLowerCase();
+  }
+  if (input.hashBy !== undefined) {
+    if (!(typeof input.hashBy === 'string' && HEADER_NAME.test(input.hashBy))) return { ok: false, reason: `"hashBy" is ${JSON.stringify(input.hashBy)}, not a header name` };
+    config.hashBy = input.hashBy.toLowerCase();
+  }
+  if (input.rules !== undefined) {
+    if (!Array.isArray(input.rules)) return { ok: false, reason: '"rules" is not an array' };
+    if (input.rules.length > MAX_RULES) return { ok: false, reason: `"rules" has ${input.rules.length} entries, more than ${MAX_RULES}` };
+    const rules: LaneRule[] = [];
+    for (let i = 0; i < input.rules.length; i++) {
+      const rule = decodeRule(input.rules[i], i);
+      if (!rule.ok) return rule;
+      rules.push(rule.value);
+    }
+    config.rules = rules;
+  }
+  return { ok: true, value: config };
+}
+
+/** Decodes a service config znode; empty data is an empty config. */
 export function decodeConfig(data: Buffer | string | null | undefined): Decoded<ServiceConfig> {
   if (data === null || data === undefined || data.length === 0) return { ok: true, value: {} };
   const json = parseJsonObject(data);
   if (!json.ok) return json;
-  const { ratio } = json.value;
-  if (ratio !== undefined && !isValidRatio(ratio)) {
-    return { ok: false, reason: `"ratio" is ${JSON.stringify(ratio)}, not a number from 0 to 100` };
-  }
-  return { ok: true, value: ratio === undefined ? {} : { ratio } };
+  return validateConfig(json.value);
 }
 
 export function encodeConfig(config: ServiceConfig): string {

@@ -3,6 +3,7 @@
  *
  *   <root>/services/<service>/instances/<host>:<port>   EPHEMERAL, instance metadata JSON
  *   <root>/services/<service>/config                    PERSISTENT, service config JSON
+ *   <root>/services/<service>/overrides/<host>:<port>   PERSISTENT, operator's partial metadata JSON
  *
  * Pure string functions; no I/O.
  */
@@ -31,3 +32,5 @@ export const configPath = (root: string, service: string) => `${root}/services/$
 export function instanceId(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
+export const overridesPath = (root: string, service: string) => `${root}/services/${service}/overrides`;
+export const overridePath = (root: string, service: string, id: string) => `${root}/services/${service}/overrides/${id}`;

@@ -41,22 +41,24 @@ describe('grayRegister (real ZooKeeper)', () => {
     const path = provider.registration.path as string;
     let acceptingWhenDeleted: boolean | undefined;
     let listeningWhenDeleted: boolean | undefined;
-    // Watch the deletion and, at that moment, check the port still accepts a connection.
-    const deleted = new Promise<void>((resolve) => {
-      void admin.exists(path, (event) => {
-        if (event.type !== 'deleted') return;
-        listeningWhenDeleted = provider.server.listening;
-        const socket = http.get({ host: '127.0.0.1', port: provider.port, path: '/version', agent: false }, (res) => {
-          acceptingWhenDeleted = res.statusCode === 200;
-          res.resume();
-          resolve();
-        });
-        socket.on('error', () => {
-          acceptingWhenDeleted = false;
-          resolve();
-        });
+    // Watch the deletion and, at that moment, check the port still accepts a connection. The watch is armed
+    // (awaited) before close() starts, so the deletion cannot slip past it.
+    let onDeleted: () => void = () => undefined;
+    const deleted = new Promise<void>((resolve) => (onDeleted = resolve));
+    const stat = await admin.exists(path, (event) => {
+      if (event.type !== 'deleted') return;
+      listeningWhenDeleted = provider.server.listening;
+      const socket = http.get({ host: '127.0.0.1', port: provider.port, path: '/version', agent: false }, (res) => {
+        acceptingWhenDeleted = res.statusCode === 200;
+        res.resume();
+        onDeleted();
+      });
+      socket.on('error', () => {
+        acceptingWhenDeleted = false;
+        onDeleted();
       });
     });
+    expect(stat).not.toBeNull();
     const closed = provider.close();
     await deleted;
     await closed;

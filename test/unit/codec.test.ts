@@ -75,12 +75,34 @@ describe('decodeConfig', () => {
   test.each([
     ['{"ratio":33}', { ratio: 33 }],
     ['{"ratio":0}', { ratio: 0 }],
-    ['{"ratio":100,"other":1}', { ratio: 100 }],
+    ['{"ratio":100,"laneHeader":"X-Lane","hashBy":"X-User-Id"}', { ratio: 100, laneHeader: 'x-lane', hashBy: 'x-user-id' }],
+    [
+      '{"rules":[{"header":"X-Canary","equals":"always","lane":"gray"},{"cookie":"beta","matches":"^y","lane":"normal"}]}',
+      { rules: [{ header: 'x-canary', equals: 'always', lane: 'gray' }, { cookie: 'beta', matches: '^y', lane: 'normal' }] },
+    ],
     ['{}', {}],
     ['', {}],
   ])('%s decodes to %p', (raw, config) => expect(decodeConfig(raw)).toEqual({ ok: true, value: config }));
 
-  test.each(['{"ratio":101}', '{"ratio":-1}', '{"ratio":"33"}', '{"ratio":null}', 'nope', '[]'])('%s is invalid', (raw) => {
-    expect(decodeConfig(raw).ok).toBe(false);
+  test.each([
+    ['{"ratio":101}', /"ratio"/],
+    ['{"ratio":-1}', /"ratio"/],
+    ['{"ratio":"33"}', /"ratio"/],
+    ['{"ratio":null}', /"ratio"/],
+    ['{"ration":50}', /unknown field "ration"/],
+    ['{"laneHeader":"bad header"}', /"laneHeader"/],
+    ['{"hashBy":7}', /"hashBy"/],
+    ['{"rules":{}}', /"rules" is not an array/],
+    ['{"rules":[{"header":"a","cookie":"b","equals":"x","lane":"gray"}]}', /rules\[0\].*exactly one of "header" and "cookie"/],
+    ['{"rules":[{"header":"a","lane":"gray"}]}', /rules\[0\].*"equals" and "matches"/],
+    ['{"rules":[{"header":"a","matches":"(","lane":"gray"}]}', /rules\[0\]\.matches.*regular expression/],
+    ['{"rules":[{"header":"a","equals":"x","lane":"blue"}]}', /rules\[0\]\.lane/],
+    ['{"rules":[{"header":"a","equals":"x","lane":"gray","extra":1}]}', /unknown field "extra"/],
+    ['nope', /not JSON/],
+    ['[]', /not a JSON object/],
+  ])('%s is invalid, and the reason names the field', (raw, reason) => {
+    const decoded = decodeConfig(raw);
+    expect(decoded.ok).toBe(false);
+    expect(!decoded.ok && decoded.reason).toMatch(reason);
   });
 });
