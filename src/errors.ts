@@ -9,7 +9,10 @@ export type GrayKitErrorCode =
   | 'ERR_GRAYKIT_REGISTRY_UNAVAILABLE'
   | 'ERR_GRAYKIT_ZOOKEEPER'
   | 'ERR_GRAYKIT_INVALID_METADATA'
-  | 'ERR_GRAYKIT_CLOSED';
+  | 'ERR_GRAYKIT_CLOSED'
+  | 'ERR_GRAYKIT_INVALID_CONFIG'
+  | 'ERR_GRAYKIT_CONFLICT'
+  | 'ERR_GRAYKIT_NOT_FOUND';
 
 export class GrayKitError extends Error {
   readonly code: GrayKitErrorCode;
@@ -89,5 +92,39 @@ export class ClosedError extends GrayKitError {
   constructor(what: string) {
     super('ERR_GRAYKIT_CLOSED', `graykit: ${what} is closed`);
     this.name = 'ClosedError';
+  }
+}
+
+/** A config (or override) document an operator tried to write is invalid; nothing was written. */
+export class InvalidConfigError extends GrayKitError {
+  readonly path: string;
+  readonly reason: string;
+  constructor(path: string, reason: string) {
+    super('ERR_GRAYKIT_INVALID_CONFIG', `graykit: refusing to write ${path}: ${reason}`);
+    this.name = 'InvalidConfigError';
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+/** The znode changed since it was read (compare-and-set failed): someone else wrote it. Nothing was written. */
+export class ConflictError extends GrayKitError {
+  readonly path: string;
+  readonly expectedVersion: number;
+  constructor(path: string, expectedVersion: number) {
+    super('ERR_GRAYKIT_CONFLICT', `graykit: ${path} was changed by someone else since version ${expectedVersion}; read it again and retry`);
+    this.name = 'ConflictError';
+    this.path = path;
+    this.expectedVersion = expectedVersion;
+  }
+}
+
+/** The service or instance named does not exist in the registry. */
+export class NotFoundError extends GrayKitError {
+  readonly path: string;
+  constructor(what: string, path: string) {
+    super('ERR_GRAYKIT_NOT_FOUND', `graykit: ${what} not found (znode ${path})`);
+    this.name = 'NotFoundError';
+    this.path = path;
   }
 }

@@ -5,6 +5,19 @@ export { grayRoute } from './consumer/gray-route';
 export type { GrayRouteOptions, GrayRouteInterceptor, GrayRequestConfig } from './consumer/gray-route';
 export { GrayConsumer, createConsumer, DEFAULT_CONSUMER_OPTIONS } from './consumer/consumer';
 export type { GrayConsumerOptions } from './consumer/consumer';
+export { useGray } from './consumer/use-gray';
+export type { UseGrayOptions, GrayInterceptors, RetryEvent } from './consumer/use-gray';
+export type { RouteOptions, OutlierEvent } from './consumer/consumer';
+export { DEFAULT_OUTLIER_OPTIONS } from './consumer/outlier';
+export type { OutlierOptions, EjectionInfo } from './consumer/outlier';
+export {
+  DEFAULT_FAILOVER_OPTIONS,
+  CONNECTION_ERROR_CODES,
+  isConnectionError,
+  withConnectTimeout,
+  ConnectTimeoutError,
+} from './consumer/failover';
+export type { FailoverOptions } from './consumer/failover';
 export { grayContext, DEFAULT_CONTEXT_OPTIONS } from './context/gray-context';
 export type { GrayContextOptions } from './context/gray-context';
 export { runInLane, contextBackend, CLS_NAMESPACE } from './context/lane-context';
@@ -16,8 +29,15 @@ export { DEFAULT_ROOT, configPath, instancePath, instancesPath, servicePath, ser
 export { DEFAULT_ZK_CONNECT, DEFAULT_SESSION_TIMEOUT } from './registry/connection';
 export type { ConnectionOptions } from './registry/connection';
 export type { ServiceSnapshot } from './registry/catalog';
+export { createAdmin, GrayAdmin, DEFAULT_ADMIN_OPTIONS } from './admin/admin';
+export type { AdminOptions, ServiceStatus, InstanceStatus, VersionedConfig } from './admin/admin';
+export { validateConfig, decodeOverride } from './registry/codec';
+export { overridePath, overridesPath } from './registry/paths';
 export {
   GrayKitError,
+  InvalidConfigError,
+  ConflictError,
+  NotFoundError,
   InvalidOptionError,
   NoInstanceError,
   RegistryUnavailableError,
@@ -28,4 +48,4 @@ export {
 export type { GrayKitErrorCode } from './errors';
 export { defaultLogger, silentLogger } from './logger';
 export { DEFAULT_LANE_HEADER, parseLane } from './types';
-export type { Lane, Instance, InstanceMeta, ServiceConfig, Logger } from './types';
+export type { Lane, Instance, InstanceMeta, InstanceOverride, LaneRule, ServiceConfig, Logger } from './types';

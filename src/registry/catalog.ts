@@ -173,6 +173,9 @@ class ServiceState {
   config: ServiceConfig = {};
   configLoaded = false;
   configWatch = false;
+  /** Config reads run one at a time (a late answer must not overwrite a newer one); one more is queued at most. */
+  configRunning?: Promise<void>;
+  configAgain = false;
   snapshot?: ServiceSnapshot;
   /** The last reason logged for an invalid znode, so each problem is logged once. */
   readonly invalid = new Map<string, string>();
@@ -354,8 +357,23 @@ export class RegistryCatalog extends EventEmitter {
     if (state.loaded && !state.snapshot) this.publish(service, state);
   }
 
-  /** Reads the config znode, arming an exists watch (which also fires on data changes). */
-  private async loadConfig(service: string, state: ServiceState): Promise<void> {
+  /** Reads the config znode (coalesced), arming an exists watch (which also fires on data changes). */
+  private loadConfig(service: string, state: ServiceState): Promise<void> {
+    if (state.configRunning) {
+      state.configAgain = true;
+      return state.configRunning;
+    }
+    state.configRunning = this.readConfig(service, state).finally(() => {
+      state.configRunning = undefined;
+      if (state.configAgain && !this.closed) {
+        state.configAgain = false;
+        void this.loadConfig(service, state);
+      }
+    });
+    return state.configRunning;
+  }
+
+  private async readConfig(service: string, state: ServiceState): Promise<void> {
     const path = configPath(this.root, service);
     const generation = this.generation;
     const onConfig: Watcher = () => {

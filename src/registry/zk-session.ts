@@ -78,6 +78,7 @@ export interface Stat {
   ephemeralOwner: string;
   numChildren: number;
   mtime: Date;
+  ctime: Date;
 }
 
 export interface ZkSessionOptions {
@@ -93,7 +94,7 @@ export interface ZkSessionOptions {
 export type CreateMode = 'persistent' | 'ephemeral';
 
 function toStat(stat: NativeStat): Stat {
-  return { version: stat.version, ephemeralOwner: String(stat.ephemeralOwner), numChildren: stat.numChildren, mtime: stat.mtime };
+  return { version: stat.version, ephemeralOwner: String(stat.ephemeralOwner), numChildren: stat.numChildren, mtime: stat.mtime, ctime: stat.ctime };
 }
 
 /**

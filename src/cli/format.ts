@@ -1,0 +1,55 @@
+/** Plain-text rendering of the CLI's tables. Pure. */
+import type { ServiceStatus } from '../admin/admin';
+import type { ServiceSnapshot } from '../registry/catalog';
+
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+function since(date: Date, now: Date): string {
+  const seconds = Math.max(0, Math.round((now.getTime() - date.getTime()) / 1000));
+  const ago = seconds < 120 ? `${seconds}s` : seconds < 7200 ? `${Math.round(seconds / 60)}m` : `${Math.round(seconds / 3600)}h`;
+  return `${date.toISOString().replace(/\.\d+Z$/, 'Z')} (${ago} ago)`;
+}
+
+function yesNo(value: unknown): string {
+  return value === true || value === 'true' ? 'yes' : 'no';
+}
+
+export function formatStatus(status: ServiceStatus, now = new Date()): string {
+  const { config } = status;
+  const rules = config.config.rules?.length ? `${config.config.rules.length} rule(s)` : 'no rules';
+  const head = [
+    `service ${status.service}`,
+    `ratio ${config.config.ratio ?? '(consumers\' local ratio)'}, ${rules}${config.config.hashBy ? `, hashBy ${config.config.hashBy}` : ''}` +
+      `${config.config.laneHeader ? `, laneHeader ${config.config.laneHeader}` : ''}` +
+      ` (config version ${config.version === -1 ? 'none' : config.version})`,
+  ];
+  if (config.error) head.push(`config INVALID, consumers keep their last valid one: ${config.error}`);
+  const rows = status.instances.map((instance) => {
+    const own = instance.own ?? {};
+    const gray = instance.effective ? yesNo(instance.effective.gray) : '-';
+    const source = instance.override && 'gray' in instance.override ? `override (own: ${yesNo(own.gray)})` : 'own';
+    return [
+      instance.id,
+      String(instance.effective?.version ?? own.version ?? '-'),
+      gray,
+      source,
+      String(instance.effective?.weight ?? '-'),
+      since(instance.since, now),
+      instance.error ? `INVALID: ${instance.error}` : '',
+    ];
+  });
+  const body = rows.length ? table(['INSTANCE', 'VERSION', 'GRAY', 'FLAG FROM', 'WEIGHT', 'SINCE', ''], rows) : '(no instances registered)';
+  return `${head.join('\n')}\n${body}`;
+}
+
+export function formatSnapshot(snapshot: ServiceSnapshot, fallbackRatio: string): string {
+  const rows = snapshot.instances.map((instance) => [instance.id, instance.version ?? '-', yesNo(instance.gray), String(instance.weight)]);
+  return [
+    `service ${snapshot.service}: ratio ${snapshot.config.ratio ?? fallbackRatio}, ${snapshot.instances.length} routable instance(s)`,
+    rows.length ? table(['INSTANCE', 'VERSION', 'GRAY', 'WEIGHT'], rows) : '(no routable instances)',
+  ].join('\n');
+}

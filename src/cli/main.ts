@@ -1,0 +1,231 @@
+#!/usr/bin/env node
+/**
+ * The `graykit` command: the control plane for operators, built on the public admin API.
+ *
+ * Exit codes: 0 done; 1 unexpected failure; 2 invalid input (nothing changed); 3 conflict (someone else wrote
+ * first; nothing changed); 4 service or instance not found; 5 ZooKeeper unreachable.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { createAdmin, type GrayAdmin } from '../admin/admin';
+import { GrayKitError, ZooKeeperError } from '../errors';
+import { silentLogger } from '../logger';
+import { formatSnapshot, formatStatus } from './format';
+
+export const EXIT = { OK: 0, FAILURE: 1, INVALID: 2, CONFLICT: 3, NOT_FOUND: 4, UNREACHABLE: 5 } as const;
+
+interface GlobalOptions {
+  zk?: string;
+  root?: string;
+  json?: boolean;
+  timeout: number;
+}
+
+function parseRatio(value: string): number {
+  const ratio = Number(value);
+  if (value.trim() === '' || !Number.isFinite(ratio) || ratio < 0 || ratio > 100) throw new InvalidArgumentError('expected a number from 0 to 100');
+  return ratio;
+}
+
+function parseWholeNumber(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number)) throw new InvalidArgumentError('expected a whole number');
+  return number;
+}
+
+/** Maps an error to its exit code and a one-line message. */
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof GrayKitError) {
+    switch (error.code) {
+      case 'ERR_GRAYKIT_INVALID_OPTION':
+      case 'ERR_GRAYKIT_INVALID_CONFIG':
+        return EXIT.INVALID;
+      case 'ERR_GRAYKIT_CONFLICT':
+        return EXIT.CONFLICT;
+      case 'ERR_GRAYKIT_NOT_FOUND':
+        return EXIT.NOT_FOUND;
+      case 'ERR_GRAYKIT_REGISTRY_UNAVAILABLE':
+        return EXIT.UNREACHABLE;
+      case 'ERR_GRAYKIT_ZOOKEEPER':
+        return (error as ZooKeeperError).operation === 'connect' ? EXIT.UNREACHABLE : EXIT.FAILURE;
+      default:
+        return EXIT.FAILURE;
+    }
+  }
+  return EXIT.FAILURE;
+}
+
+export function buildProgram(io: { out: (text: string) => void; err: (text: string) => void } = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+}): Command {
+  const program = new Command('graykit')
+    .description('Control gray releases in ZooKeeper: status, ratio, flags, promote, rollback.')
+    .addOption(new Option('--zk <connect>', 'ZooKeeper connect string').env('ZK_CONNECT').default('127.0.0.1:2181'))
+    .addOption(new Option('--root <path>', 'root znode').env('GRAYKIT_ROOT').default('/graykit'))
+    .option('--json', 'machine-readable output')
+    .addOption(new Option('--timeout <ms>', 'how long to wait for ZooKeeper').default(5000).argParser(parseWholeNumber))
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride()
+    .showHelpAfterError();
+
+  const print = (value: unknown, text: string) => io.out(`${program.opts<GlobalOptions>().json ? JSON.stringify(value) : text}\n`);
+
+  /** Runs an action with an admin handle that is closed afterwards. */
+  const withAdmin = (action: (admin: GrayAdmin, ...args: never[]) => Promise<void>) =>
+    async (...args: unknown[]) => {
+      const options = program.opts<GlobalOptions>();
+      const admin = createAdmin({ zk: options.zk, root: options.root, timeout: options.timeout, logger: silentLogger });
+      try {
+        await action(admin, ...(args as never[]));
+      } finally {
+        admin.close();
+      }
+    };
+
+  program
+    .command('status')
+    .description('services, or one service: instances with version, gray flag (own or override), weight, since; ratio and rules')
+    .argument('[service]')
+    .action(
+      withAdmin(async (admin, service?: string) => {
+        if (!service) {
+          const services = await admin.listServices();
+          print(services, services.length ? services.join('\n') : '(no services registered)');
+          return;
+        }
+        const status = await admin.status(service);
+        print(status, formatStatus(status));
+      }),
+    );
+
+  program
+    .command('ratio')
+    .description('set the share (0-100) of requests that go to gray instances, live')
+    .argument('<service>')
+    .argument('<ratio>', 'a number from 0 to 100', parseRatio)
+    .action(
+      withAdmin(async (admin, service: string, ratio: number) => {
+        const written = await admin.setRatio(service, ratio);
+        print(written, `${service}: ratio ${ratio} (config version ${written.version})`);
+      }),
+    );
+
+  program
+    .command('mark')
+    .description('override an instance\'s gray flag (kept across its restarts), or clear the override')
+    .argument('<service>')
+    .argument('<instance>', 'host:port')
+    .option('--gray', 'mark gray')
+    .option('--normal', 'mark normal (formal)')
+    .option('--clear', 'remove the override: the instance\'s own flag applies again')
+    .action(
+      withAdmin(async (admin, service: string, instance: string, flags: { gray?: boolean; normal?: boolean; clear?: boolean }) => {
+        const chosen = [flags.gray, flags.normal, flags.clear].filter(Boolean).length;
+        if (chosen !== 1) throw new CommanderError(EXIT.INVALID, 'graykit.usage', 'mark takes exactly one of --gray, --normal, --clear');
+        if (flags.clear) {
+          const removed = await admin.clearOverride(service, instance);
+          print({ service, instance, cleared: removed }, `${service} ${instance}: ${removed ? 'override cleared' : 'had no override'}`);
+          return;
+        }
+        await admin.setOverride(service, instance, { gray: Boolean(flags.gray) });
+        print({ service, instance, gray: Boolean(flags.gray) }, `${service} ${instance}: marked ${flags.gray ? 'gray' : 'normal'} (override)`);
+      }),
+    );
+
+  program
+    .command('promote')
+    .description('gray instances become formal (override gray=false) and the ratio returns to 0')
+    .argument('<service>')
+    .action(
+      withAdmin(async (admin, service: string) => {
+        const promoted = await admin.promote(service);
+        print({ service, promoted }, `${service}: promoted ${promoted.length ? promoted.join(', ') : 'nothing (no gray instance)'}; ratio 0`);
+      }),
+    );
+
+  program
+    .command('rollback')
+    .description('ratio 0: gray instances get no traffic (while a normal instance exists)')
+    .argument('<service>')
+    .action(
+      withAdmin(async (admin, service: string) => {
+        const gray = await admin.rollback(service);
+        print({ service, ratio: 0, gray }, `${service}: ratio 0; gray instances now idle: ${gray.length ? gray.join(', ') : 'none'}`);
+      }),
+    );
+
+  program
+    .command('watch')
+    .description('live view of what consumers route by; redraws on every registry change (Ctrl-C to stop)')
+    .argument('<service>')
+    .action(async (service: string) => {
+      const options = program.opts<GlobalOptions>();
+      const admin = createAdmin({ zk: options.zk, root: options.root, timeout: options.timeout, logger: silentLogger });
+      const redraw = process.stdout.isTTY && !options.json;
+      admin.watch(service, (snapshot) => {
+        if (options.json) io.out(`${JSON.stringify(snapshot)}\n`);
+        else io.out(`${redraw ? '\x1b[2J\x1b[H' : '\n'}${new Date().toISOString()}\n${formatSnapshot(snapshot, 'local')}\n`);
+      });
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      admin.close();
+    });
+
+  const config = program.command('config').description('read or replace a service\'s whole config document');
+  config
+    .command('get')
+    .argument('<service>')
+    .action(
+      withAdmin(async (admin, service: string) => {
+        const read = await admin.getConfig(service);
+        print(read, `${JSON.stringify(read.config, null, 2)}\n(version ${read.version}${read.error ? `; INVALID: ${read.error}` : ''})`);
+      }),
+    );
+  config
+    .command('set')
+    .argument('<service>')
+    .argument('<document>', 'JSON text, or @file')
+    .option('--expect-version <n>', 'write only if the config is still at this version (from `config get`)', parseWholeNumber)
+    .action(
+      withAdmin(async (admin, service: string, documentText: string, flags: { expectVersion?: number }) => {
+        const text = documentText.startsWith('@') ? readFileSync(documentText.slice(1), 'utf8') : documentText;
+        let document: unknown;
+        try {
+          document = JSON.parse(text);
+        } catch (error) {
+          throw new CommanderError(EXIT.INVALID, 'graykit.usage', `the document is not JSON: ${(error as Error).message}`);
+        }
+        const written = await admin.setConfig(service, document, flags.expectVersion);
+        print(written, `${service}: config written (version ${written.version})`);
+      }),
+    );
+  return program;
+}
+
+/** Runs the CLI and resolves with the exit code. */
+export async function run(argv: string[], io?: Parameters<typeof buildProgram>[0]): Promise<number> {
+  const program = buildProgram(io);
+  const err = io?.err ?? ((text: string) => process.stderr.write(text));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.OK;
+      if (error.code === 'graykit.usage') err(`graykit: ${error.message}\n`);
+      return EXIT.INVALID;
+    }
+    err(`${(error as Error).message}\n`);
+    return exitCodeOf(error);
+  }
+}
+
+if (require.main === module) {
+  void run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
