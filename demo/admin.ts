@@ -1,51 +1,50 @@
 /**
- * The operator's side of the demo: writes the service's config znode (`<root>/services/<service>/config`) over a
- * raw ZooKeeper session, as an admin tool would. graykit's public API has no admin client (yet), so this uses the
- * session class the library itself is built on.
+ * The operator's side of the demo, on graykit's admin API (the same calls the `graykit` CLI makes: `graykit ratio`,
+ * `graykit promote`, `graykit status`).
  */
-import { configPath, encodeConfig, servicePath, silentLogger } from '../src';
-import { resolveConnection } from '../src/registry/connection';
-import { ZK, ZkSession, isZkCode } from '../src/registry/zk-session';
+import { createAdmin, silentLogger, type GrayAdmin } from '../src';
+import { formatStatus } from '../src/cli/format';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
 export class ServiceConfigAdmin {
+  private readonly admin: GrayAdmin = createAdmin({ logger: silentLogger, timeout: CONNECT_TIMEOUT_MS });
   /** The same ZooKeeper and root as the children: both come from ZK_CONNECT / GRAYKIT_ROOT. */
-  readonly connection = resolveConnection({ logger: silentLogger });
-  private readonly session = new ZkSession({ connect: this.connection.zk, sessionTimeout: this.connection.sessionTimeout, logger: silentLogger });
+  readonly connection = this.admin.connection;
 
   constructor(readonly service: string) {}
 
   get configPath(): string {
-    return configPath(this.connection.root, this.service);
+    return `${this.connection.root}/services/${this.service}/config`;
   }
 
-  connect(): Promise<void> {
-    return this.session.whenConnected(CONNECT_TIMEOUT_MS);
+  async connect(): Promise<void> {
+    await this.admin.listServices();
   }
 
-  /** Writes `{"ratio": ratio}`, creating the znode (and its parents) when missing. */
+  /** `graykit ratio <service> <ratio>`. */
   async setRatio(ratio: number): Promise<void> {
-    const data = encodeConfig({ ratio });
-    try {
-      await this.session.setData(this.configPath, data);
-    } catch (error) {
-      if (!isZkCode(error, ZK.NONODE)) throw error;
-      await this.session.mkdirp(servicePath(this.connection.root, this.service));
-      await this.session.create(this.configPath, data, 'persistent');
-    }
+    await this.admin.setRatio(this.service, ratio);
   }
 
-  /** Removes the config znode, so that consumers fall back to their local ratio (a fresh start for the demo). */
-  async clearConfig(): Promise<void> {
-    try {
-      await this.session.delete(this.configPath);
-    } catch (error) {
-      if (!isZkCode(error, ZK.NONODE)) throw error;
-    }
+  /** A fresh start: an empty config (consumers use their local ratio) and no operator overrides. */
+  async reset(instanceIds: string[]): Promise<void> {
+    const current = await this.admin.getConfig(this.service);
+    if (current.version !== -1) await this.admin.setConfig(this.service, {}, current.version);
+    for (const id of instanceIds) await this.admin.clearOverride(this.service, id);
+  }
+
+  /** `graykit promote <service>`: gray instances become formal (override), ratio back to 0. */
+  promote(): Promise<string[]> {
+    return this.admin.promote(this.service);
+  }
+
+  /** `graykit status <service>`, as the CLI prints it. */
+  async statusText(): Promise<string> {
+    return formatStatus(await this.admin.status(this.service));
   }
 
   close(): void {
-    this.session.close();
+    this.admin.close();
   }
 }

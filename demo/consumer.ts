@@ -25,7 +25,8 @@ function addRoutes(app: Express, http: AxiosInstance, route: GrayRouteIntercepto
     try {
       const response = await http.get(`http://${service}/version`);
       const routed = response.config.gray;
-      res.json({ ...response.data, lane: routed?.lane, instance: routed?.instance?.id });
+      // `gray` as consumers route by it (an operator override included), not only as the provider itself says.
+      res.json({ ...response.data, gray: routed?.instance?.gray ?? response.data.gray, lane: routed?.lane, instance: routed?.instance?.id });
     } catch (error) {
       res.status(502).json({ error: (error as Error).message });
     }

@@ -1,6 +1,6 @@
 /** Counting the demo's calls per instance and printing them as a table. Pure; no I/O but the returned text. */
 
-/** What the consumer's `GET /call` answers: the provider's `{version, port, gray}` plus where graykit sent it. */
+/** What the consumer's `GET /call` answers: the provider's `{version, port}`, the instance's effective `gray` flag, and where graykit sent it. */
 export interface CallResult {
   version?: string;
   port: number;

@@ -240,12 +240,11 @@ async function stepAllGray(): Promise<void> {
 }
 
 async function stepAllFormalAgain(): Promise<void> {
-  heading(`Step 4: mark ${grayPort} formal live (POST /admin/gray?value=false), ratio back to 0`);
-  const { status, body } = await client.post<{ gray?: boolean; error?: string }>(grayPort, '/admin/gray?value=false');
-  check(status === 200 && body.gray === false, `POST /admin/gray?value=false on ${grayPort} answered HTTP ${status}: ${JSON.stringify(body)}`);
-  console.log(`provider ${grayPort} now reports gray=${body.gray}`);
-  await admin.setRatio(0);
-  console.log(`wrote {"ratio":0} to ${admin.configPath}`);
+  heading(`Step 4: promote with the admin API (what \`graykit promote ${service}\` does): gray instances formal, ratio 0`);
+  const promoted = await admin.promote();
+  check(promoted.length === 1 && promoted[0] === `${HOST}:${grayPort}`, `promote changed ${JSON.stringify(promoted)}, expected only ${HOST}:${grayPort}`);
+  console.log(`promoted ${promoted.join(', ')}; \`graykit status ${service}\` now shows:\n`);
+  console.log((await admin.statusText()).replace(/^/gm, '  '));
   await waitForRouting(expectRouting(0, { version: 'v2', gray: false }));
   const rows = await sendCalls();
   check(rows.every((row) => !row.gray), 'a call reached a gray instance');
@@ -283,7 +282,7 @@ async function main(): Promise<void> {
   try {
     for (const port of [consumerPort, ...providerPorts]) await assertPortFree(port);
     await connectAdmin();
-    await admin.clearConfig();
+    await admin.reset(providerPorts.map((port) => `${HOST}:${port}`));
     await stepAllFormal();
     await stepCanary();
     await stepAllGray();
