@@ -1,15 +1,19 @@
 /**
  * The consumer: a registry snapshot in memory (RegistryCatalog) plus a routing table per service, rebuilt on every
  * snapshot change. `route()` reads memory only; `resolve()` waits for a service's first snapshot, bounded.
+ *
+ * It also keeps the outlier-ejection state (./outlier.ts) fed by `reportFailure`/`reportSuccess` (useGray's
+ * response interceptor calls them), and routes around ejected instances and a retry's failed ones.
  */
 import { EventEmitter } from 'node:events';
 import { InvalidOptionError, NoInstanceError, RegistryUnavailableError } from '../errors';
-import { buildRoutingTable, isValidRatio, route, type RouteDecision, type RoutingTable } from '../router';
+import { buildRoutingTable, isValidRatio, pickLane, route, type RouteDecision, type RoutingTable } from '../router';
 import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
 import { openSession, resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { isValidServiceName, servicesPath } from '../registry/paths';
 import type { ZkSession } from '../registry/zk-session';
-import type { Lane } from '../types';
+import type { Instance, Lane } from '../types';
+import { ServiceOutliers, resolveOutlierOptions, type EjectionInfo, type OutlierOptions } from './outlier';
 
 export interface GrayConsumerOptions extends ConnectionOptions {
   /**
@@ -26,6 +30,33 @@ export interface GrayConsumerOptions extends ConnectionOptions {
   timeout?: number;
   /** Source of randomness in [0, 1) for the ratio split. Default Math.random. */
   random?: () => number;
+  /**
+   * Outlier ejection: instances with `consecutiveFailures` connection failures in a row leave the rotation for a
+   * back-off period, then get one half-open probe. `false` turns it off. Default: on, with DEFAULT_OUTLIER_OPTIONS
+   * (3 failures, 1000 ms doubling up to 30000 ms). Failures are reported by `useGray()`'s response interceptor;
+   * `grayRoute()` alone reports nothing, so nothing is ever ejected.
+   */
+  outlier?: OutlierOptions | false;
+}
+
+/** How one request is routed, beyond its lane. */
+export interface RouteOptions {
+  /** Ids (`host:port`) of instances that must not take this request: a retry's already-failed instances. */
+  exclude?: ReadonlySet<string>;
+  /** With `exclude`: whether the request may go to the other lane once its own has no instance left. Default false. */
+  crossLane?: boolean;
+  /** Whether this request may be the half-open probe of an ejected instance. Default true. */
+  probe?: boolean;
+}
+
+/** Payload of the consumer's `ejected`, `probing` and `restored` events. */
+export interface OutlierEvent {
+  service: string;
+  instance: Instance;
+  /** The ejection period, ms (`ejected`, `probing`). */
+  ms?: number;
+  /** Connection failures in a row (`ejected`). */
+  failures?: number;
 }
 
 export const DEFAULT_CONSUMER_OPTIONS = {
@@ -36,10 +67,17 @@ export const DEFAULT_CONSUMER_OPTIONS = {
 interface Routed {
   snapshot: ServiceSnapshot;
   table: RoutingTable;
+  /** Present once an instance of the service has failed; carried over from snapshot to snapshot. */
+  outliers?: ServiceOutliers;
 }
 
 /**
- * Events: `change` (snapshot) after each registry change of a watched service.
+ * Events:
+ * - `change` (snapshot) after each registry change of a watched service;
+ * - `ejected` (OutlierEvent): an instance left the rotation after connection failures in a row;
+ * - `probing` (OutlierEvent): its period is over and one request is sent to it as a probe;
+ * - `restored` (OutlierEvent): the probe got a response, the instance is back;
+ * - `retry` (RetryEvent, from useGray): a request failed at the connection level and is sent again.
  */
 export class GrayConsumer extends EventEmitter {
   readonly connection: ResolvedConnection;
@@ -50,6 +88,7 @@ export class GrayConsumer extends EventEmitter {
   private readonly session: ZkSession;
   private readonly catalog: RegistryCatalog;
   private readonly tables = new Map<string, Routed>();
+  private readonly outlier?: Required<OutlierOptions>;
   private closed = false;
 
   constructor(options: GrayConsumerOptions = {}, env: NodeJS.ProcessEnv = process.env) {
@@ -66,10 +105,16 @@ export class GrayConsumer extends EventEmitter {
       this.allowList = new Set(options.services);
     }
     this.random = options.random ?? Math.random;
+    this.outlier = resolveOutlierOptions(options.outlier);
     this.session = openSession(this.connection);
     this.catalog = new RegistryCatalog({ session: this.session, root: this.connection.root, logger: this.connection.logger });
     this.catalog.on('change', (snapshot: ServiceSnapshot) => {
-      this.tables.set(snapshot.service, { snapshot, table: buildRoutingTable(snapshot.instances) });
+      let outliers = this.tables.get(snapshot.service)?.outliers;
+      if (outliers) {
+        outliers.prune(snapshot.instances);
+        if (outliers.empty) outliers = undefined;
+      }
+      this.tables.set(snapshot.service, { snapshot, table: buildRoutingTable(snapshot.instances), outliers });
       this.emit('change', snapshot);
     });
     if (this.allowList) for (const service of this.allowList) this.catalog.watch(service);
@@ -112,28 +157,134 @@ export class GrayConsumer extends EventEmitter {
    * Routes from memory. Undefined when the service has no snapshot yet (use `resolve`); throws NoInstanceError
    * when it has no instance to route to.
    */
-  route(service: string, lane?: Lane): RouteDecision | undefined {
+  route(service: string, lane?: Lane, options?: RouteOptions): RouteDecision | undefined {
     const routed = this.tables.get(service);
     if (!routed) {
       this.catalog.watch(service);
       return undefined;
     }
-    const decision = route(routed.table, { ratio: routed.snapshot.config.ratio ?? this.ratio, lane, random: this.random });
+    const ratio = routed.snapshot.config.ratio ?? this.ratio;
+    // The common case, nothing ejected and no retry: the unfiltered table, nothing allocated for ejection.
+    const decision =
+      routed.outliers?.out || options?.exclude?.size
+        ? this.routeAround(routed, ratio, lane, options)
+        : route(routed.table, { ratio, lane, random: this.random });
     if (!decision) {
-      const detail = routed.snapshot.instances.length === 0 ? 'no live instance is registered' : 'every instance has weight 0';
+      const { instances } = routed.snapshot;
+      const detail =
+        instances.length === 0
+          ? 'no live instance is registered'
+          : instances.every((instance) => instance.weight <= 0)
+            ? 'every instance has weight 0'
+            : 'every instance of the lane has already failed this request';
       throw new NoInstanceError(service, routed.snapshot.path, detail);
     }
     return decision;
   }
 
+  /**
+   * The slow path: an instance is ejected, or a retry excludes instances. An ejected instance whose period is over
+   * takes this request as its probe when it belongs to the request's pool; otherwise the request is routed from
+   * the table without ejected instances, skipping excluded ones. When ejection leaves nothing, the full table is
+   * used: an instance that may be down beats no instance at all.
+   */
+  private routeAround(routed: Routed, ratio: number, lane: Lane | undefined, options: RouteOptions | undefined): RouteDecision | undefined {
+    const chosen = lane ?? pickLane(ratio, this.random);
+    const exclude = options?.exclude;
+    const outliers = routed.outliers;
+    let table = routed.table;
+    if (outliers && outliers.out > 0) {
+      const now = Date.now();
+      if (options?.probe !== false && now >= outliers.nextProbeAt) {
+        // Same pool rule as the router: one lane empty means every instance serves every lane.
+        const pooled = table.gray.size === 0 || table.normal.size === 0;
+        const probe = outliers.takeProbe(
+          routed.snapshot.instances,
+          (instance) => instance.weight > 0 && !exclude?.has(instance.id) && (pooled || instance.gray === (chosen === 'gray')),
+          now,
+        );
+        if (probe) {
+          this.safeEmit('probing', { service: routed.snapshot.service, instance: probe } satisfies OutlierEvent);
+          return { lane: chosen, instance: probe };
+        }
+      }
+      table = outliers.table(routed.snapshot.instances);
+    }
+    const skip = exclude?.size ? (instance: Instance) => exclude.has(instance.id) : undefined;
+    const input = { ratio, lane: chosen, skip, crossLane: options?.crossLane ?? false };
+    return route(table, input) ?? (table === routed.table ? undefined : route(routed.table, input));
+  }
+
+  /**
+   * Whether `route()` would find an instance for a request of `lane` with these options, without picking one (the
+   * balancers do not move). Ejected instances count: routing falls back to them when nothing else is left.
+   */
+  canRoute(service: string, lane: Lane | undefined, options?: RouteOptions): boolean {
+    const table = this.tables.get(service)?.table;
+    if (!table) return false;
+    const exclude = options?.exclude;
+    const usable = (instance: Instance) => !exclude?.has(instance.id);
+    if (lane === undefined || table.gray.size === 0 || table.normal.size === 0) return table.all.instances.some(usable);
+    const [own, other] = lane === 'gray' ? [table.gray, table.normal] : [table.normal, table.gray];
+    return own.instances.some(usable) || (options?.crossLane === true && other.instances.some(usable));
+  }
+
   /** Routes, waiting for the service's first snapshot when needed (at most `timeout` ms). */
-  async resolve(service: string, lane?: Lane): Promise<RouteDecision> {
-    const decision = this.route(service, lane);
+  async resolve(service: string, lane?: Lane, options?: RouteOptions): Promise<RouteDecision> {
+    const decision = this.route(service, lane, options);
     if (decision) return decision;
     if (this.closed) throw new RegistryUnavailableError(service, servicesPath(this.connection.root), 0);
     await this.catalog.ready(service, this.timeout);
     // The 'change' listener above has built the table by now.
-    return this.route(service, lane) as RouteDecision;
+    return this.route(service, lane, options) as RouteDecision;
+  }
+
+  /**
+   * Reports a connection-level failure of a request sent to `instanceId` (`host:port`): refused, reset before any
+   * response, connect timeout. `consecutiveFailures` of them in a row eject the instance. useGray calls this.
+   */
+  reportFailure(service: string, instanceId: string): void {
+    if (!this.outlier) return;
+    const routed = this.tables.get(service);
+    const instance = routed?.snapshot.instances.find((candidate) => candidate.id === instanceId);
+    if (!routed || !instance) return; // gone from the registry already: nothing to eject
+    routed.outliers ??= new ServiceOutliers(this.outlier);
+    const ejection = routed.outliers.failure(instanceId, Date.now());
+    if (!ejection) return;
+    this.connection.logger.warn(
+      `service "${service}": ejecting instance ${instanceId} for ${ejection.ms} ms after ${ejection.failures} connection failures in a row`,
+    );
+    this.safeEmit('ejected', { service, instance, ms: ejection.ms, failures: ejection.failures } satisfies OutlierEvent);
+  }
+
+  /** Reports that a request sent to `instanceId` got a response (any status). A probe's success restores it. */
+  reportSuccess(service: string, instanceId: string): void {
+    const routed = this.tables.get(service);
+    const outliers = routed?.outliers;
+    if (!outliers?.has(instanceId)) return; // the common case: one map lookup
+    if (!outliers.success(instanceId, Date.now())) return;
+    const instance = routed!.snapshot.instances.find((candidate) => candidate.id === instanceId);
+    this.connection.logger.info(`service "${service}": instance ${instanceId} answered its probe and is back in rotation`);
+    if (instance) this.safeEmit('restored', { service, instance } satisfies OutlierEvent);
+  }
+
+  /** Reports that a request sent to `instanceId` ended with no outcome (cancelled, timed out): a probe is re-offered. */
+  reportAbandoned(service: string, instanceId: string): void {
+    this.tables.get(service)?.outliers?.abandon(instanceId, Date.now());
+  }
+
+  /** The instances of `service` currently out of rotation (ejected, or being probed). */
+  ejected(service: string): EjectionInfo[] {
+    return this.tables.get(service)?.outliers?.ejected() ?? [];
+  }
+
+  /** Emits without letting a listener's exception escape into the request that triggered it. */
+  private safeEmit(event: string, payload: unknown): void {
+    try {
+      this.emit(event, payload);
+    } catch (error) {
+      this.connection.logger.error(`a graykit '${event}' handler threw: ${(error as Error).stack ?? error}`);
+    }
   }
 
   /** Stops watching and closes the ZooKeeper session. Idempotent. */

@@ -8,7 +8,7 @@ import { InvalidOptionError, RegistryUnavailableError } from '../errors';
 import type { RouteDecision } from '../router';
 import { servicesPath } from '../registry/paths';
 import { DEFAULT_LANE_HEADER, type Instance, type Lane } from '../types';
-import { GrayConsumer, type GrayConsumerOptions } from './consumer';
+import { GrayConsumer, type GrayConsumerOptions, type RouteOptions } from './consumer';
 import { parseTarget, requestUrl, rewriteUrl } from './rewrite';
 
 /** Per-request options and results, on the axios request config (and so on `response.config`). */
@@ -19,6 +19,19 @@ export interface GrayRequestConfig {
   service?: string;
   /** Set by graykit: the instance chosen. */
   instance?: Instance;
+  /** Set by graykit: the request's `url` before routing, which a retry routes again. */
+  url?: string;
+  /** Set by graykit: the request's `baseURL` before routing. */
+  baseURL?: string;
+  /**
+   * useGray: whether this request may fail over to another instance after a connection failure. Default: by
+   * method (`failover.methods`). Set true for a non-idempotent call made safe to repeat (an idempotency key).
+   */
+  failover?: boolean;
+  /** Set by useGray: attempts made for this request, the first included (1 = no retry). */
+  attempts?: number;
+  /** Set by useGray: ids (`host:port`) of the instances that failed this request at the connection level. */
+  failed?: string[];
 }
 
 declare module 'axios' {
@@ -63,14 +76,33 @@ export function grayRoute(options: GrayRouteOptions | GrayConsumer = {}): GrayRo
   if (typeof options === 'function' || (typeof options === 'object' && options !== null && 'headers' in options && 'method' in options)) {
     throw new InvalidOptionError('options', 'grayRoute takes an options object: use axios.interceptors.request.use(grayRoute()), not use(grayRoute)');
   }
-  const routeOptions: GrayRouteOptions = options instanceof GrayConsumer ? {} : options;
+  return options instanceof GrayConsumer ? createRouteInterceptor({}, options) : createRouteInterceptor(options);
+}
+
+/** What useGray adds to routing: how retries are routed, and a look at each routed request. */
+export interface RouteHooks {
+  /** A retry may cross to the other lane when its own has no instance left. */
+  crossLane: boolean;
+  /** Whether this request may be an ejected instance's half-open probe. */
+  mayProbe(config: InternalAxiosRequestConfig): boolean;
+  /** Called with each routed request, after its URL was rewritten. */
+  routed(config: InternalAxiosRequestConfig): void;
+}
+
+const NO_PROBE: RouteOptions = Object.freeze({ probe: false });
+
+/**
+ * grayRoute's body: routing options, and the consumer to route with (made from the options when not given).
+ * useGray passes hooks.
+ */
+export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: GrayConsumer, hooks?: RouteHooks): GrayRouteInterceptor {
   const context = routeOptions.context ?? 'als';
   if (!isContextKind(context) && typeof context !== 'object') {
     throw new InvalidOptionError('context', `expected 'als', 'cls' or a backend object, got ${JSON.stringify(context)}`);
   }
   const backend = contextBackend(context);
   const laneHeader = routeOptions.laneHeader ?? DEFAULT_LANE_HEADER;
-  const consumer = options instanceof GrayConsumer ? options : new GrayConsumer(routeOptions);
+  const consumer = shared ?? new GrayConsumer(routeOptions);
   const { logger } = consumer.connection;
   let warnedUnknownList = false;
 
@@ -79,11 +111,22 @@ export function grayRoute(options: GrayRouteOptions | GrayConsumer = {}): GrayRo
     if (store && store.lane === undefined && config.gray?.lane === undefined) store.lane = decision.lane;
     const target = parseTarget(url);
     if (!target) return config;
+    const originalUrl = config.url;
+    const originalBaseURL = config.baseURL;
     config.url = rewriteUrl(target, decision.instance);
     config.baseURL = undefined;
     config.headers.set(laneHeader, decision.lane);
-    config.gray = { ...config.gray, lane: decision.lane, service, instance: decision.instance };
+    config.gray = { ...config.gray, lane: decision.lane, service, instance: decision.instance, url: originalUrl, baseURL: originalBaseURL };
+    hooks?.routed(config);
     return config;
+  }
+
+  /** A retry avoids the instances that failed it; useGray keeps non-retryable requests from probing. */
+  function routeOptionsFor(config: InternalAxiosRequestConfig): RouteOptions | undefined {
+    if (!hooks) return undefined;
+    const failed = config.gray?.failed;
+    if (failed?.length) return { exclude: new Set(failed), crossLane: hooks.crossLane, probe: hooks.mayProbe(config) };
+    return hooks.mayProbe(config) ? undefined : NO_PROBE;
   }
 
   async function routeLater(config: InternalAxiosRequestConfig, host: string, url: string, known: boolean | undefined) {
@@ -105,7 +148,7 @@ export function grayRoute(options: GrayRouteOptions | GrayConsumer = {}): GrayRo
       if (!consumer.isService(host)) return config;
     }
     const lane = config.gray?.lane ?? backend.current()?.lane;
-    return apply(config, await consumer.resolve(host, lane), host, url);
+    return apply(config, await consumer.resolve(host, lane, routeOptionsFor(config)), host, url);
   }
 
   const interceptor = function grayRouteInterceptor(config: InternalAxiosRequestConfig) {
@@ -119,7 +162,7 @@ export function grayRoute(options: GrayRouteOptions | GrayConsumer = {}): GrayRo
     if (known === true) {
       // The hot path: a memory read, no promise, no ZooKeeper.
       const lane = config.gray?.lane ?? backend.current()?.lane;
-      const decision = consumer.route(host, lane);
+      const decision = consumer.route(host, lane, routeOptionsFor(config));
       if (decision) return apply(config, decision, host, url);
     }
     return routeLater(config, host, url, known);

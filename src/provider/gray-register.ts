@@ -1,9 +1,14 @@
 /**
  * `grayRegister()`: Express middleware that registers the app's server in ZooKeeper once it listens, keeps it
  * registered through session loss, and deregisters before the server stops accepting.
+ *
+ * Graceful shutdown (issue 5), by `registration.shutdown()`, `server.close()` or the opt-in signal handler:
+ * deregister → wait `drainMs` so consumers see the removal → stop accepting → finish in-flight requests, closing
+ * keep-alive connections as they go idle → resolve. Bounded by `shutdownTimeout`.
  */
 import { EventEmitter } from 'node:events';
-import type { Server } from 'node:net';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
+import type { Server, Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { InvalidOptionError } from '../errors';
 import { isValidHost } from '../registry/codec';
@@ -31,10 +36,19 @@ export interface GrayRegisterOptions extends ConnectionOptions {
   /** Longest wait for the znode's deletion before the server stops accepting anyway, ms. Default 3000. */
   deregisterTimeout?: number;
   /**
-   * How long `server.close()` keeps accepting after the znode is deleted, ms, so that consumers see the removal
-   * (a watch round trip) before the port closes. Default 0: close as soon as the znode is gone.
+   * How long shutdown keeps accepting after the znode is deleted, ms, so that consumers see the removal before the
+   * port closes. Default 2000: a consumer learns of the deletion within a watch round trip (milliseconds on a LAN),
+   * but one that is reconnecting to ZooKeeper or paused (GC, a busy event loop) learns later, and requests it
+   * sends meanwhile should still be served, not refused. 2 s covers that with a wide margin at the price of 2 s
+   * per instance in a rolling restart, and leaves most of a 30 s termination grace period to in-flight requests.
+   * 0 closes as soon as the znode is gone.
    */
   drainMs?: number;
+  /**
+   * Longest wait, ms, for in-flight requests once the server stops accepting; then the remaining connections are
+   * destroyed and shutdown resolves. Default 10000.
+   */
+  shutdownTimeout?: number;
 }
 
 export const DEFAULT_REGISTER_OPTIONS = {
@@ -42,7 +56,8 @@ export const DEFAULT_REGISTER_OPTIONS = {
   weight: 100,
   metadata: {},
   deregisterTimeout: 3000,
-  drainMs: 0,
+  drainMs: 2000,
+  shutdownTimeout: 10_000,
 } as const;
 
 /** The first non-internal IPv4 address of this machine, else 127.0.0.1. */
@@ -69,6 +84,12 @@ interface ResolvedRegisterOptions {
   meta: InstanceMeta;
   deregisterTimeout: number;
   drainMs: number;
+  shutdownTimeout: number;
+}
+
+function checkMs(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new InvalidOptionError(option, `expected milliseconds >= 0, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS.ProcessEnv): ResolvedRegisterOptions {
@@ -97,15 +118,23 @@ function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS.Proces
     host,
     port: options.port,
     meta,
-    deregisterTimeout: options.deregisterTimeout ?? DEFAULT_REGISTER_OPTIONS.deregisterTimeout,
-    drainMs: options.drainMs ?? DEFAULT_REGISTER_OPTIONS.drainMs,
+    deregisterTimeout: checkMs('deregisterTimeout', options.deregisterTimeout ?? DEFAULT_REGISTER_OPTIONS.deregisterTimeout),
+    drainMs: checkMs('drainMs', options.drainMs ?? DEFAULT_REGISTER_OPTIONS.drainMs),
+    shutdownTimeout: checkMs('shutdownTimeout', options.shutdownTimeout ?? DEFAULT_REGISTER_OPTIONS.shutdownTimeout),
   };
 }
 
+/** Once shutdown has begun, every response closes its connection, so keep-alive clients let go of the instance. */
+function closeConnectionAfterResponse(_req: IncomingMessage, res: ServerResponse): void {
+  if (!res.headersSent) res.setHeader('Connection', 'close');
+}
+
 /**
- * The provider's handle: attach servers, flip the gray flag live, deregister.
+ * The provider's handle: attach servers, flip the gray flag live, deregister, shut down.
  *
- * Events: `registered` (path), `deregistered` (path), `failed` (error) — a failed attempt, retried by itself.
+ * Events: `registered` (path), `deregistered` (path), `failed` (error) — a failed attempt, retried by itself;
+ * during shutdown `draining` (drainMs) once the znode is gone, `closing` when the server stops accepting, `closed`
+ * when the last connection has ended.
  */
 export class ProviderRegistration extends EventEmitter {
   readonly service: string;
@@ -114,7 +143,16 @@ export class ProviderRegistration extends EventEmitter {
   private session?: ZkSession;
   private registration?: InstanceRegistration;
   private server?: Server;
+  private originalClose?: Server['close'];
   private signalHandler?: (signal: NodeJS.Signals) => void;
+  private shutdownPromise?: Promise<void>;
+  private closeError?: Error;
+  /** The server's open connections, to mark in-flight responses `Connection: close` at shutdown. */
+  private readonly sockets = new Set<Socket>();
+  private readonly track = (socket: Socket) => {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  };
 
   constructor(options: GrayRegisterOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     super();
@@ -137,9 +175,9 @@ export class ProviderRegistration extends EventEmitter {
   }
 
   /**
-   * Registers `server` once it listens (at once if it already does), and hooks its `close()` so that the znode is
-   * removed before the port stops accepting. `app.listen()` is attached by itself; call this for
-   * `http.createServer(app).listen()`.
+   * Registers `server` once it listens (at once if it already does), and hooks its `close()` so that it shuts down
+   * gracefully (see `shutdown()`): the znode is removed before the port stops accepting. `app.listen()` is attached
+   * by itself; call this for `http.createServer(app).listen()`.
    */
   attach(server: Server): this {
     if (this.server === server) return this;
@@ -148,17 +186,13 @@ export class ProviderRegistration extends EventEmitter {
       return this;
     }
     this.server = server;
-    const originalClose = server.close;
+    this.originalClose = server.close;
     const registration = this;
     server.close = function closeAfterDeregister(this: Server, callback?: (error?: Error) => void) {
-      server.close = originalClose;
-      const drainMs = registration.options.drainMs;
-      void registration
-        .deregister()
-        .then(() => drainMs > 0 && new Promise((resolve) => setTimeout(resolve, drainMs)))
-        .finally(() => originalClose.call(server, callback));
+      void registration.shutdown().then(() => callback?.(registration.closeError));
       return server;
     } as Server['close'];
+    server.on('connection', this.track);
     server.once('close', () => void this.deregister());
     if (server.listening) this.start(server);
     else server.once('listening', () => this.start(server));
@@ -240,28 +274,104 @@ export class ProviderRegistration extends EventEmitter {
     } finally {
       clearTimeout(timer);
       session.close();
-      this.emit('deregistered', registration.path);
+      this.safeEmit('deregistered', registration.path);
     }
   }
 
   /**
-   * Opt-in: on SIGTERM/SIGINT, deregister, close the server (waiting for in-flight requests), then let the signal
-   * do what it would have done. After `timeoutMs` (default 10000) it stops waiting for the server.
+   * Graceful shutdown: deregister (at most `deregisterTimeout`) → keep serving for `drainMs` so that consumers see
+   * the removal → stop accepting → let in-flight requests finish, closing each keep-alive connection once idle
+   * (responses from now on carry `Connection: close`) → resolve once the last connection has ended. In-flight
+   * requests get at most `shutdownTimeout`, then their connections are destroyed. Never rejects; idempotent (every
+   * call returns the same promise). `server.close()` on an attached server does the same.
+   *
+   * @example
+   * process.on('SIGTERM', () => void gray.registration.shutdown().then(() => process.exit(0)));
    */
-  handleSignals(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'], timeoutMs = 10_000): this {
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.runShutdown();
+    return this.shutdownPromise;
+  }
+
+  private async runShutdown(): Promise<void> {
+    const server = this.server;
+    if (server) {
+      server.prependListener('request', closeConnectionAfterResponse);
+      this.markInFlight();
+    }
+    await this.deregister();
+    this.safeEmit('draining', this.options.drainMs);
+    if (server?.listening && this.options.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, this.options.drainMs));
+    if (server) this.closeError = await this.closeServer(server);
+    this.safeEmit('closed');
+  }
+
+  /** Emits without letting a listener's exception break the shutdown sequence. */
+  private safeEmit(event: string, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (error) {
+      this.options.connection.logger.error(`a graykit '${event}' handler threw: ${(error as Error).stack ?? error}`);
+    }
+  }
+
+  /** Stops accepting, then ends keep-alive connections as they go idle; destroys what is left after the timeout. */
+  private closeServer(server: Server): Promise<Error | undefined> {
+    const close = this.originalClose ?? server.close;
+    const http = server as Partial<Pick<HttpServer, 'closeIdleConnections' | 'closeAllConnections'>>;
+    return new Promise((resolve) => {
+      let poll: NodeJS.Timeout | undefined;
+      let force: NodeJS.Timeout | undefined;
+      close.call(server, (error?: Error) => {
+        clearInterval(poll);
+        clearTimeout(force);
+        resolve(error);
+      });
+      this.safeEmit('closing');
+      // Node answers a request already in flight with keep-alive and keeps its connection open after close():
+      // mark such responses `Connection: close`, and close the connections that went idle anyway.
+      const closeIdle = () => {
+        this.markInFlight();
+        http.closeIdleConnections?.call(server);
+      };
+      closeIdle();
+      poll = setInterval(closeIdle, 50);
+      poll.unref();
+      force = setTimeout(() => {
+        this.options.connection.logger.warn(`service "${this.service}": requests still in flight after ${this.options.shutdownTimeout} ms; closing their connections`);
+        if (http.closeAllConnections) http.closeAllConnections.call(server);
+        else for (const socket of this.sockets) socket.destroy();
+      }, this.options.shutdownTimeout);
+      force.unref();
+    });
+  }
+
+  /** Sets `Connection: close` on the responses in flight that have not sent their headers yet. */
+  private markInFlight(): void {
+    for (const socket of this.sockets) {
+      // `_httpMessage` is the response a server socket is serving (what http-terminator and stoppable use too).
+      const res = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+      if (res && !res.headersSent && typeof res.setHeader === 'function') res.setHeader('Connection', 'close');
+    }
+  }
+
+  /**
+   * Opt-in: on SIGTERM/SIGINT, `shutdown()`, then let the signal do what it would have done. After `timeoutMs` it
+   * stops waiting. Default: deregisterTimeout + drainMs + shutdownTimeout + 1000 (16 s with the defaults).
+   */
+  handleSignals(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'], timeoutMs?: number): this {
     if (this.signalHandler) return this;
+    const bound = timeoutMs ?? this.options.deregisterTimeout + this.options.drainMs + this.options.shutdownTimeout + 1000;
     const handler = (signal: NodeJS.Signals) => {
       for (const s of signals) process.off(s, handler);
-      const server = this.server;
       let raised = false;
       const raise = () => {
         if (raised) return;
         raised = true;
         process.kill(process.pid, signal);
       };
-      setTimeout(raise, timeoutMs).unref();
-      if (server?.listening) server.close(() => raise());
-      else void this.deregister().finally(raise);
+      setTimeout(raise, bound).unref();
+      void this.shutdown().finally(raise);
     };
     this.signalHandler = handler;
     for (const signal of signals) process.on(signal, handler);

@@ -3,6 +3,8 @@ import type { Instance } from '../types';
 /** Picks the next instance of a fixed list. One balancer per lane per snapshot; it never does I/O. */
 export interface Balancer {
   readonly size: number;
+  /** The instances it picks from, in order. */
+  readonly instances: readonly Instance[];
   next(): Instance | undefined;
 }
 
@@ -13,12 +15,13 @@ export interface Balancer {
  */
 export function createBalancer(instances: readonly Instance[]): Balancer {
   const list = instances.slice();
-  if (list.length === 0) return { size: 0, next: () => undefined };
+  if (list.length === 0) return { size: 0, instances: list, next: () => undefined };
   const first = list[0].weight;
   if (list.every((instance) => instance.weight === first)) {
     let cursor = 0;
     return {
       size: list.length,
+      instances: list,
       next() {
         const instance = list[cursor];
         cursor = cursor + 1 === list.length ? 0 : cursor + 1;
@@ -31,6 +34,7 @@ export function createBalancer(instances: readonly Instance[]): Balancer {
   for (const instance of list) total += instance.weight;
   return {
     size: list.length,
+    instances: list,
     next() {
       let best = 0;
       for (let i = 0; i < list.length; i++) {

@@ -33,6 +33,16 @@ export interface RouteInput {
   lane?: Lane;
   /** Source of randomness in [0, 1). Default Math.random. */
   random?: () => number;
+  /**
+   * Instances to pass over (a retry's already-failed instances): the lane's next instance is taken instead. The
+   * balancer is advanced until one is accepted, at most once around. Default: none skipped.
+   */
+  skip?: (instance: Instance) => boolean;
+  /**
+   * When every instance of the lane is skipped, take one from the other lane; the decision then reports that lane.
+   * Only consulted with `skip`. Default false.
+   */
+  crossLane?: boolean;
 }
 
 export interface RouteDecision {
@@ -49,7 +59,29 @@ export interface RouteDecision {
  */
 export function route(table: RoutingTable, input: RouteInput): RouteDecision | undefined {
   const lane = input.lane ?? pickLane(input.ratio, input.random);
-  const pool = table.gray.size === 0 || table.normal.size === 0 ? table.all : lane === 'gray' ? table.gray : table.normal;
-  const instance = pool.next();
-  return instance && { lane, instance };
+  const pooled = table.gray.size === 0 || table.normal.size === 0;
+  const pool = pooled ? table.all : lane === 'gray' ? table.gray : table.normal;
+  const skip = input.skip;
+  if (!skip) {
+    const instance = pool.next();
+    return instance && { lane, instance };
+  }
+  const instance = nextAccepted(pool, skip);
+  if (instance) return { lane, instance };
+  if (!input.crossLane || pooled) return undefined;
+  const other: Lane = lane === 'gray' ? 'normal' : 'gray';
+  const crossed = nextAccepted(other === 'gray' ? table.gray : table.normal, skip);
+  return crossed && { lane: other, instance: crossed };
+}
+
+/**
+ * The balancer's next instance that `skip` does not reject. `size` picks visit every instance of a plain rotation;
+ * smooth weighted round-robin may repeat a heavy instance in that many picks, so the list itself is scanned last.
+ */
+function nextAccepted(pool: Balancer, skip: (instance: Instance) => boolean): Instance | undefined {
+  for (let tries = 0; tries < pool.size; tries++) {
+    const instance = pool.next();
+    if (instance && !skip(instance)) return instance;
+  }
+  return pool.instances.find((instance) => !skip(instance));
 }

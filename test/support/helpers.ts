@@ -48,10 +48,13 @@ export interface TestProvider {
   close(): Promise<void>;
 }
 
-/** A real Express provider on 127.0.0.1 that answers GET /version with {version, port, gray}. */
+/**
+ * A real Express provider on 127.0.0.1 that answers GET /version with {version, port, gray}. No drain on close
+ * (drainMs 0) unless the test asks for one: most tests close many providers.
+ */
 export async function startProvider(options: GrayRegisterOptions & { root: string }, port = 0): Promise<TestProvider> {
   const app = express();
-  const gray = grayRegister({ zk: testZk(), host: '127.0.0.1', logger: silentLogger, sessionTimeout: 4000, ...options });
+  const gray = grayRegister({ zk: testZk(), host: '127.0.0.1', logger: silentLogger, sessionTimeout: 4000, drainMs: 0, ...options });
   app.use(gray);
   app.get('/version', (_req, res) => {
     res.json({ version: gray.registration.metadata.version, port: (server.address() as AddressInfo).port, gray: gray.registration.metadata.gray });
