@@ -12,7 +12,8 @@ export type GrayKitErrorCode =
   | 'ERR_GRAYKIT_CLOSED'
   | 'ERR_GRAYKIT_INVALID_CONFIG'
   | 'ERR_GRAYKIT_CONFLICT'
-  | 'ERR_GRAYKIT_NOT_FOUND';
+  | 'ERR_GRAYKIT_NOT_FOUND'
+  | 'ERR_GRAYKIT_ACCESS_DENIED';
 
 export class GrayKitError extends Error {
   readonly code: GrayKitErrorCode;
@@ -126,5 +127,26 @@ export class NotFoundError extends GrayKitError {
     super('ERR_GRAYKIT_NOT_FOUND', `graykit: ${what} not found (znode ${path})`);
     this.name = 'NotFoundError';
     this.path = path;
+  }
+}
+
+/**
+ * ZooKeeper refused an operation on a znode for lack of rights (ZNOAUTH, -102: the znode's ACL does not grant the
+ * session's identity the permission), or refused the session's credentials (ZAUTHFAILED, -115). `identity` is the
+ * digest user name the session authenticated as (never the password), undefined for an unauthenticated session.
+ * A ZooKeeperError, so `zkCode`, `operation` and `path` are there too (README "Security").
+ */
+export class AccessDeniedError extends ZooKeeperError {
+  readonly identity?: string;
+  constructor(operation: string, path: string, zkCode: number, identity?: string, detail?: string) {
+    super(operation, path, zkCode, zkCode === -115 ? 'authentication failed' : 'not authorized');
+    (this as { code: GrayKitErrorCode }).code = 'ERR_GRAYKIT_ACCESS_DENIED';
+    this.name = 'AccessDeniedError';
+    this.identity = identity;
+    const who = identity === undefined ? 'an unauthenticated session' : `digest identity "${identity}"`;
+    this.message =
+      zkCode === -115
+        ? `graykit: ZooKeeper refused the credentials of ${who} (${zkCode} authentication failed) while connecting to ${path}${detail ? `: ${detail}` : ''}`
+        : `graykit: ZooKeeper refused to let ${who} ${operation} ${path} (${zkCode} not authorized)${detail ? `: ${detail}` : ': the znode\'s ACL does not allow it'}`;
   }
 }

@@ -31,6 +31,8 @@ export type { ConnectionOptions } from './registry/connection';
 export type { ServiceSnapshot } from './registry/catalog';
 export { createAdmin, GrayAdmin, DEFAULT_ADMIN_OPTIONS } from './admin/admin';
 export type { AdminOptions, ServiceStatus, InstanceStatus, VersionedConfig } from './admin/admin';
+export type { InitOptions, InitResult } from './admin/admin';
+export { digestId } from './registry/acl';
 export { validateConfig, decodeOverride } from './registry/codec';
 export { overridePath, overridesPath } from './registry/paths';
 export {
@@ -44,6 +46,7 @@ export {
   ZooKeeperError,
   InvalidMetadataError,
   ClosedError,
+  AccessDeniedError,
 } from './errors';
 export type { GrayKitErrorCode } from './errors';
 export { defaultLogger, silentLogger } from './logger';

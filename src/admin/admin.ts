@@ -4,10 +4,14 @@
  *
  * Every write is a compare-and-set on the znode's version, so two operators cannot silently overwrite each other:
  * a write based on a stale read fails with ConflictError and changes nothing.
+ *
+ * With `auth` (the operator identity; README "Security") the znodes it creates get world:anyone:r plus every
+ * permission for the operator, and `init` lays out a service's tree with the ACLs of the roles.
  */
-import { ConflictError, InvalidConfigError, InvalidOptionError, NotFoundError } from '../errors';
+import { ConflictError, InvalidConfigError, InvalidOptionError, NotFoundError, ZooKeeperError } from '../errors';
+import { READ_ALL_CREATOR_ALL, formatAcl, instancesDirAcl, isDigestId, isOpenAcl, type AclEntry } from '../registry/acl';
 import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
-import { decodeConfig, decodeInstanceMeta, decodeJsonObject, decodeOverride, validateConfig } from '../registry/codec';
+import { decodeConfig, decodeInstanceMeta, decodeJsonObject, decodeOverride, parseInstanceId, validateConfig } from '../registry/codec';
 import { openSession, resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
 import { ZK, isZkCode, type ZkSession } from '../registry/zk-session';
@@ -47,6 +51,22 @@ export interface ServiceStatus {
   instances: InstanceStatus[];
 }
 
+/** What `init` did: each znode of the service's tree, whether it was created, and the ACL it has now. */
+export interface InitResult {
+  service: string;
+  znodes: Array<{ path: string; created: boolean; acl: string }>;
+  /** Things the operator should know: e.g. instances registered without credentials, which keep the open ACL. */
+  warnings: string[];
+}
+
+export interface InitOptions {
+  /**
+   * Digest identities (`user:base64(sha1(user:password))`, see `digestId`) allowed to register instances of the
+   * service: they get create and delete on its `instances/` directory, nothing else. Default none.
+   */
+  providers?: readonly string[];
+}
+
 export const DEFAULT_ADMIN_OPTIONS = { timeout: 5000 } as const;
 
 function parseOrThrow<T>(decoded: { ok: true; value: T } | { ok: false; reason: string }, path: string): T {
@@ -77,6 +97,12 @@ export class GrayAdmin {
 
   private checkService(service: string): void {
     if (!isValidServiceName(service)) throw new InvalidOptionError('service', `${JSON.stringify(service)} is not a valid service name`);
+  }
+
+  /** An instance is named `host:port` (`[v6]:port`); anything else (`../config`) never reaches a znode path. */
+  private checkInstanceId(id: string): void {
+    const parsed = typeof id === 'string' ? parseInstanceId(id) : undefined;
+    if (!parsed?.ok) throw new InvalidOptionError('instance', `${JSON.stringify(id)} is not host:port${parsed ? ` (${parsed.reason})` : ''}`);
   }
 
   /** Names of the services under the root. */
@@ -122,6 +148,7 @@ export class GrayAdmin {
         await session.create(path, data, 'persistent');
         return { config, version: 0, path };
       }
+      await session.repairOpenAcl(path);
       const stat = await session.setData(path, data, version);
       return { config, version: stat.version, path };
     } catch (error) {
@@ -206,6 +233,7 @@ export class GrayAdmin {
    */
   async setOverride(service: string, id: string, override: InstanceOverride): Promise<void> {
     this.checkService(service);
+    this.checkInstanceId(id);
     const path = overridePath(this.root, service, id);
     const value = parseOrThrow(decodeOverride(JSON.stringify(override)), path);
     const session = await this.ready();
@@ -214,8 +242,10 @@ export class GrayAdmin {
     }
     const existing = await session.exists(path);
     try {
-      if (existing) await session.setData(path, JSON.stringify(value), existing.version);
-      else {
+      if (existing) {
+        await session.repairOpenAcl(path);
+        await session.setData(path, JSON.stringify(value), existing.version);
+      } else {
         await session.mkdirp(overridesPath(this.root, service));
         await session.create(path, JSON.stringify(value), 'persistent');
       }
@@ -228,6 +258,7 @@ export class GrayAdmin {
   /** Removes an instance's override: it routes by its own metadata again. Returns false when there was none. */
   async clearOverride(service: string, id: string): Promise<boolean> {
     this.checkService(service);
+    this.checkInstanceId(id);
     const session = await this.ready();
     try {
       await session.delete(overridePath(this.root, service, id));
@@ -274,6 +305,71 @@ export class GrayAdmin {
     const current = catalog.snapshot(service);
     if (current) onChange(current);
     return () => catalog.off('change', listener);
+  }
+
+  /**
+   * Lays out a service's tree for a secured registry (README "Security"), creating what is missing and setting the
+   * ACL of what exists. The root, `services/`, the service's directory, its config (when there is one), `overrides/`
+   * and each override get world:anyone:r plus every permission for the operator (this admin's identity);
+   * `instances/` gets the same plus create and delete for each provider identity. Needs `auth`; idempotent (run it
+   * again to change the list of providers, which replaces the old one).
+   */
+  async init(service: string, options: InitOptions = {}): Promise<InitResult> {
+    this.checkService(service);
+    if (!this.session.authenticated) {
+      throw new InvalidOptionError('auth', 'init sets ACLs for the operator identity: give the operator credentials (option auth, --auth or env GRAYKIT_ZK_AUTH)');
+    }
+    const providers = options.providers ?? [];
+    const bad = providers.find((id) => !isDigestId(id));
+    if (bad !== undefined) {
+      throw new InvalidOptionError('providers', `${JSON.stringify(bad)} is not a digest identity user:base64(sha1(user:password)) (compute one with digestId() or \`graykit digest\`)`);
+    }
+    const session = await this.ready();
+    const result: InitResult = { service, znodes: [], warnings: [] };
+    const parent = this.root.slice(0, this.root.lastIndexOf('/'));
+    if (parent) await session.mkdirp(parent); // above graykit's root: created if missing, never changed
+    const tree: Array<[string, readonly AclEntry[]]> = [
+      [this.root, READ_ALL_CREATOR_ALL],
+      [servicesPath(this.root), READ_ALL_CREATOR_ALL],
+      [servicePath(this.root, service), READ_ALL_CREATOR_ALL],
+      [instancesPath(this.root, service), instancesDirAcl(providers)],
+      [overridesPath(this.root, service), READ_ALL_CREATOR_ALL],
+    ];
+    for (const [path, acl] of tree) {
+      let created = true;
+      try {
+        await session.create(path, '', 'persistent', acl);
+      } catch (error) {
+        const exists = isZkCode(error, ZK.NODEEXISTS) || (isZkCode(error, ZK.NOAUTH) && (await session.exists(path)) !== null);
+        if (!exists) throw error;
+        created = false;
+        await session.setAcl(path, acl);
+      }
+      result.znodes.push({ path, created, acl: formatAcl((await session.getAcl(path)).acl) });
+    }
+    const config = configPath(this.root, service);
+    if (await session.exists(config)) {
+      await session.setAcl(config, READ_ALL_CREATOR_ALL);
+      result.znodes.push({ path: config, created: false, acl: formatAcl((await session.getAcl(config)).acl) });
+    }
+    for (const id of await session.getChildren(overridesPath(this.root, service))) {
+      const path = overridePath(this.root, service, id);
+      await session.setAcl(path, READ_ALL_CREATOR_ALL).catch((error) => {
+        if (!isZkCode(error, ZK.NONODE)) throw error;
+      });
+    }
+    for (const id of await session.getChildren(instancesPath(this.root, service))) {
+      const path = instancePath(this.root, service, id);
+      try {
+        if (isOpenAcl((await session.getAcl(path)).acl)) {
+          result.warnings.push(`${path} was registered without credentials and keeps the open ACL until its provider registers again with its identity`);
+        }
+      } catch (error) {
+        if (!(error instanceof ZooKeeperError && error.zkCode === ZK.NONODE)) throw error;
+      }
+    }
+    if (providers.length === 0) result.warnings.push(`no provider identity given: only the operator may register instances of "${service}"`);
+    return result;
   }
 
   /** Closes the ZooKeeper session. Idempotent. */

@@ -3,20 +3,23 @@
  * The `graykit` command: the control plane for operators, built on the public admin API.
  *
  * Exit codes: 0 done; 1 unexpected failure; 2 invalid input (nothing changed); 3 conflict (someone else wrote
- * first; nothing changed); 4 service or instance not found; 5 ZooKeeper unreachable.
+ * first; nothing changed); 4 service or instance not found; 5 ZooKeeper unreachable; 6 access denied (the znode's
+ * ACL does not allow this identity, or the credentials were refused: README "Security").
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createAdmin, type GrayAdmin } from '../admin/admin';
 import { GrayKitError, ZooKeeperError } from '../errors';
 import { silentLogger } from '../logger';
+import { digestId, parseCredentials } from '../registry/acl';
 import { formatSnapshot, formatStatus } from './format';
 
-export const EXIT = { OK: 0, FAILURE: 1, INVALID: 2, CONFLICT: 3, NOT_FOUND: 4, UNREACHABLE: 5 } as const;
+export const EXIT = { OK: 0, FAILURE: 1, INVALID: 2, CONFLICT: 3, NOT_FOUND: 4, UNREACHABLE: 5, DENIED: 6 } as const;
 
 interface GlobalOptions {
   zk?: string;
   root?: string;
+  auth?: string;
   json?: boolean;
   timeout: number;
 }
@@ -46,6 +49,8 @@ export function exitCodeOf(error: unknown): number {
         return EXIT.NOT_FOUND;
       case 'ERR_GRAYKIT_REGISTRY_UNAVAILABLE':
         return EXIT.UNREACHABLE;
+      case 'ERR_GRAYKIT_ACCESS_DENIED':
+        return EXIT.DENIED;
       case 'ERR_GRAYKIT_ZOOKEEPER':
         return (error as ZooKeeperError).operation === 'connect' ? EXIT.UNREACHABLE : EXIT.FAILURE;
       default:
@@ -53,6 +58,20 @@ export function exitCodeOf(error: unknown): number {
     }
   }
   return EXIT.FAILURE;
+}
+
+/**
+ * Text for a terminal: registry data is written by others (a provider's version label, an override's fields), so
+ * control characters are shown escaped instead of being sent to the terminal (ESC sequences could rewrite the
+ * screen, set the window title, or hide lines). Newlines and tabs of graykit's own layout stay.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** JSON for a pipe: JSON.stringify escapes C0 controls already; C1 controls and bidi overrides are escaped too. */
+function jsonSafe(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function buildProgram(io: { out: (text: string) => void; err: (text: string) => void } = {
@@ -63,19 +82,25 @@ export function buildProgram(io: { out: (text: string) => void; err: (text: stri
     .description('Control gray releases in ZooKeeper: status, ratio, flags, promote, rollback.')
     .addOption(new Option('--zk <connect>', 'ZooKeeper connect string').env('ZK_CONNECT').default('127.0.0.1:2181'))
     .addOption(new Option('--root <path>', 'root znode').env('GRAYKIT_ROOT').default('/graykit'))
+    .addOption(
+      new Option('--auth <user:password>', 'ZooKeeper digest credentials (the operator identity); prefer the env variable, argv is visible to other users')
+        // Checked by createAdmin (InvalidOptionError, exit 2): commander's own errors would echo the secret.
+        .env('GRAYKIT_ZK_AUTH'),
+    )
     .option('--json', 'machine-readable output')
     .addOption(new Option('--timeout <ms>', 'how long to wait for ZooKeeper').default(5000).argParser(parseWholeNumber))
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()
     .showHelpAfterError();
 
-  const print = (value: unknown, text: string) => io.out(`${program.opts<GlobalOptions>().json ? JSON.stringify(value) : text}\n`);
+  const print = (value: unknown, text: string) => io.out(`${program.opts<GlobalOptions>().json ? jsonSafe(value) : terminalSafe(text)}\n`);
+  const adminOptions = (options: GlobalOptions) => ({ zk: options.zk, root: options.root, timeout: options.timeout, logger: silentLogger, auth: options.auth });
 
   /** Runs an action with an admin handle that is closed afterwards. */
   const withAdmin = (action: (admin: GrayAdmin, ...args: never[]) => Promise<void>) =>
     async (...args: unknown[]) => {
       const options = program.opts<GlobalOptions>();
-      const admin = createAdmin({ zk: options.zk, root: options.root, timeout: options.timeout, logger: silentLogger });
+      const admin = createAdmin(adminOptions(options));
       try {
         await action(admin, ...(args as never[]));
       } finally {
@@ -161,11 +186,11 @@ export function buildProgram(io: { out: (text: string) => void; err: (text: stri
     .argument('<service>')
     .action(async (service: string) => {
       const options = program.opts<GlobalOptions>();
-      const admin = createAdmin({ zk: options.zk, root: options.root, timeout: options.timeout, logger: silentLogger });
+      const admin = createAdmin(adminOptions(options));
       const redraw = process.stdout.isTTY && !options.json;
       admin.watch(service, (snapshot) => {
-        if (options.json) io.out(`${JSON.stringify(snapshot)}\n`);
-        else io.out(`${redraw ? '\x1b[2J\x1b[H' : '\n'}${new Date().toISOString()}\n${formatSnapshot(snapshot, 'local')}\n`);
+        if (options.json) io.out(`${jsonSafe(snapshot)}\n`);
+        else io.out(`${redraw ? '\x1b[2J\x1b[H' : '\n'}${terminalSafe(`${new Date().toISOString()}\n${formatSnapshot(snapshot, 'local')}`)}\n`);
       });
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -173,6 +198,30 @@ export function buildProgram(io: { out: (text: string) => void; err: (text: stri
         process.once('SIGTERM', stop);
       });
       admin.close();
+    });
+
+  program
+    .command('init')
+    .description('lay out a service\'s tree with ACLs (needs --auth, the operator): providers may register instances, only the operator writes config and overrides')
+    .argument('<service>')
+    .option('--provider <id>', 'a digest identity user:base64(sha1(user:password)) allowed to register instances (repeatable; `graykit digest` computes it)', (id: string, ids: string[] = []) => [...ids, id])
+    .action(
+      withAdmin(async (admin, service: string, flags: { provider?: string[] }) => {
+        const result = await admin.init(service, { providers: flags.provider ?? [] });
+        const lines = result.znodes.map((z) => `${z.created ? 'created' : 'exists '} ${z.path}  ${z.acl}`);
+        print(result, [...lines, ...result.warnings.map((w) => `warning: ${w}`)].join('\n'));
+      }),
+    );
+
+  program
+    .command('digest')
+    .description('print the ZooKeeper digest identity of user:password (read from stdin when omitted), for init --provider and zkCli setAcl')
+    .argument('[credentials]', 'user:password; prefer stdin, argv is visible to other users')
+    .action(async (credentials?: string) => {
+      const text = credentials ?? (await readStdin()).replace(/\r?\n$/, '');
+      if (!parseCredentials(text)) throw new CommanderError(EXIT.INVALID, 'graykit.usage', 'digest takes user:password');
+      const id = digestId(text);
+      print({ id }, id);
     });
 
   const config = program.command('config').description('read or replace a service\'s whole config document');
@@ -206,6 +255,16 @@ export function buildProgram(io: { out: (text: string) => void; err: (text: stri
   return program;
 }
 
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => (text += chunk));
+    process.stdin.on('end', () => resolve(text));
+    process.stdin.on('error', reject);
+  });
+}
+
 /** Runs the CLI and resolves with the exit code. */
 export async function run(argv: string[], io?: Parameters<typeof buildProgram>[0]): Promise<number> {
   const program = buildProgram(io);
@@ -219,7 +278,7 @@ export async function run(argv: string[], io?: Parameters<typeof buildProgram>[0
       if (error.code === 'graykit.usage') err(`graykit: ${error.message}\n`);
       return EXIT.INVALID;
     }
-    err(`${(error as Error).message}\n`);
+    err(`${terminalSafe((error as Error).message)}\n`);
     return exitCodeOf(error);
   }
 }

@@ -2,6 +2,7 @@
 import { InvalidOptionError } from '../errors';
 import { defaultLogger } from '../logger';
 import type { Logger } from '../types';
+import { parseCredentials } from './acl';
 import { DEFAULT_ROOT, isValidRoot } from './paths';
 import { ZkSession } from './zk-session';
 
@@ -14,6 +15,13 @@ export interface ConnectionOptions {
   sessionTimeout?: number;
   /** Where graykit logs. Default: warnings and errors to the console. */
   logger?: Logger;
+  /**
+   * ZooKeeper digest credentials, `user:password`, presented on every connection. With them, every znode graykit
+   * creates gets the ACL world:anyone:r plus every permission for this identity, and a provider creates only its
+   * own instance znode (an operator lays out the tree: README "Security"). Default: env `GRAYKIT_ZK_AUTH`, else
+   * none (anonymous; znodes get ZooKeeper's open ACL).
+   */
+  auth?: string;
 }
 
 export const DEFAULT_ZK_CONNECT = '127.0.0.1:2181';
@@ -24,6 +32,8 @@ export interface ResolvedConnection {
   root: string;
   sessionTimeout: number;
   logger: Logger;
+  /** `user:password`, when given. */
+  auth?: string;
 }
 
 export function resolveConnection(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {
@@ -38,9 +48,23 @@ export function resolveConnection(options: ConnectionOptions, env: NodeJS.Proces
     throw new InvalidOptionError('sessionTimeout', `expected whole milliseconds >= 1000, got ${JSON.stringify(sessionTimeout)}`);
   }
   const logger = options.logger ?? defaultLogger;
-  return { zk, root, sessionTimeout, logger };
+  const auth = options.auth ?? (env.GRAYKIT_ZK_AUTH === '' ? undefined : env.GRAYKIT_ZK_AUTH);
+  // The value is a secret: the error says what is wrong with it, never what it is.
+  if (auth !== undefined && !parseCredentials(auth)) {
+    const source = options.auth !== undefined ? 'option' : 'env GRAYKIT_ZK_AUTH';
+    throw new InvalidOptionError('auth', `${source}: expected user:password (a user without ':' or spaces, and a non-empty password)`);
+  }
+  const resolved: ResolvedConnection = { zk, root, sessionTimeout, logger };
+  // Not enumerable: a logged or serialised connection (console.log(consumer)) does not show the password.
+  if (auth !== undefined) Object.defineProperty(resolved, 'auth', { value: auth, enumerable: false });
+  return resolved;
 }
 
 export function openSession(connection: ResolvedConnection): ZkSession {
-  return new ZkSession({ connect: connection.zk, sessionTimeout: connection.sessionTimeout, logger: connection.logger });
+  return new ZkSession({
+    connect: connection.zk,
+    sessionTimeout: connection.sessionTimeout,
+    logger: connection.logger,
+    auth: connection.auth === undefined ? undefined : { scheme: 'digest', credentials: connection.auth },
+  });
 }

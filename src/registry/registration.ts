@@ -1,8 +1,13 @@
 /**
  * Keeps one instance znode registered for as long as it is wanted: through reconnects, and through session expiry
  * (a new session creates it again). All writes run one at a time, in order.
+ *
+ * With credentials (README "Security") the instance znode gets world:anyone:r plus every permission for the
+ * provider's identity, and nothing else is created: the service's `instances/` directory must have been laid out
+ * by an operator (`graykit init`), since whoever creates the service's directory owns its config and overrides.
  */
 import { EventEmitter } from 'node:events';
+import { NotFoundError } from '../errors';
 import type { InstanceMeta, Logger } from '../types';
 import { encodeInstance } from './codec';
 import { instancePath, instancesPath } from './paths';
@@ -124,14 +129,23 @@ export class InstanceRegistration extends EventEmitter {
     if (!this.wanted) return;
     const { session } = this.options;
     const data = encodeInstance(this.meta);
-    await session.mkdirp(instancesPath(this.options.root, this.options.service));
+    const dir = instancesPath(this.options.root, this.options.service);
+    if (!session.authenticated) await session.mkdirp(dir);
+    else if (!(await session.exists(dir))) {
+      throw new NotFoundError(
+        `the instances directory of service "${this.options.service}" (with \`auth\` set, a provider creates only its own instance znode: run \`graykit init ${this.options.service} --provider <digest id>\` as the operator)`,
+        dir,
+      );
+    }
     try {
       await session.create(this.path, data, 'ephemeral');
     } catch (error) {
       if (!isZkCode(error, ZK.NODEEXISTS)) throw error;
       const stat = await session.exists(this.path);
       if (stat && stat.ephemeralOwner === session.sessionId) {
-        // Ours already (`connect` fires again after a reconnect of the same session): just refresh the data.
+        // Ours already (`connect` fires again after a reconnect of the same session): just refresh the data, and
+        // finish securing it if an earlier attempt created it but lost its setACL to a dropped connection.
+        await session.repairOpenAcl(this.path);
         await session.setData(this.path, data);
       } else {
         // Left by a dead session of ours that the server has not expired yet (Dubbo #5125), or held by another

@@ -10,17 +10,26 @@
  *   `connected` is reported with `newSession: true` so that owners re-register and re-watch;
  * - closing twice crashes the native addon (zookeeper#93): `close()` is idempotent;
  * - an exception thrown inside a native callback would take the process down: callbacks only settle promises,
- *   and watch handlers run guarded.
+ *   and watch handlers run guarded;
+ * - `a_create` always gives the new znode the open ACL (world:anyone:cdrwa; node-zk.cpp passes
+ *   ZOO_OPEN_ACL_UNSAFE, and the wrapper has no multi-op): with credentials, a create is followed by a setACL at
+ *   ACL version 0 and a check of what happened in between (`secure`, README "Security");
+ * - credentials (`add_auth`) are given right after `init`: the C client sends them at the head of its queue on
+ *   every (re)connection, before any request, and again to each new session after an expiry;
+ * - refused credentials kill the handle (close with ZOO_AUTH_FAILED_STATE): the session is reopened after a
+ *   back-off, not in a tight loop, and `whenConnected` fails at once with AccessDeniedError.
  */
 import { EventEmitter } from 'node:events';
-import { ZooKeeperError } from '../errors';
+import { AccessDeniedError, ZooKeeperError } from '../errors';
 import type { Logger } from '../types';
+import { READ_ALL_CREATOR_ALL, isOpenAcl, type AclEntry } from './acl';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const NativeZooKeeper: NativeZooKeeperClass = require('zookeeper');
 
 interface NativeStat {
   version: number;
+  aversion: number;
   ephemeralOwner: string;
   numChildren: number;
   mtime: Date;
@@ -42,6 +51,15 @@ interface NativeClient extends EventEmitter {
   a_exists(path: string, watch: boolean, cb: Callback<[NativeStat]>): number;
   aw_exists(path: string, watcher: NativeWatcher, cb: Callback<[NativeStat]>): number;
   a_delete_(path: string, version: number, cb: Callback<[]>): number;
+  a_get_acl(path: string, cb: Callback<[NativeAcl[] | null, NativeStat | null]>): number;
+  a_set_acl(path: string, version: number, acl: NativeAcl[], cb: Callback<[]>): number;
+  add_auth(scheme: string, auth: string, cb: Callback<[]>): number;
+}
+/** The wrapper's ACL entry (it renames `perms` to the native `perm` itself). */
+interface NativeAcl {
+  perms: number;
+  scheme: string;
+  auth: string;
 }
 interface NativeZooKeeperClass {
   new (config: object): NativeClient;
@@ -60,8 +78,15 @@ export const ZK = {
   NODEEXISTS: -110,
   NOTEMPTY: -111,
   SESSIONEXPIRED: -112,
+  INVALIDACL: -114,
   AUTHFAILED: -115,
 } as const;
+
+/** The code of the client's `close` event when the server refused the session's credentials. */
+const ZOO_AUTH_FAILED_STATE = -113;
+/** Back-off before a new session after refused credentials: the server would refuse them again at once. */
+const AUTH_RETRY_MS = 2000;
+const AUTH_RETRY_MAX_MS = 30_000;
 
 const ZOO_SESSION_EVENT = -1;
 const WATCH_EVENT_NAMES: Record<number, WatchEvent['type']> = { 1: 'created', 2: 'deleted', 3: 'changed', 4: 'child' };
@@ -74,6 +99,8 @@ export type Watcher = (event: WatchEvent) => void;
 
 export interface Stat {
   version: number;
+  /** The ACL's version: 0 until the ACL is first set after the create. */
+  aversion: number;
   /** Session id (hex) owning an ephemeral znode; '0' for a persistent one. */
   ephemeralOwner: string;
   numChildren: number;
@@ -89,12 +116,29 @@ export interface ZkSessionOptions {
   /** Deadline of one operation, ms. */
   operationTimeout?: number;
   logger: Logger;
+  /**
+   * Credentials added to every connection of the session. `digest` with `user:password` is what graykit uses
+   * (ConnectionOptions `auth`); the scheme is open for tests. With them, every znode the session creates gets the
+   * ACL world:anyone:r plus every permission for this identity, unless `create` is given another ACL.
+   */
+  auth?: { scheme: string; credentials: string };
 }
 
 export type CreateMode = 'persistent' | 'ephemeral';
 
 function toStat(stat: NativeStat): Stat {
-  return { version: stat.version, ephemeralOwner: String(stat.ephemeralOwner), numChildren: stat.numChildren, mtime: stat.mtime, ctime: stat.ctime };
+  return {
+    version: stat.version,
+    aversion: stat.aversion,
+    ephemeralOwner: String(stat.ephemeralOwner),
+    numChildren: stat.numChildren,
+    mtime: stat.mtime,
+    ctime: stat.ctime,
+  };
+}
+
+function sameData(current: Buffer | null, wanted: string | Buffer): boolean {
+  return (current ?? Buffer.alloc(0)).equals(typeof wanted === 'string' ? Buffer.from(wanted) : wanted);
 }
 
 /**
@@ -105,6 +149,7 @@ function toStat(stat: NativeStat): Stat {
  *   i.e. whenever ephemeral znodes and watches are gone and must be made again.
  * - `disconnected`: the connection was lost; the session may still come back.
  * - `expired`: the session expired; a new one is being opened.
+ * - `authFailed` (AccessDeniedError): the server refused the credentials; a new session is tried after a back-off.
  */
 export class ZkSession extends EventEmitter {
   private client?: NativeClient;
@@ -112,11 +157,31 @@ export class ZkSession extends EventEmitter {
   private isConnected = false;
   private hadSession = false;
   private readonly operationTimeout: number;
+  private authRetryMs = AUTH_RETRY_MS;
+  private authError?: AccessDeniedError;
+  /** The user name of the credentials, for error messages (never the password). */
+  readonly identity?: string;
 
-  constructor(private readonly options: ZkSessionOptions) {
+  private readonly options: Omit<ZkSessionOptions, 'auth'>;
+  /** A private field: the credentials never show in util.inspect, a heap of logged objects, or JSON. */
+  readonly #auth?: { scheme: string; credentials: string };
+
+  constructor(options: ZkSessionOptions) {
     super();
+    const { auth, ...rest } = options;
+    this.options = rest;
+    this.#auth = auth;
     this.operationTimeout = options.operationTimeout ?? Math.max(options.sessionTimeout, 2000);
+    if (auth) {
+      const { scheme, credentials } = auth;
+      this.identity = scheme === 'digest' ? credentials.slice(0, Math.max(credentials.indexOf(':'), 0)) : scheme;
+    }
     this.open();
+  }
+
+  /** Whether the session presents credentials (then the znodes it creates get an ACL; README "Security"). */
+  get authenticated(): boolean {
+    return this.#auth !== undefined;
   }
 
   get connected(): boolean {
@@ -142,14 +207,25 @@ export class ZkSession extends EventEmitter {
       host_order_deterministic: false,
     });
     this.client = client;
-    client.on('connect', () => {
+    // With credentials, the first `connect` of a handle waits for the server's answer to them (the C client calls
+    // back once, for the first connection; later reconnects resend them at the head of the queue by themselves).
+    let authAnswered = this.#auth === undefined;
+    let connectPending = false;
+    const onConnect = () => {
       if (this.client !== client || this.closed) return;
+      if (!authAnswered) {
+        connectPending = true;
+        return;
+      }
       this.isConnected = true;
+      this.authError = undefined;
+      this.authRetryMs = AUTH_RETRY_MS;
       const newSession = !this.hadSession;
       this.hadSession = true;
       this.options.logger.debug(`zookeeper connected (session ${client.client_id}, new: ${newSession})`);
       this.safeEmit('connected', newSession);
-    });
+    };
+    client.on('connect', onConnect);
     client.on('connecting', () => {
       if (this.client !== client || this.closed) return;
       if (this.isConnected) {
@@ -164,6 +240,17 @@ export class ZkSession extends EventEmitter {
       this.isConnected = false;
       this.hadSession = false;
       this.client = undefined;
+      if (code === ZOO_AUTH_FAILED_STATE) {
+        // Reopening at once would be refused at once: back off, and fail waiters now rather than at their timeout.
+        const error = new AccessDeniedError('authenticate', this.options.connect, ZK.AUTHFAILED, this.identity, `scheme "${this.#auth?.scheme}"`);
+        this.authError = error;
+        this.options.logger.error(`${error.message}; trying a new session in ${this.authRetryMs} ms`);
+        this.safeEmit('authFailed', error);
+        const retry = setTimeout(() => !this.closed && this.open(), this.authRetryMs);
+        retry.unref();
+        this.authRetryMs = Math.min(this.authRetryMs * 2, AUTH_RETRY_MAX_MS);
+        return;
+      }
       this.options.logger.warn(`ZooKeeper session closed by the server (code ${code}); opening a new session`);
       this.safeEmit('expired');
       setImmediate(() => {
@@ -172,6 +259,17 @@ export class ZkSession extends EventEmitter {
     });
     try {
       client.init({});
+      const auth = this.#auth;
+      if (auth) {
+        // Queued now, sent first on every connection of this handle (the C client keeps its auth list).
+        const rc = client.add_auth(auth.scheme, auth.credentials, (code) => {
+          // A refusal is followed by the handle's close (ZOO_AUTH_FAILED_STATE), handled above.
+          if (code !== ZK.OK) return;
+          authAnswered = true;
+          if (connectPending) onConnect();
+        });
+        if (typeof rc === 'number' && rc !== ZK.OK) this.options.logger.error(`the ZooKeeper client refused to queue the credentials of "${this.identity}" (${rc})`);
+      }
     } catch (error) {
       // A bad connect string throws here; retried like any other failure, and reported.
       this.options.logger.error(`cannot start a ZooKeeper client for ${this.options.connect}: ${(error as Error).message}`);
@@ -190,20 +288,34 @@ export class ZkSession extends EventEmitter {
     }
   }
 
-  /** Resolves once connected; rejects with ZooKeeperError (-7) after `timeoutMs`. */
+  /**
+   * Resolves once connected; rejects with ZooKeeperError (-7) after `timeoutMs`, or at once with AccessDeniedError
+   * (-115) when the server refused the credentials.
+   */
   whenConnected(timeoutMs: number): Promise<void> {
     if (this.isConnected) return Promise.resolve();
+    if (this.authError) return Promise.reject(this.authError);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const done = () => {
+        clearTimeout(timer);
         this.off('connected', onConnected);
+        this.off('authFailed', onAuthFailed);
+      };
+      const timer = setTimeout(() => {
+        done();
         reject(new ZooKeeperError('connect', this.options.connect, ZK.OPERATIONTIMEOUT, `not connected within ${timeoutMs} ms`));
       }, timeoutMs);
       timer.unref();
       const onConnected = () => {
-        clearTimeout(timer);
+        done();
         resolve();
       };
-      this.once('connected', onConnected);
+      const onAuthFailed = (error: AccessDeniedError) => {
+        done();
+        reject(error);
+      };
+      this.on('connected', onConnected);
+      this.on('authFailed', onAuthFailed);
     });
   }
 
@@ -229,6 +341,7 @@ export class ZkSession extends EventEmitter {
         settled = true;
         clearTimeout(timer);
         if (rc === ZK.OK) resolve(value as T);
+        else if (rc === ZK.NOAUTH || rc === ZK.AUTHFAILED) reject(new AccessDeniedError(operation, path, rc, this.identity));
         else reject(new ZooKeeperError(operation, path, rc, error));
       };
       let rc: number;
@@ -256,12 +369,71 @@ export class ZkSession extends EventEmitter {
     };
   }
 
-  create(path: string, data: string | Buffer, mode: CreateMode): Promise<string> {
+  /**
+   * Creates a znode. `acl` defaults to world:anyone:r plus every permission for this session's identity when the
+   * session has credentials, else to the client's open ACL. Any other ACL is set right after the create (see
+   * `secure`); a create that cannot be secured fails, and the znode is deleted when that is allowed.
+   */
+  async create(path: string, data: string | Buffer, mode: CreateMode, acl?: readonly AclEntry[]): Promise<string> {
     const flags = mode === 'ephemeral' ? NativeZooKeeper.ZOO_EPHEMERAL : 0;
-    return this.call('create', path, (client, done) => client.a_create(path, data, flags, (rc, error, created) => done(rc, error, created)));
+    const created = await this.call<string>('create', path, (client, done) => client.a_create(path, data, flags, (rc, error, name) => done(rc, error, name)));
+    const wanted = acl ?? (this.authenticated ? READ_ALL_CREATOR_ALL : undefined);
+    if (wanted) await this.secure(created, data, mode, wanted);
+    return created;
   }
 
-  /** Creates `path` and its missing parents as persistent znodes with empty data. */
+  /**
+   * The second half of a create with an ACL. Between the create and this setACL (one round trip) the znode has the
+   * open ACL, so another session may have, in that window:
+   * - set an ACL of its own: our setACL at ACL version 0 then fails (bad version, or no auth) and the znode is
+   *   deleted when the parent's ACL lets us, and the create fails with AccessDeniedError;
+   * - deleted it and created its own at the same path: for an ephemeral znode the owner check catches it (deleted,
+   *   the create fails), for a persistent one the data check below puts our data back under our ACL;
+   * - written its data: once the ACL is ours nobody else can write, so our data is written again;
+   * - created children (possible only on a persistent znode): they are deleted, or the create fails naming them.
+   * Deleting our znode in the window needs the parent's delete permission, which a secured tree does not give out.
+   */
+  private async secure(path: string, data: string | Buffer, mode: CreateMode, acl: readonly AclEntry[]): Promise<void> {
+    try {
+      await this.setAcl(path, acl, 0);
+    } catch (error) {
+      if (error instanceof ZooKeeperError && error.zkCode === ZK.NONODE) {
+        throw new ZooKeeperError('create', path, ZK.NONODE, 'deleted by another session before graykit could set its ACL');
+      }
+      if (error instanceof ZooKeeperError && (error.zkCode === ZK.BADVERSION || error.zkCode === ZK.NOAUTH)) {
+        await this.delete(path).catch(() => undefined);
+        throw new AccessDeniedError('create', path, ZK.NOAUTH, this.identity, 'another session changed its ACL between the create and graykit\'s setACL');
+      }
+      throw error;
+    }
+    const { data: current, stat } = await this.getData(path);
+    if (mode === 'ephemeral' && stat.ephemeralOwner !== this.sessionId) {
+      await this.delete(path).catch(() => undefined);
+      throw new ZooKeeperError('create', path, ZK.NODEEXISTS, 'replaced by another session before graykit could set its ACL');
+    }
+    if (stat.version !== 0 || !sameData(current, data)) {
+      this.options.logger.warn(`${path} was written by another session between its create and its setACL; writing graykit's data again`);
+      await this.setData(path, data, stat.version);
+    }
+    if (stat.numChildren > 0) {
+      for (const child of await this.getChildren(path)) {
+        const childPath = `${path}/${child}`;
+        this.options.logger.warn(`deleting ${childPath}: created by another session before graykit set the ACL of ${path}`);
+        try {
+          await this.delete(childPath);
+        } catch (error) {
+          if (error instanceof ZooKeeperError && error.zkCode === ZK.NONODE) continue;
+          throw new AccessDeniedError('delete', childPath, ZK.NOAUTH, this.identity, `created by another session under ${path} before graykit set its ACL, and graykit cannot delete it: remove it as the operator`);
+        }
+      }
+    }
+  }
+
+  /**
+   * Creates `path` and its missing parents as persistent znodes with empty data (and the default ACL of `create`).
+   * An existing parent is skipped even where this identity may not create it (ZooKeeper checks the create
+   * permission before existence, so a secured parent answers "no auth" rather than "node exists").
+   */
   async mkdirp(path: string): Promise<void> {
     const segments = path.split('/').filter(Boolean);
     let current = '';
@@ -270,9 +442,40 @@ export class ZkSession extends EventEmitter {
       try {
         await this.create(current, '', 'persistent');
       } catch (error) {
-        if (!(error instanceof ZooKeeperError && error.zkCode === ZK.NODEEXISTS)) throw error;
+        if (error instanceof ZooKeeperError && error.zkCode === ZK.NODEEXISTS) continue;
+        if (error instanceof AccessDeniedError && error.zkCode === ZK.NOAUTH && (await this.exists(current))) continue;
+        throw error;
       }
     }
+  }
+
+  /** The znode's ACL and stat. */
+  getAcl(path: string): Promise<{ acl: AclEntry[]; stat: Stat }> {
+    return this.call('get acl', path, (client, done) =>
+      client.a_get_acl(path, (rc, error, acl, stat) =>
+        done(rc, error, rc === ZK.OK && acl && stat ? { acl: acl.map((e) => ({ perms: e.perms, scheme: e.scheme, id: e.auth })), stat: toStat(stat) } : undefined),
+      ),
+    );
+  }
+
+  /** Sets the znode's ACL; `aclVersion` -1 for any (a compare-and-set on the ACL version otherwise). */
+  setAcl(path: string, acl: readonly AclEntry[], aclVersion = -1): Promise<void> {
+    const native = acl.map((entry) => ({ perms: entry.perms, scheme: entry.scheme, auth: entry.id }));
+    return this.call('set acl', path, (client, done) => client.a_set_acl(path, aclVersion, native, (rc, error) => done(rc, error)));
+  }
+
+  /**
+   * With credentials: if the znode still lets everyone write (a create whose setACL was lost to a timeout or a
+   * dropped connection), gives it world:anyone:r plus every permission for this identity. Other ACLs are left as
+   * they are (an operator may have widened them on purpose). Returns whether it changed anything.
+   */
+  async repairOpenAcl(path: string): Promise<boolean> {
+    if (!this.authenticated) return false;
+    const { acl } = await this.getAcl(path);
+    if (!isOpenAcl(acl)) return false;
+    this.options.logger.warn(`${path} still had the open ACL; setting world:anyone:r and every permission for "${this.identity}"`);
+    await this.setAcl(path, READ_ALL_CREATOR_ALL);
+    return true;
   }
 
   setData(path: string, data: string | Buffer, version = -1): Promise<Stat> {
