@@ -20,7 +20,9 @@ export {
 export type { FailoverOptions } from './consumer/failover';
 export { grayContext, DEFAULT_CONTEXT_OPTIONS } from './context/gray-context';
 export type { GrayContextOptions } from './context/gray-context';
-export { runInLane, contextBackend, CLS_NAMESPACE } from './context/lane-context';
+export { runInLane, bindLane, contextBackend, CLS_NAMESPACE } from './context/lane-context';
+export { bucketOf, bucketLane, decideLane, compileLanePolicy } from './router/lane-policy';
+export type { HashBy, LanePolicy, RequestView } from './router/lane-policy';
 export type { ContextBackend, ContextKind, LaneStore } from './context/lane-context';
 export { route, buildRoutingTable, pickLane, createBalancer, isValidRatio } from './router';
 export type { RouteDecision, RouteInput, RoutingTable, Balancer } from './router';

@@ -12,7 +12,9 @@ import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
 import { openSession, resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { isValidServiceName, servicesPath } from '../registry/paths';
 import type { ZkSession } from '../registry/zk-session';
-import type { Instance, Lane } from '../types';
+import { compileLanePolicy, type HashBy, type LanePolicy } from '../router/lane-policy';
+import { validateConfig } from '../registry/codec';
+import type { Instance, Lane, LaneRule } from '../types';
 import { ServiceOutliers, resolveOutlierOptions, type EjectionInfo, type OutlierOptions } from './outlier';
 
 export interface GrayConsumerOptions extends ConnectionOptions {
@@ -37,6 +39,17 @@ export interface GrayConsumerOptions extends ConnectionOptions {
    * `grayRoute()` alone reports nothing, so nothing is ever ejected.
    */
   outlier?: OutlierOptions | false;
+  /**
+   * Lane rules for requests that come in through `grayContext()`, first match wins (header, then cookie rules in
+   * the order given). A service's config znode `rules` replace these for calls to that service. Default none.
+   */
+  rules?: readonly LaneRule[];
+  /**
+   * Per-user bucketing: a request header name (e.g. `x-user-id`) or a function of the incoming request that gives
+   * the user's key; the same user gets the same lane at a given ratio. A config znode `hashBy` replaces a header
+   * name given here. Default none (a draw by ratio).
+   */
+  hashBy?: HashBy;
 }
 
 /** How one request is routed, beyond its lane. */
@@ -89,6 +102,11 @@ export class GrayConsumer extends EventEmitter {
   private readonly catalog: RegistryCatalog;
   private readonly tables = new Map<string, Routed>();
   private readonly outlier?: Required<OutlierOptions>;
+  private readonly localPolicy: LanePolicy;
+  private readonly localRules: readonly LaneRule[];
+  private readonly localHashBy?: HashBy;
+  /** Compiled lane policy per snapshot config, so regular expressions compile once per config change. */
+  private readonly policies = new WeakMap<object, LanePolicy>();
   private closed = false;
 
   constructor(options: GrayConsumerOptions = {}, env: NodeJS.ProcessEnv = process.env) {
@@ -105,6 +123,16 @@ export class GrayConsumer extends EventEmitter {
       this.allowList = new Set(options.services);
     }
     this.random = options.random ?? Math.random;
+    if (options.rules !== undefined) {
+      const checked = validateConfig({ rules: options.rules });
+      if (!checked.ok) throw new InvalidOptionError('rules', checked.reason);
+    }
+    if (options.hashBy !== undefined && typeof options.hashBy !== 'function' && !validateConfig({ hashBy: options.hashBy }).ok) {
+      throw new InvalidOptionError('hashBy', `expected a header name or a function, got ${JSON.stringify(options.hashBy)}`);
+    }
+    this.localRules = options.rules ?? [];
+    this.localHashBy = options.hashBy;
+    this.localPolicy = compileLanePolicy(this.localRules, this.localHashBy);
     this.outlier = resolveOutlierOptions(options.outlier);
     this.session = openSession(this.connection);
     this.catalog = new RegistryCatalog({ session: this.session, root: this.connection.root, logger: this.connection.logger });
@@ -135,6 +163,27 @@ export class GrayConsumer extends EventEmitter {
     if (registered === undefined) return undefined;
     // A service being watched stays routable even if its parent znode is removed and re-created.
     return registered.has(host) || this.tables.has(host);
+  }
+
+  /**
+   * The lane rules and bucketing key in force for calls to a service: its config znode's `rules`/`hashBy` where
+   * set, else the local options. Memory only.
+   */
+  lanePolicy(service: string): LanePolicy {
+    const config = this.tables.get(service)?.snapshot.config;
+    if (!config || (config.rules === undefined && config.hashBy === undefined)) return this.localPolicy;
+    let policy = this.policies.get(config);
+    if (!policy) {
+      policy = compileLanePolicy(config.rules ?? this.localRules, config.hashBy ?? this.localHashBy);
+      this.policies.set(config, policy);
+    }
+    return policy;
+  }
+
+  /** Waits (bounded by `timeout`) for the service's first snapshot. */
+  async whenReady(service: string): Promise<void> {
+    if (this.tables.has(service)) return;
+    await this.catalog.ready(service, this.timeout);
   }
 
   /** Waits (bounded by `timeout`) until the list of registered services is known. */

@@ -6,6 +6,7 @@ import type { InternalAxiosRequestConfig } from 'axios';
 import { contextBackend, isContextKind, type ContextBackend, type ContextKind } from '../context/lane-context';
 import { InvalidOptionError, RegistryUnavailableError } from '../errors';
 import type { RouteDecision } from '../router';
+import { decideLane } from '../router/lane-policy';
 import { servicesPath } from '../registry/paths';
 import { DEFAULT_LANE_HEADER, type Instance, type Lane } from '../types';
 import { GrayConsumer, type GrayConsumerOptions, type RouteOptions } from './consumer';
@@ -115,10 +116,25 @@ export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: 
     const originalBaseURL = config.baseURL;
     config.url = rewriteUrl(target, decision.instance);
     config.baseURL = undefined;
-    config.headers.set(laneHeader, decision.lane);
+    config.headers.set(consumer.snapshot(service)?.config.laneHeader ?? laneHeader, decision.lane);
     config.gray = { ...config.gray, lane: decision.lane, service, instance: decision.instance, url: originalUrl, baseURL: originalBaseURL };
     hooks?.routed(config);
     return config;
+  }
+
+  /**
+   * The request's lane before the router's draw: pinned on the request, else the context's (a trusted lane header,
+   * or the first call's decision), else decided now from the incoming request by the service's lane rules and
+   * bucketing, and kept in the context for the request's later calls. Undefined: the ratio decides.
+   */
+  function laneFor(config: InternalAxiosRequestConfig, service: string): Lane | undefined {
+    if (config.gray?.lane) return config.gray.lane;
+    const store = backend.current();
+    if (!store) return undefined;
+    if (store.lane === undefined && store.request) {
+      store.lane = decideLane(store.request, consumer.lanePolicy(service), consumer.ratioFor(service), store.forcing !== false)?.lane;
+    }
+    return store.lane;
   }
 
   /** A retry avoids the instances that failed it; useGray keeps non-retryable requests from probing. */
@@ -147,8 +163,8 @@ export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: 
       }
       if (!consumer.isService(host)) return config;
     }
-    const lane = config.gray?.lane ?? backend.current()?.lane;
-    return apply(config, await consumer.resolve(host, lane, routeOptionsFor(config)), host, url);
+    await consumer.whenReady(host);
+    return apply(config, await consumer.resolve(host, laneFor(config, host), routeOptionsFor(config)), host, url);
   }
 
   const interceptor = function grayRouteInterceptor(config: InternalAxiosRequestConfig) {
@@ -161,8 +177,7 @@ export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: 
     if (known === false) return config;
     if (known === true) {
       // The hot path: a memory read, no promise, no ZooKeeper.
-      const lane = config.gray?.lane ?? backend.current()?.lane;
-      const decision = consumer.route(host, lane, routeOptionsFor(config));
+      const decision = consumer.route(host, laneFor(config, host), routeOptionsFor(config));
       if (decision) return apply(config, decision, host, url);
     }
     return routeLater(config, host, url, known);

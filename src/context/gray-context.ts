@@ -8,11 +8,19 @@ export interface GrayContextOptions {
   context?: ContextKind | ContextBackend;
   /** Incoming header that pins the lane. Default `x-gray-lane`. */
   laneHeader?: string;
+  /**
+   * Whether a request may force its lane: by the lane header, or by the header and cookie rules. `true` trusts every
+   * request (services behind your edge); `false` trusts none (a public edge: clients must not put themselves into
+   * gray); a function decides per request (e.g. by source address or an authenticated tester). Untrusted requests
+   * still get a lane, by bucketing or ratio. Default `true`.
+   */
+  trust?: boolean | ((req: IncomingMessage) => boolean);
 }
 
 export const DEFAULT_CONTEXT_OPTIONS: Required<GrayContextOptions> = {
   context: 'als',
   laneHeader: DEFAULT_LANE_HEADER,
+  trust: true,
 };
 
 type Next = (error?: unknown) => void;
@@ -36,8 +44,17 @@ export function grayContext(options: GrayContextOptions = {}) {
   }
   const backend = contextBackend(context);
   const header = (options.laneHeader ?? DEFAULT_CONTEXT_OPTIONS.laneHeader).toLowerCase();
+  const trust = options.trust ?? DEFAULT_CONTEXT_OPTIONS.trust;
+  if (typeof trust !== 'boolean' && typeof trust !== 'function') throw new InvalidOptionError('trust', 'expected true, false or a function of the request');
   return function grayContextMiddleware(req: IncomingMessage, res: ServerResponse, next: Next): void {
-    backend.run({ lane: parseLane(req.headers[header]) }, () => {
+    let forcing = false;
+    try {
+      forcing = typeof trust === 'function' ? trust(req) === true : trust;
+    } catch {
+      forcing = false; // a throwing trust check trusts nobody
+    }
+    const lane = forcing ? parseLane(req.headers[header]) : undefined;
+    backend.run({ lane, request: req, forcing }, () => {
       backend.bindEmitter(req);
       backend.bindEmitter(res);
       next();

@@ -7,14 +7,19 @@
  *
  * No I/O here.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import type { EventEmitter } from 'node:events';
 import { createNamespace, getNamespace, type Namespace } from 'cls-hooked';
+import type { RequestView } from '../router/lane-policy';
 import type { Lane } from '../types';
 
 /** What the context holds: the lane, once decided (by an incoming header, a rule, or the first outbound call). */
 export interface LaneStore {
   lane?: Lane;
+  /** The incoming request, for lane rules and bucketing at the first outbound call. */
+  request?: RequestView;
+  /** Whether the request may force its lane (lane header, header and cookie rules): it comes from a trusted source. */
+  forcing?: boolean;
 }
 
 export type ContextKind = 'als' | 'cls';
@@ -27,6 +32,8 @@ export interface ContextBackend {
   current(): LaneStore | undefined;
   /** Keeps the current context in the emitter's listeners (a no-op for AsyncLocalStorage). */
   bindEmitter(emitter: EventEmitter): void;
+  /** Returns `fn` bound to the current context, for callbacks that run from elsewhere (a shared emitter's listener). */
+  bind<F extends (...args: never[]) => unknown>(fn: F): F;
 }
 
 /** The cls-hooked namespace graykit uses; apps that share cls-hooked can read it with getNamespace(). */
@@ -40,6 +47,7 @@ function createAlsBackend(): ContextBackend {
     run: (store, fn) => storage.run(store, fn),
     current: () => storage.getStore(),
     bindEmitter: () => undefined,
+    bind: (fn) => AsyncResource.bind(fn as unknown as (...args: unknown[]) => unknown) as unknown as typeof fn,
   };
 }
 
@@ -54,6 +62,7 @@ function createClsBackend(): ContextBackend {
       }),
     current: () => (namespace.active ? (namespace.get(CLS_KEY) as LaneStore | undefined) : undefined),
     bindEmitter: (emitter) => namespace.bindEmitter(emitter),
+    bind: (fn) => (namespace.active ? namespace.bind(fn) : fn),
   };
 }
 
@@ -82,4 +91,12 @@ export function isContextKind(value: unknown): value is ContextKind {
  */
 export function runInLane<T>(lane: Lane, fn: () => T, kind: ContextKind | ContextBackend = 'als'): T {
   return contextBackend(kind).run({ lane }, fn);
+}
+
+/**
+ * Binds `fn` to the current lane context. Listeners of an emitter shared across requests run in the context of
+ * whoever emits (nodejs/node#41285); bind them so they keep the lane of the request that added them.
+ */
+export function bindLane<F extends (...args: never[]) => unknown>(fn: F, kind: ContextKind | ContextBackend = 'als'): F {
+  return contextBackend(kind).bind(fn);
 }

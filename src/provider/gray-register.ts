@@ -10,6 +10,8 @@ import { EventEmitter } from 'node:events';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { grayContext, type GrayContextOptions } from '../context/gray-context';
+import type { ContextBackend, ContextKind } from '../context/lane-context';
 import { InvalidOptionError } from '../errors';
 import { isValidHost } from '../registry/codec';
 import { openSession, resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
@@ -44,6 +46,14 @@ export interface GrayRegisterOptions extends ConnectionOptions {
    * 0 closes as soon as the znode is gone.
    */
   drainMs?: number;
+  /**
+   * The lane context each incoming request gets (as `grayContext()` gives), so that a provider that is also a
+   * consumer keeps an incoming request's lane on its own outbound calls with a single `app.use`: `'als'`, `'cls'`
+   * (use the same value in its `grayRoute`), or `false` for none. Default `'als'`.
+   */
+  context?: ContextKind | ContextBackend | false;
+  /** Whether an incoming request may force its lane (lane header, rules): as grayContext's `trust`. Default true. */
+  trust?: GrayContextOptions['trust'];
   /**
    * Longest wait, ms, for in-flight requests once the server stops accepting; then the remaining connections are
    * destroyed and shutdown resolves. Default 10000.
@@ -413,6 +423,10 @@ export function grayRegister(options: GrayRegisterOptions = {}): GrayRegisterMid
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const express = require('express') as () => ExpressLikeApp & GrayRegisterMiddleware;
   const subApp = express();
+  if (options.context !== false) {
+    // The rest of the parent app's chain runs inside this middleware's `next()`, so inside the lane context.
+    (subApp as unknown as { use(fn: unknown): void }).use(grayContext({ context: options.context ?? 'als', trust: options.trust }));
+  }
   subApp.on('mount', (parent) => {
     const originalListen = parent.listen;
     parent.listen = function listenAndRegister(this: unknown, ...args: unknown[]) {

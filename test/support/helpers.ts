@@ -62,6 +62,8 @@ export async function startProvider(options: GrayRegisterOptions & { root: strin
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(port, '127.0.0.1', () => resolve(s));
   });
+  // Longer than clients keep idle keep-alive sockets, so that load tests never race the server's idle close.
+  (server as import('node:http').Server).keepAliveTimeout = 60_000;
   const bound = (server.address() as AddressInfo).port;
   await gray.registration.whenRegistered();
   return {
@@ -99,7 +101,7 @@ async function closeTwin(credentials: { id: string; password: string }): Promise
   const ZooKeeper = require('zookeeper');
   const twin = new ZooKeeper({ connect: testZk(), timeout: 4000, debug_level: 0, client_id: credentials.id, client_password: credentials.password });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('twin session did not connect')), 5000);
+    const timer = setTimeout(() => reject(new Error('twin session did not connect')), 15_000);
     twin.on('connect', () => {
       clearTimeout(timer);
       resolve();
