@@ -19,10 +19,13 @@ const RATIO = 30;
 const servers: Server[] = [];
 const routes: GrayRouteInterceptor[] = [];
 
-async function startTier(service: string, version: 'v1' | 'v2', next?: string): Promise<void> {
+/**
+ * A server whose GET /path calls `next` (a service, through graykit) and answers `[name, ...next's path]`.
+ * `first` is the app's own middleware (grayRegister for a tier, grayContext for the ingress).
+ */
+async function startHop(name: string, first: express.RequestHandler, next?: string): Promise<Server> {
   const app = express();
-  const register = grayRegister({ root: ROOT, service, version, gray: version === 'v2', host: HOST, logger: silentLogger });
-  app.use(register);
+  app.use(first);
   const route = grayRoute({ root: ROOT, logger: silentLogger, hashBy: 'x-user-id' });
   routes.push(route);
   const client = axios.create();
@@ -30,38 +33,28 @@ async function startTier(service: string, version: 'v1' | 'v2', next?: string): 
   app.get('/path', async (_req, res) => {
     try {
       const rest = next ? (await client.get<string[]>(`http://${next}/path`)).data : [];
-      res.json([`${service} ${version}`, ...rest]);
+      res.json(name === 'ingress' ? rest : [name, ...rest]);
     } catch (error) {
-      res.status(502).json([`${service} ${version}: ${(error as Error).message}`]);
+      res.status(502).json([`${name}: ${(error as Error).message}`]);
     }
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, HOST, () => resolve(s));
   });
   servers.push(server);
+  return server;
+}
+
+async function startTier(service: string, version: 'v1' | 'v2', next?: string): Promise<void> {
+  const register = grayRegister({ root: ROOT, service, version, gray: version === 'v2', host: HOST, logger: silentLogger });
+  const server = await startHop(`${service} ${version}`, register as unknown as express.RequestHandler, next);
   await register.registration.whenRegistered();
   console.log(`  ${service.padEnd(6)} ${version} (${version === 'v2' ? 'gray' : 'formal'}) on ${HOST}:${(server.address() as AddressInfo).port}`);
 }
 
 /** The ingress: the request's lane is decided here (lane header, else the user's bucket) and then travels along. */
 async function startIngress(): Promise<string> {
-  const app = express();
-  app.use(grayContext());
-  const route = grayRoute({ root: ROOT, logger: silentLogger, hashBy: 'x-user-id' });
-  routes.push(route);
-  const client = axios.create();
-  client.interceptors.request.use(route);
-  app.get('/path', async (_req, res) => {
-    try {
-      res.json((await client.get<string[]>('http://edge/path')).data);
-    } catch (error) {
-      res.status(502).json([`ingress: ${(error as Error).message}`]);
-    }
-  });
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, HOST, () => resolve(s));
-  });
-  servers.push(server);
+  const server = await startHop('ingress', grayContext() as express.RequestHandler, 'edge');
   return `http://${HOST}:${(server.address() as AddressInfo).port}`;
 }
 
