@@ -13,22 +13,44 @@ export interface TargetUrl {
   rest: string;
 }
 
-/** axios's own rule for joining a base URL and a relative one. */
+/** axios's test for an absolute URL (helpers/isAbsoluteURL.js): such a `url` is used as it is, baseURL or not. */
+const AXIOS_ABSOLUTE = /^([a-z][a-z\d+\-.]*:)?\/\//i;
+
+/** axios's own rule for joining a base URL and a relative one (helpers/combineURLs.js). */
 export function combineUrl(baseURL: string, url: string): string {
-  return url ? `${baseURL.replace(/\/?\/$/, '')}/${url.replace(/^\/+/, '')}` : baseURL;
+  return url ? `${baseURL.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}` : baseURL;
 }
 
-/** The absolute URL a request goes to, as axios will compute it, or undefined when it is not absolute. */
+/**
+ * The absolute URL a request goes to, as axios will compute it, or undefined when it is not an absolute http(s)
+ * URL. A `url` that axios takes as absolute (`ftp://x`, `//host/x`) is never joined to baseURL here either.
+ */
 export function requestUrl(url: string | undefined, baseURL: string | undefined): string | undefined {
-  if (url && ABSOLUTE_HTTP.test(url)) return url;
+  if (url && AXIOS_ABSOLUTE.test(url)) return ABSOLUTE_HTTP.test(url) ? url : undefined;
   if (baseURL) return combineUrl(baseURL, url ?? '');
   return undefined;
 }
 
+function whatwgHostname(url: string): string | undefined {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Splits an absolute http(s) URL, or undefined. The host must be the one the WHATWG URL parser (what axios and
+ * Node send by) sees: where the two readings differ (`http://evil.example\\@demo/`, `http://de%6Do/`, a tab in
+ * the host) the URL is not routed, so that a request whose real host is something else is never pointed at an
+ * instance, nor a request for a service sent elsewhere.
+ */
 export function parseTarget(url: string): TargetUrl | undefined {
   const match = ABSOLUTE_HTTP.exec(url);
   if (!match) return undefined;
-  return { scheme: match[1].toLowerCase(), userinfo: match[2], host: match[3].toLowerCase(), rest: match[4] ?? '/' };
+  const host = match[3].toLowerCase();
+  if (whatwgHostname(url) !== host) return undefined;
+  return { scheme: match[1].toLowerCase(), userinfo: match[2], host, rest: match[4] ?? '/' };
 }
 
 /** The same URL with its authority replaced by the instance's `host:port`. */

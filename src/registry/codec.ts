@@ -1,6 +1,10 @@
 /**
  * Encoding and validation of what lives in znodes: instance metadata and service config. Pure; no I/O.
  * Decoders never throw: they return `{ ok: false, reason }` so that the caller can skip the znode with a warning.
+ *
+ * Znode data is written by others (README "Security"): sizes and nesting are bounded, reasons quote values
+ * through `describe` (bounded, and safe on anything), and a host is accepted only in the form a URL parser keeps
+ * as it is, so that what is validated here is exactly where a rewritten request goes.
  */
 import { isIP } from 'node:net';
 import type { Instance, InstanceMeta, InstanceOverride, LaneRule, ServiceConfig } from '../types';
@@ -9,28 +13,94 @@ import { isValidRatio } from '../router/split';
 /** Larger znode data is refused: metadata is a handful of fields, and ZooKeeper itself caps data at 1 MiB. */
 export const MAX_DATA_BYTES = 16 * 1024;
 export const DEFAULT_WEIGHT = 100;
+/**
+ * Weights above this are refused: smooth weighted round-robin adds weights up, and a weight such as 1e308 would
+ * make the sum infinite and the rotation stick; a million to one is more spread than any real fleet needs.
+ */
+export const MAX_WEIGHT = 1_000_000;
+/** JSON nested deeper than this is refused: metadata is a handful of fields, and deep values break JSON.stringify. */
+export const MAX_JSON_DEPTH = 32;
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
-/** An IP address or a DNS host name: no scheme, path, user info or port inside it. */
+/**
+ * The host as a URL keeps it, or undefined when it is not an IP address or a DNS host name. IPv6 comes back
+ * compressed and lower-case without brackets (`0:0::1` -> `::1`), names lower-case. Refused: names that a URL
+ * parser reads as IPv4 (`2130706433`, `0x7f.1`, `010.0.0.1` and `1.2.3` all mean other addresses), IPv6 zone ids
+ * (`fe80::1%eth0`, which URLs cannot carry), and anything the WHATWG URL parser would change or reject (`xn--a`).
+ */
+export function canonicalHost(host: unknown): string | undefined {
+  if (typeof host !== 'string' || host.length === 0 || host.length > 253) return undefined;
+  const family = isIP(host);
+  if (family === 6) {
+    if (host.includes('%')) return undefined;
+    const parsed = urlHostname(`[${host}]`);
+    return parsed?.startsWith('[') ? parsed.slice(1, -1) : undefined;
+  }
+  if (family === 4) return urlHostname(host) === host ? host : undefined;
+  if (!HOSTNAME.test(host)) return undefined;
+  const lower = host.toLowerCase();
+  const last = lower.slice(lower.lastIndexOf('.') + 1);
+  // WHATWG "ends in a number": such a name is parsed as an IPv4 address, not looked up.
+  if (/^(?:\d+|0x[0-9a-f]*)$/.test(last)) return undefined;
+  return urlHostname(lower) === lower ? lower : undefined;
+}
+
+function urlHostname(host: string): string | undefined {
+  try {
+    return new URL(`http://${host}/`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An IP address or a DNS host name, in a form URLs keep: no scheme, path, user info or port inside it. */
 export function isValidHost(host: unknown): host is string {
-  return typeof host === 'string' && (isIP(host) !== 0 || HOSTNAME.test(host));
+  return canonicalHost(host) !== undefined;
 }
 
 export function isValidPort(port: unknown): port is number {
   return typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535;
 }
 
+function isValidWeight(weight: unknown): weight is number {
+  return typeof weight === 'number' && Number.isFinite(weight) && weight >= 0 && weight <= MAX_WEIGHT;
+}
+
+/** A value for a reason: JSON, at most 64 characters, and never an exception (deep or odd values included). */
+export function describe(value: unknown): string {
+  let text: string;
+  try {
+    text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(typeof value));
+  } catch {
+    text = Array.isArray(value) ? '[…]' : typeof value === 'object' && value !== null ? '{…}' : typeof value;
+  }
+  return text.length > 64 ? `${text.slice(0, 63)}…` : text;
+}
+
+/** Whether a parsed JSON value nests deeper than `max` (iterative: no recursion on hostile input). */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(current)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** Splits an instance znode name `host:port` (`[v6]:port` for IPv6). */
 export function parseInstanceId(id: string): Decoded<{ host: string; port: number }> {
   const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(id);
   if (!match) return { ok: false, reason: `znode name "${id}" is not host:port` };
-  const host = match[1] ?? match[2];
+  const raw = match[1] ?? match[2];
   const port = Number(match[3]);
-  if (match[1] !== undefined && isIP(host) !== 6) return { ok: false, reason: `"${host}" in brackets is not an IPv6 address` };
-  if (!isValidHost(host)) return { ok: false, reason: `host "${host}" is not an IP address or host name` };
+  if (match[1] !== undefined && isIP(raw) !== 6) return { ok: false, reason: `"${raw}" in brackets is not an IPv6 address` };
+  const host = canonicalHost(raw);
+  if (host === undefined) return { ok: false, reason: `host "${raw}" is not an IP address or host name that URLs keep as it is` };
   if (!isValidPort(port)) return { ok: false, reason: `port ${match[3]} is outside 1-65535` };
   return { ok: true, value: { host, port } };
 }
@@ -48,6 +118,7 @@ function parseJsonObject(data: Buffer | string | null | undefined): Decoded<Reco
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { ok: false, reason: 'data is not a JSON object' };
   }
+  if (nestsDeeperThan(parsed, MAX_JSON_DEPTH)) return { ok: false, reason: `data nests deeper than ${MAX_JSON_DEPTH} levels` };
   return { ok: true, value: parsed as Record<string, unknown> };
 }
 
@@ -67,17 +138,16 @@ export function decodeInstance(path: string, id: string, data: Buffer | string |
 
 /** Validates instance metadata already parsed (an instance's own, or with an operator override merged over it). */
 export function decodeInstanceMeta(path: string, id: string, meta: Record<string, unknown>): Decoded<Instance> {
-  const address = parseInstanceId(id);
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return { ok: false, reason: 'metadata is not an object' };
+  const address = typeof id === 'string' ? parseInstanceId(id) : ({ ok: false, reason: 'znode name is not a string' } as const);
   if (!address.ok) return address;
   const gray = parseGrayFlag(meta.gray);
-  if (gray === undefined) return { ok: false, reason: `"gray" is ${JSON.stringify(meta.gray)}, not true or false` };
+  if (gray === undefined) return { ok: false, reason: `"gray" is ${describe(meta.gray)}, not true or false` };
   const weight = meta.weight === undefined ? DEFAULT_WEIGHT : meta.weight;
-  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
-    return { ok: false, reason: `"weight" is ${JSON.stringify(meta.weight)}, not a number >= 0` };
-  }
+  if (!isValidWeight(weight)) return { ok: false, reason: `"weight" is ${describe(meta.weight)}, not a number from 0 to ${MAX_WEIGHT}` };
   const version = meta.version;
-  if (version !== undefined && typeof version !== 'string' && typeof version !== 'number') {
-    return { ok: false, reason: `"version" is ${JSON.stringify(version)}, not a string` };
+  if (version !== undefined && typeof version !== 'string' && !(typeof version === 'number' && Number.isFinite(version))) {
+    return { ok: false, reason: `"version" is ${describe(version)}, not a string` };
   }
   return {
     ok: true,
@@ -106,11 +176,11 @@ export function decodeOverride(data: Buffer | string | null | undefined): Decode
   const override = { ...json.value };
   if ('gray' in override) {
     const gray = parseGrayFlag(override.gray);
-    if (gray === undefined || override.gray === undefined) return { ok: false, reason: `"gray" is ${JSON.stringify(override.gray)}, not true or false` };
+    if (gray === undefined || override.gray === undefined) return { ok: false, reason: `"gray" is ${describe(override.gray)}, not true or false` };
     override.gray = gray;
   }
-  if ('weight' in override && !(typeof override.weight === 'number' && Number.isFinite(override.weight) && override.weight >= 0)) {
-    return { ok: false, reason: `"weight" is ${JSON.stringify(override.weight)}, not a number >= 0` };
+  if ('weight' in override && !isValidWeight(override.weight)) {
+    return { ok: false, reason: `"weight" is ${describe(override.weight)}, not a number from 0 to ${MAX_WEIGHT}` };
   }
   return { ok: true, value: override };
 }
@@ -132,7 +202,7 @@ function decodeRule(rule: unknown, index: number): Decoded<LaneRule> {
   if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) return { ok: false, reason: `"${at}" is not an object` };
   const { header, cookie, equals, matches, lane, ...rest } = rule as Record<string, unknown>;
   const unknown = Object.keys(rest);
-  if (unknown.length > 0) return { ok: false, reason: `"${at}" has unknown field "${unknown[0]}"` };
+  if (unknown.length > 0) return { ok: false, reason: `"${at}" has unknown field ${describe(unknown[0])}` };
   if ((header === undefined) === (cookie === undefined)) return { ok: false, reason: `"${at}" needs exactly one of "header" and "cookie"` };
   if (header !== undefined && !(typeof header === 'string' && HEADER_NAME.test(header))) return { ok: false, reason: `"${at}.header" is not a header name` };
   if (cookie !== undefined && !(typeof cookie === 'string' && COOKIE_NAME.test(cookie))) return { ok: false, reason: `"${at}.cookie" is not a cookie name` };
@@ -146,7 +216,7 @@ function decodeRule(rule: unknown, index: number): Decoded<LaneRule> {
       return { ok: false, reason: `"${at}.matches" is not a valid regular expression` };
     }
   }
-  if (lane !== 'gray' && lane !== 'normal') return { ok: false, reason: `"${at}.lane" is ${JSON.stringify(lane)}, not "gray" or "normal"` };
+  if (lane !== 'gray' && lane !== 'normal') return { ok: false, reason: `"${at}.lane" is ${describe(lane)}, not "gray" or "normal"` };
   const decoded: LaneRule = { lane };
   if (header !== undefined) decoded.header = (header as string).toLowerCase();
   if (cookie !== undefined) decoded.cookie = cookie as string;
@@ -163,18 +233,18 @@ export function validateConfig(value: unknown): Decoded<ServiceConfig> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'config is not a JSON object' };
   const input = value as Record<string, unknown>;
   const unknown = Object.keys(input).filter((key) => !CONFIG_FIELDS.has(key));
-  if (unknown.length > 0) return { ok: false, reason: `unknown field "${unknown[0]}"` };
+  if (unknown.length > 0) return { ok: false, reason: `unknown field ${describe(unknown[0])}` };
   const config: ServiceConfig = {};
   if (input.ratio !== undefined) {
-    if (!isValidRatio(input.ratio)) return { ok: false, reason: `"ratio" is ${JSON.stringify(input.ratio)}, not a number from 0 to 100` };
+    if (!isValidRatio(input.ratio)) return { ok: false, reason: `"ratio" is ${describe(input.ratio)}, not a number from 0 to 100` };
     config.ratio = input.ratio;
   }
   if (input.laneHeader !== undefined) {
-    if (!(typeof input.laneHeader === 'string' && HEADER_NAME.test(input.laneHeader))) return { ok: false, reason: `"laneHeader" is ${JSON.stringify(input.laneHeader)}, not a header name` };
+    if (!(typeof input.laneHeader === 'string' && HEADER_NAME.test(input.laneHeader))) return { ok: false, reason: `"laneHeader" is ${describe(input.laneHeader)}, not a header name` };
     config.laneHeader = input.laneHeader.toLowerCase();
   }
   if (input.hashBy !== undefined) {
-    if (!(typeof input.hashBy === 'string' && HEADER_NAME.test(input.hashBy))) return { ok: false, reason: `"hashBy" is ${JSON.stringify(input.hashBy)}, not a header name` };
+    if (!(typeof input.hashBy === 'string' && HEADER_NAME.test(input.hashBy))) return { ok: false, reason: `"hashBy" is ${describe(input.hashBy)}, not a header name` };
     config.hashBy = input.hashBy.toLowerCase();
   }
   if (input.rules !== undefined) {
