@@ -180,7 +180,7 @@ describe('registry access with digest identities and ACLs (real ZooKeeper)', () 
   ])('%s cannot change the ratio, the config, or any override', async (_name, auth) => {
     const admin = track(createAdmin({ zk: testZk(), root, auth, logger: silentLogger }));
     const config = configPath(root, 'demo');
-    // No config znode yet: creating one needs the service directory's create permission.
+    // The first time round there is no config znode yet: creating one needs the service directory's create permission.
     await expectDenied(admin.setRatio('demo', 100), config);
     await operator.setRatio('demo', 10);
     await expectDenied(admin.setRatio('demo', 100), config);
@@ -266,6 +266,14 @@ describe('registry access with digest identities and ACLs (real ZooKeeper)', () 
     track({ close: () => registration.deregister() });
     await eventually(() => expect(registration.registered).toBe(true));
     expect(formatAcl((await own.getAcl(path)).acl)).toBe(`world:anyone:r,digest:${digestId(PROVIDER)}:cdrwa`);
+  });
+
+  test('an override names an instance host:port: any other name (a path climbing out of overrides/) is refused before any write', async () => {
+    for (const id of ['../config', '../../other/config', 'x', '127.0.0.1:80/x', '']) {
+      await expect(operator.setOverride('demo', id, { gray: true })).rejects.toMatchObject({ code: 'ERR_GRAYKIT_INVALID_OPTION', option: 'instance' });
+      await expect(operator.clearOverride('demo', id)).rejects.toMatchObject({ code: 'ERR_GRAYKIT_INVALID_OPTION', option: 'instance' });
+    }
+    expect((await operator.getConfig('demo')).error).toBeUndefined();
   });
 
   test('init refuses to run without credentials, and refuses provider ids that are not digests', async () => {
