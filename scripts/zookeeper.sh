@@ -6,8 +6,14 @@
 #                                           when PORT is omitted); waits for ruok -> imok; prints host:port
 #   scripts/zookeeper.sh stop DIR           stop the server started in DIR (by the pid it recorded) and wait
 #   scripts/zookeeper.sh ruok HOST:PORT     exit 0 when the server answers imok
+#   scripts/zookeeper.sh srvr HOST:PORT     print the server's `srvr` answer (its Mode: leader, follower, standalone)
+#   scripts/zookeeper.sh start-ensemble DIR start a 3-node ensemble, servers 1-3 in DIR/1..3 on free loopback ports
+#                                           (client, quorum and election ports on 127.0.0.1, one myid each); waits
+#                                           for a leader; prints the connect string host:port,host:port,host:port
+#   scripts/zookeeper.sh stop-ensemble DIR  stop the ensemble's servers (each by its recorded pid)
 #
-# It never touches a ZooKeeper it did not start: `stop` only kills the pid written in DIR/zookeeper.pid.
+# It never touches a ZooKeeper it did not start: `stop` only kills the pid written in DIR/zookeeper.pid. One server
+# of an ensemble is stopped with `stop DIR/N`.
 set -euo pipefail
 
 ZK_HOME=${ZK_HOME:-/usr/share/zookeeper}
@@ -29,14 +35,44 @@ install_zookeeper() {
 }
 
 free_port() {
-  node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{process.stdout.write(String(s.address().port));s.close()})"
+  free_ports 1
 }
 
-# Four-letter word over bash's /dev/tcp: no nc needed.
+# N distinct free loopback ports, space-separated (all held open together, so no two are the same).
+free_ports() {
+  node -e "
+    const net = require('net');
+    const n = Number(process.argv[1]);
+    const servers = [];
+    const next = () => {
+      if (servers.length === n) {
+        process.stdout.write(servers.map((s) => s.address().port).join(' '));
+        servers.forEach((s) => s.close());
+        return;
+      }
+      const s = net.createServer();
+      s.listen(0, '127.0.0.1', () => { servers.push(s); next(); });
+    };
+    next();" "$1"
+}
+
+# Four-letter words over bash's /dev/tcp: no nc needed.
+four_letters() {
+  local host=${2%:*} port=${2##*:}
+  (exec 3<>"/dev/tcp/$host/$port" && printf '%s' "$1" >&3 && timeout 2 cat <&3) 2>/dev/null || true
+}
+
 ruok() {
-  local host=${1%:*} port=${1##*:} answer=""
-  answer=$( (exec 3<>"/dev/tcp/$host/$port" && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null || true)
-  [ "$answer" = imok ]
+  [ "$(four_letters ruok "$1")" = imok ]
+}
+
+srvr() {
+  four_letters srvr "$1"
+}
+
+# Mode of the server at HOST:PORT (leader, follower, standalone), or nothing when it is not serving.
+mode() {
+  srvr "$1" | sed -n 's/^Mode: //p'
 }
 
 start() {
@@ -45,6 +81,15 @@ start() {
   mkdir -p "$dir/data"
   dir=$(cd "$dir" && pwd)
   [ -n "$port" ] || port=$(free_port)
+  write_config "$dir" "$port"
+  launch "$dir"
+  wait_serving "$dir" "127.0.0.1:$port" ruok || exit 1
+  echo "127.0.0.1:$port"
+}
+
+# zoo.cfg of a server in DIR with client port PORT; the ensemble adds its server.N lines.
+write_config() {
+  local dir=$1 port=$2
   cat >"$dir/zoo.cfg" <<CFG
 tickTime=500
 minSessionTimeout=1000
@@ -58,20 +103,66 @@ maxClientCnxns=0
 admin.enableServer=false
 4lw.commands.whitelist=ruok,srvr,stat,mntr,cons
 CFG
+}
+
+launch() {
+  local dir=$1
   # start-foreground execs java, so $! is the server's own pid and `stop` can end exactly it.
   SERVER_JVMFLAGS="-Xmx256m -Dzookeeper.root.logger=WARN,CONSOLE -Dzookeeper.console.threshold=WARN" \
     setsid nohup "$ZK_SERVER" start-foreground "$dir/zoo.cfg" >"$dir/zookeeper.out" 2>&1 </dev/null &
   echo $! >"$dir/zookeeper.pid"
+}
+
+# Waits (30 s at most) until the server in DIR at HOST:PORT passes CHECK (ruok: it runs; serving: it is in a
+# quorum); otherwise stops it, says why and returns 1.
+wait_serving() {
+  local dir=$1 address=$2 check=$3
   local deadline=$((SECONDS + 30))
-  until ruok "127.0.0.1:$port"; do
+  until { [ "$check" = ruok ] && ruok "$address"; } || { [ "$check" = serving ] && [ -n "$(mode "$address")" ]; }; do
     if ! kill -0 "$(cat "$dir/zookeeper.pid")" 2>/dev/null; then
       tail -20 "$dir/zookeeper.out" >&2
-      die "ZooKeeper in $dir exited during start"
+      echo "zookeeper.sh: ZooKeeper in $dir exited during start" >&2
+      return 1
     fi
-    [ $SECONDS -lt $deadline ] || { stop "$dir"; die "ZooKeeper in $dir did not answer imok within 30 s"; }
+    if [ $SECONDS -ge $deadline ]; then
+      stop "$dir"
+      echo "zookeeper.sh: ZooKeeper in $dir did not start serving within 30 s" >&2
+      return 1
+    fi
     sleep 0.2
   done
-  echo "127.0.0.1:$port"
+}
+
+start_ensemble() {
+  local dir=$1 ports i
+  install_zookeeper
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  # Per server: a client port, a quorum port and an election port, all on 127.0.0.1.
+  read -r -a ports <<<"$(free_ports 9)"
+  local servers="" connect=""
+  for i in 1 2 3; do
+    servers+="server.$i=127.0.0.1:${ports[$((3 * i - 2))]}:${ports[$((3 * i - 1))]}"$'\n'
+    connect+="${connect:+,}127.0.0.1:${ports[$((3 * i - 3))]}"
+  done
+  for i in 1 2 3; do
+    mkdir -p "$dir/$i/data"
+    echo "$i" >"$dir/$i/data/myid"
+    write_config "$dir/$i" "${ports[$((3 * i - 3))]}"
+    printf '%s' "$servers" >>"$dir/$i/zoo.cfg"
+    launch "$dir/$i"
+  done
+  echo "$connect" >"$dir/connect"
+  # A server answers srvr with a Mode only once it has joined a quorum with a leader.
+  for i in 1 2 3; do
+    wait_serving "$dir/$i" "127.0.0.1:${ports[$((3 * i - 3))]}" serving || { stop_ensemble "$dir"; exit 1; }
+  done
+  echo "$connect"
+}
+
+stop_ensemble() {
+  local dir=$1 i
+  for i in 1 2 3; do stop "$dir/$i"; done
 }
 
 stop() {
@@ -94,5 +185,8 @@ case "${1:-}" in
   start) [ $# -ge 2 ] || die "usage: start DIR [PORT]"; start "$2" "${3:-}" ;;
   stop) [ $# -ge 2 ] || die "usage: stop DIR"; stop "$2" ;;
   ruok) [ $# -ge 2 ] || die "usage: ruok HOST:PORT"; ruok "$2" ;;
-  *) die "usage: $0 install | start DIR [PORT] | stop DIR | ruok HOST:PORT" ;;
+  srvr) [ $# -ge 2 ] || die "usage: srvr HOST:PORT"; srvr "$2" ;;
+  start-ensemble) [ $# -ge 2 ] || die "usage: start-ensemble DIR"; start_ensemble "$2" ;;
+  stop-ensemble) [ $# -ge 2 ] || die "usage: stop-ensemble DIR"; stop_ensemble "$2" ;;
+  *) die "usage: $0 install | start DIR [PORT] | stop DIR | ruok HOST:PORT | srvr HOST:PORT | start-ensemble DIR | stop-ensemble DIR" ;;
 esac

@@ -87,6 +87,9 @@ const ZOO_AUTH_FAILED_STATE = -113;
 /** Back-off before a new session after refused credentials: the server would refuse them again at once. */
 const AUTH_RETRY_MS = 2000;
 const AUTH_RETRY_MAX_MS = 30_000;
+/** Back-off between new sessions that the server refuses before they ever connect. */
+const REOPEN_MIN_MS = 100;
+const REOPEN_MAX_MS = 5000;
 
 const ZOO_SESSION_EVENT = -1;
 const WATCH_EVENT_NAMES: Record<number, WatchEvent['type']> = { 1: 'created', 2: 'deleted', 3: 'changed', 4: 'child' };
@@ -158,6 +161,8 @@ export class ZkSession extends EventEmitter {
   private hadSession = false;
   private readonly operationTimeout: number;
   private authRetryMs = AUTH_RETRY_MS;
+  private reopenDelayMs = REOPEN_MIN_MS;
+  private reopenTimer?: NodeJS.Timeout;
   private authError?: AccessDeniedError;
   /** The user name of the credentials, for error messages (never the password). */
   readonly identity?: string;
@@ -211,12 +216,15 @@ export class ZkSession extends EventEmitter {
     // back once, for the first connection; later reconnects resend them at the head of the queue by themselves).
     let authAnswered = this.#auth === undefined;
     let connectPending = false;
+    let connectedOnce = false;
     const onConnect = () => {
       if (this.client !== client || this.closed) return;
       if (!authAnswered) {
         connectPending = true;
         return;
       }
+      connectedOnce = true;
+      this.reopenDelayMs = REOPEN_MIN_MS;
       this.isConnected = true;
       this.authError = undefined;
       this.authRetryMs = AUTH_RETRY_MS;
@@ -251,11 +259,22 @@ export class ZkSession extends EventEmitter {
         this.authRetryMs = Math.min(this.authRetryMs * 2, AUTH_RETRY_MAX_MS);
         return;
       }
-      this.options.logger.warn(`ZooKeeper session closed by the server (code ${code}); opening a new session`);
-      this.safeEmit('expired');
-      setImmediate(() => {
+      // A handle closed before it ever connected would make a tight open/close loop: during an ensemble's leader
+      // election a follower answers new sessions as expired (issue 5's fault suite saw 178 in 1.3 s). Back off,
+      // 100 ms doubling to 5 s; a session that had connected is replaced at once.
+      const delay = connectedOnce ? 0 : this.reopenDelayMs;
+      this.reopenDelayMs = connectedOnce ? REOPEN_MIN_MS : Math.min(this.reopenDelayMs * 2, REOPEN_MAX_MS);
+      if (connectedOnce) {
+        this.options.logger.warn(`ZooKeeper session closed by the server (code ${code}); opening a new session`);
+        this.safeEmit('expired');
+      } else {
+        this.options.logger.debug(`a new ZooKeeper session was refused (code ${code}); trying again in ${delay} ms`);
+      }
+      // Not unref()ed: a process waiting on the registry must not exit in between. close() clears it.
+      this.reopenTimer = setTimeout(() => {
+        this.reopenTimer = undefined;
         if (!this.closed) this.open();
-      });
+      }, delay);
     });
     try {
       client.init({});
@@ -518,6 +537,7 @@ export class ZkSession extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     this.isConnected = false;
+    clearTimeout(this.reopenTimer);
     const client = this.client;
     this.client = undefined;
     this.removeAllListeners();

@@ -1,0 +1,99 @@
+/**
+ * What every fault scenario shares: three provider processes, a consumer (useGray on axios) in this process, the
+ * load, the wait for re-convergence (bounded polling), and the report line.
+ */
+import { appendFileSync } from 'node:fs';
+import axios, { type AxiosInstance } from 'axios';
+import { useGray, type GrayInterceptors, type Logger, type OutlierEvent } from '../../src';
+import { eventually } from '../support/helpers';
+import { startProviderProcess, type ProviderProcess } from './children';
+import { LoadGenerator, type LoadResult } from './load';
+
+export const SERVICE = 'faults';
+export const ROOT = '/graykit-faults';
+/** Providers' ZooKeeper session timeout: how long after a crash the registry drops them. */
+export const PROVIDER_SESSION_TIMEOUT = 4000;
+/** Each request makes the provider wait this long, so that some are always in flight when a fault hits. */
+export const WORK_URL = `http://${SERVICE}/work?delay=5`;
+
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s`;
+
+/** Progress on stderr, so that a slow or failing scenario can be read afterwards. */
+export function note(message: string): void {
+  process.stderr.write(`[faults ${elapsed()}] ${message}\n`);
+}
+
+/** How many ZooKeeper sessions the consumer opened after losing one (each a new session and a full re-read). */
+export const consumerSessions = { replaced: 0, refused: 0 };
+
+const consumerLogger: Logger = {
+  debug: (message) => {
+    if (message.includes('new ZooKeeper session was refused')) consumerSessions.refused++;
+  },
+  info: (message) => note(`consumer: ${message}`),
+  warn: (message) => {
+    if (message.includes('session closed by the server')) consumerSessions.replaced++;
+    note(`consumer: ${message}`);
+  },
+  error: (message) => note(`consumer error: ${message}`),
+};
+
+export interface Consumer {
+  http: AxiosInstance;
+  gray: GrayInterceptors;
+  ejections: OutlierEvent[];
+  /** Ids (`host:port`) in the consumer's snapshot, sorted. */
+  ids(): string[];
+  /** Whether its ZooKeeper session is connected. */
+  connected(): boolean;
+}
+
+export function startConsumer(zk: string): Consumer {
+  const http = axios.create();
+  const gray = useGray(http, { zk, root: ROOT, services: [SERVICE], logger: consumerLogger });
+  const ejections: OutlierEvent[] = [];
+  gray.consumer.on('ejected', (event: OutlierEvent) => ejections.push(event));
+  return {
+    http,
+    gray,
+    ejections,
+    ids: () => (gray.consumer.snapshot(SERVICE)?.instances ?? []).map((instance) => instance.id).sort(),
+    connected: () => gray.consumer.connected,
+  };
+}
+
+export const idOf = (provider: ProviderProcess) => `127.0.0.1:${provider.port}`;
+
+export function startProviders(zk: string, count: number, ports: Array<number | undefined> = []): Promise<ProviderProcess[]> {
+  return Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      startProviderProcess({ zk, root: ROOT, port: ports[i], sessionTimeout: PROVIDER_SESSION_TIMEOUT, name: `p${i}` }),
+    ),
+  );
+}
+
+/** Polls until the consumer's snapshot lists exactly `ids`; resolves with the time it happened. */
+export async function untilSnapshot(consumer: Consumer, ids: string[], timeoutMs = 60_000): Promise<number> {
+  const expected = [...ids].sort();
+  await eventually(() => expect(consumer.ids()).toEqual(expected), timeoutMs, 20);
+  return Date.now();
+}
+
+export function startLoad(consumer: Consumer): LoadGenerator {
+  return new LoadGenerator(consumer.http, WORK_URL, { rate: 200, maxDurationMs: 120_000 }).start();
+}
+
+/** Prints the scenario's figures and adds them to the run's summary (printed by the global teardown). */
+export function report(scenario: string, result: LoadResult, convergence: string, extra: Record<string, unknown> = {}): void {
+  const line =
+    `faults: ${scenario}: sent ${result.sent}, failed ${result.failed}, retries ${result.retries}, ` +
+    `re-converged ${convergence} (${(result.durationMs / 1000).toFixed(1)} s of load at ~${Math.round((result.sent * 1000) / result.durationMs)} req/s)`;
+  process.stdout.write(`${line}\n`);
+  if (result.failures.length) process.stdout.write(`faults: ${scenario}: first failures: ${JSON.stringify(result.failures)}\n`);
+  const summary = process.env.GRAYKIT_FAULTS_SUMMARY;
+  if (summary) appendFileSync(summary, `${JSON.stringify({ scenario, ...result, failures: result.failures.length, convergence, ...extra })}\n`);
+}
+
+/** Seconds with one decimal, for the report. */
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
