@@ -12,6 +12,7 @@ import type { Instance } from '../types';
 import type { GrayConsumer } from './consumer';
 import { createHttpAgent, createHttpsAgent, isConnectionError, resolveFailoverOptions, type FailoverOptions } from './failover';
 import { createRouteInterceptor, type GrayRouteInterceptor, type GrayRouteOptions } from './gray-route';
+import { emitOutcome, outcomeOfStatus } from './outcome';
 
 export interface UseGrayOptions extends GrayRouteOptions {
   /**
@@ -87,7 +88,10 @@ export function useGray(http: AxiosInstance, options: UseGrayOptions = {}): Gray
 
   const onResponse = function grayOutcome(response: AxiosResponse): AxiosResponse {
     const gray = response.config?.gray;
-    if (gray?.service !== undefined && gray.instance) route.consumer.reportSuccess(gray.service, gray.instance.id);
+    if (gray?.service !== undefined && gray.instance) {
+      route.consumer.reportSuccess(gray.service, gray.instance.id);
+      emitOutcome(route.consumer, gray.service, gray.instance, gray.lane, outcomeOfStatus(response.status), response.status);
+    }
     return response;
   };
 
@@ -99,13 +103,16 @@ export function useGray(http: AxiosInstance, options: UseGrayOptions = {}): Gray
     const { service, instance } = gray;
     if (error.response) {
       route.consumer.reportSuccess(service, instance.id); // it answered: the connection is fine
+      emitOutcome(route.consumer, service, instance, gray.lane, outcomeOfStatus(error.response.status), error.response.status);
       return Promise.reject(error);
     }
     if (!isConnectionError(error)) {
       route.consumer.reportAbandoned(service, instance.id); // timed out or cancelled: no verdict
+      if (error.code !== 'ERR_CANCELED') emitOutcome(route.consumer, service, instance, gray.lane, 'other_error');
       return Promise.reject(error);
     }
     route.consumer.reportFailure(service, instance.id);
+    emitOutcome(route.consumer, service, instance, gray.lane, 'connection_error');
     const attempts = gray.attempts ?? 1;
     if (attempts >= failover.attempts || !mayFailover(config)) return Promise.reject(error);
     const failedUrl = config.url;

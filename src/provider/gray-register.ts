@@ -11,6 +11,7 @@ import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node
 import type { Server, Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { grayContext, type GrayContextOptions } from '../context/gray-context';
+import { checkMetricsPath, createProviderMetrics, type ProviderMetrics, type ProviderMetricsOptions } from '../metrics/provider-metrics';
 import type { ContextBackend, ContextKind } from '../context/lane-context';
 import { InvalidOptionError } from '../errors';
 import { isValidHost } from '../registry/codec';
@@ -59,6 +60,17 @@ export interface GrayRegisterOptions extends ConnectionOptions {
    * destroyed and shutdown resolves. Default 10000.
    */
   shutdownTimeout?: number;
+  /**
+   * Request metrics (README "Progressive rollout"): request count and latency by status class, labelled with
+   * service, version and lane, on a prom-client registry (`middleware.metrics.registry`). `true` or options turn
+   * them on; `metricsPath` turns them on too. Default off.
+   */
+  metrics?: ProviderMetricsOptions | boolean;
+  /**
+   * Path that serves the metrics in Prometheus text format (GET), advertised as `metricsPath` in the instance
+   * metadata so that `graykit rollout` finds them. Scrapes of it are not counted. Default none: not served.
+   */
+  metricsPath?: string;
 }
 
 export const DEFAULT_REGISTER_OPTIONS = {
@@ -122,6 +134,7 @@ function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS.Proces
   const version = options.version ?? env.APP_VERSION;
   const meta: InstanceMeta = { ...metadata, gray, weight };
   if (version !== undefined) meta.version = String(version);
+  if (options.metricsPath !== undefined) meta.metricsPath = checkMetricsPath(options.metricsPath);
   return {
     connection,
     service,
@@ -393,6 +406,8 @@ export class ProviderRegistration extends EventEmitter {
 export interface GrayRegisterMiddleware {
   (req: unknown, res: unknown, next: (error?: unknown) => void): void;
   readonly registration: ProviderRegistration;
+  /** The request metrics, when the `metrics` or `metricsPath` option turned them on. */
+  readonly metrics?: ProviderMetrics;
 }
 
 interface ExpressLikeApp {
@@ -427,6 +442,11 @@ export function grayRegister(options: GrayRegisterOptions = {}): GrayRegisterMid
     // The rest of the parent app's chain runs inside this middleware's `next()`, so inside the lane context.
     (subApp as unknown as { use(fn: unknown): void }).use(grayContext({ context: options.context ?? 'als', trust: options.trust }));
   }
+  const metricsOn = options.metricsPath !== undefined || (options.metrics !== undefined && options.metrics !== false);
+  const metrics = metricsOn
+    ? createProviderMetrics(registration.service, () => registration.metadata, typeof options.metrics === 'boolean' || options.metrics === undefined ? {} : options.metrics, options.metricsPath)
+    : undefined;
+  if (metrics) (subApp as unknown as { use(fn: unknown): void }).use(metrics.middleware);
   subApp.on('mount', (parent) => {
     const originalListen = parent.listen;
     parent.listen = function listenAndRegister(this: unknown, ...args: unknown[]) {
@@ -436,5 +456,6 @@ export function grayRegister(options: GrayRegisterOptions = {}): GrayRegisterMid
     };
   });
   Object.defineProperty(subApp, 'registration', { value: registration, enumerable: true });
+  if (metrics) Object.defineProperty(subApp, 'metrics', { value: metrics, enumerable: true });
   return subApp;
 }

@@ -1,0 +1,78 @@
+/**
+ * Consumer outcome metrics (issue 8): one counter, `graykit_client_requests_total{service,instance,lane,outcome}`,
+ * fed by the `outcome` events useGray emits for every attempt (retries included), on a prom-client registry the
+ * consumer can serve. `graykit rollout --consumer-metrics <url>` adds its connection errors to the gray lane's
+ * errors: requests that never reached a provider, so providers' own counters cannot see them.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, Registry } from 'prom-client';
+import type { GrayConsumer } from '../consumer/consumer';
+import type { OutcomeEvent } from '../consumer/outcome';
+import { InvalidOptionError } from '../errors';
+import { CONSUMER_OUTCOMES } from './names';
+
+export interface ConsumerMetricsOptions {
+  /** Registry to put the counter on (e.g. the app's own). Default: a registry of its own. */
+  registry?: Registry;
+}
+
+type Labels = 'service' | 'instance' | 'lane' | 'outcome';
+
+export interface ConsumerMetrics {
+  readonly registry: Registry;
+  /** `graykit_client_requests_total{service,instance,lane,outcome}`. */
+  readonly outcomes: Counter<Labels>;
+  /**
+   * A request handler that answers with the registry's text (for `app.get('/metrics', handler)` or
+   * `http.createServer(handler)`).
+   */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Stops counting (the counter keeps its values). */
+  close(): void;
+}
+
+/**
+ * Counts the outcomes of the requests a consumer routes through `useGray()` (not `grayRoute()` alone, which sees no
+ * responses). Takes the consumer, or what useGray returned.
+ *
+ * @example
+ * const gray = useGray(http, { services: ['demo'] });
+ * const metrics = consumerMetrics(gray);
+ * app.get('/metrics', metrics.handler);
+ */
+export function consumerMetrics(target: GrayConsumer | { consumer: GrayConsumer }, options: ConsumerMetricsOptions = {}): ConsumerMetrics {
+  const consumer = target && 'consumer' in target ? target.consumer : target;
+  if (!consumer || typeof (consumer as GrayConsumer).on !== 'function') {
+    throw new InvalidOptionError('consumer', 'consumerMetrics takes a GrayConsumer or what useGray() returned');
+  }
+  if (options.registry !== undefined && !(options.registry instanceof Registry)) throw new InvalidOptionError('registry', 'expected a prom-client Registry');
+  const registry = options.registry ?? new Registry();
+  const existing = registry.getSingleMetric(CONSUMER_OUTCOMES);
+  if (existing !== undefined && !(existing instanceof Counter)) throw new InvalidOptionError('registry', `the registry already has a metric "${CONSUMER_OUTCOMES}" of another type`);
+  const outcomes =
+    (existing as Counter<Labels> | undefined) ??
+    new Counter<Labels>({
+      name: CONSUMER_OUTCOMES,
+      help: 'Attempts sent to an instance, by outcome: success (a response below 500), http_error (5xx), connection_error (no connection or no response), other_error (timeout)',
+      labelNames: ['service', 'instance', 'lane', 'outcome'],
+      registers: [registry],
+    });
+  const listener = (event: OutcomeEvent) => {
+    outcomes.inc({ service: event.service, instance: event.instance.id, lane: event.lane ?? (event.instance.gray ? 'gray' : 'normal'), outcome: event.outcome });
+  };
+  consumer.on('outcome', listener);
+  const handler = function consumerMetricsHandler(_req: IncomingMessage, res: ServerResponse): void {
+    registry.metrics().then(
+      (text) => {
+        res.statusCode = 200;
+        res.setHeader('Content-Type', registry.contentType);
+        res.end(text);
+      },
+      (error: unknown) => {
+        res.statusCode = 500;
+        res.end(String(error));
+      },
+    );
+  };
+  return { registry, outcomes, handler, close: () => void consumer.off('outcome', listener) };
+}
