@@ -5,6 +5,9 @@
  * Exit codes: 0 done; 1 unexpected failure; 2 invalid input (nothing changed); 3 conflict (someone else wrote
  * first; nothing changed); 4 service or instance not found; 5 ZooKeeper unreachable; 6 access denied (the znode's
  * ACL does not allow this identity, or the credentials were refused: README "Security").
+ * `rollout` adds (README "Progressive rollout"): 10 aborted on a breach, ratio 0 verified; 11 failed closed, too
+ * little traffic or metrics to judge, ratio 0 verified; 12 the ratio could not be verified at 0 (act now);
+ * 3 someone else changed the ratio meanwhile; 130 interrupted by SIGINT (143 SIGTERM).
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -13,6 +16,7 @@ import { GrayKitError, ZooKeeperError } from '../errors';
 import { silentLogger } from '../logger';
 import { digestId, parseCredentials } from '../registry/acl';
 import { formatSnapshot, formatStatus } from './format';
+import { addRolloutCommand } from './rollout-command';
 
 export const EXIT = { OK: 0, FAILURE: 1, INVALID: 2, CONFLICT: 3, NOT_FOUND: 4, UNREACHABLE: 5, DENIED: 6 } as const;
 
@@ -224,6 +228,14 @@ export function buildProgram(io: { out: (text: string) => void; err: (text: stri
       print({ id }, id);
     });
 
+  addRolloutCommand(program, {
+    io,
+    json: () => Boolean(program.opts<GlobalOptions>().json),
+    admin: () => createAdmin(adminOptions(program.opts<GlobalOptions>())),
+    terminalSafe,
+    jsonSafe,
+  });
+
   const config = program.command('config').description('read or replace a service\'s whole config document');
   config
     .command('get')
@@ -275,6 +287,7 @@ export async function run(argv: string[], io?: Parameters<typeof buildProgram>[0
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.OK;
+      if (error.code === 'graykit.exit') return error.exitCode; // rollout: the report said why
       if (error.code === 'graykit.usage') err(`graykit: ${error.message}\n`);
       return EXIT.INVALID;
     }
