@@ -1,0 +1,120 @@
+/** Helpers for the rollout tests: providers with metrics whose handler can fail, and bounded traffic. */
+import type { AddressInfo, Server } from 'node:net';
+import axios, { type AxiosInstance } from 'axios';
+import express from 'express';
+import { grayRegister, silentLogger, useGray, type GrayInterceptors, type ProviderRegistration } from '../../src';
+import { testZk } from './helpers';
+
+export interface MetricsProvider {
+  port: number;
+  id: string;
+  registration: ProviderRegistration;
+  /** Requests the handler of GET /work served (not metrics scrapes). */
+  served(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A real Express provider on 127.0.0.1 with metrics at /metrics, answering GET /work. `fail: { every: 10, how:
+ * '500' }` answers every 10th request with a 500 (deterministic: exactly 10 %); `how: 'reset'` destroys the
+ * connection instead, so the consumer sees a connection error and the provider sends no response.
+ */
+export async function startMetricsProvider(options: {
+  root: string;
+  gray: boolean;
+  version: string;
+  fail?: { every: number; how: '500' | 'reset' };
+}): Promise<MetricsProvider> {
+  const app = express();
+  const gray = grayRegister({
+    zk: testZk(),
+    root: options.root,
+    service: 'demo',
+    gray: options.gray,
+    version: options.version,
+    host: '127.0.0.1',
+    logger: silentLogger,
+    sessionTimeout: 4000,
+    drainMs: 0,
+    metricsPath: '/metrics',
+  });
+  app.use(gray);
+  let served = 0;
+  app.get('/work', (req, res) => {
+    served++;
+    if (options.fail && served % options.fail.every === 0) {
+      if (options.fail.how === 'reset') req.socket.destroy();
+      else res.status(500).json({ error: 'injected failure' });
+      return;
+    }
+    res.json({ version: options.version });
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  (server as import('node:http').Server).keepAliveTimeout = 60_000;
+  await gray.registration.whenRegistered(15_000);
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    id: `127.0.0.1:${port}`,
+    registration: gray.registration,
+    served: () => served,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface Traffic {
+  http: AxiosInstance;
+  gray: GrayInterceptors;
+  /** Requests sent so far, and those that failed. */
+  readonly sent: number;
+  readonly failed: number;
+  /** Stops sending, waits for requests in flight, closes the consumer. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A real consumer (axios + useGray) sending GET http://demo/work at about `rps` requests per second, at most
+ * `maxRequests` in all and for at most `maxMs`: bounded whatever happens to the test.
+ */
+export async function startTraffic(options: { root: string; rps: number; maxRequests?: number; maxMs?: number }): Promise<Traffic> {
+  const http = axios.create({ timeout: 3000 });
+  const gray = useGray(http, { zk: testZk(), root: options.root, services: ['demo'], logger: silentLogger, sessionTimeout: 4000 });
+  await gray.consumer.whenReady('demo');
+  const maxRequests = options.maxRequests ?? 20_000;
+  const until = Date.now() + (options.maxMs ?? 90_000);
+  const gap = 1000 / options.rps;
+  let stopped = false;
+  let sent = 0;
+  let failed = 0;
+  const inFlight = new Set<Promise<unknown>>();
+  const loop = (async () => {
+    const started = Date.now();
+    while (!stopped && sent < maxRequests && Date.now() < until) {
+      const request = http.get('http://demo/work').catch(() => void failed++);
+      inFlight.add(request);
+      void request.finally(() => inFlight.delete(request));
+      sent++;
+      // Paced against the clock, so a slow event loop sends in bursts instead of drifting below the rate.
+      const next = started + sent * gap;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
+    }
+  })();
+  return {
+    http,
+    gray,
+    get sent() {
+      return sent;
+    },
+    get failed() {
+      return failed;
+    },
+    async stop() {
+      stopped = true;
+      await loop;
+      await Promise.allSettled([...inFlight]);
+      gray.close();
+    },
+  };
+}
