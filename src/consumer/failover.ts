@@ -13,7 +13,8 @@ export interface FailoverOptions {
   attempts?: number;
   /**
    * HTTP methods that may be sent again to another instance, any case. Default `['GET', 'HEAD', 'OPTIONS', 'PUT',
-   * 'DELETE']`: the idempotent ones. A request can override with `gray: { failover: true | false }`.
+   * 'DELETE']`: the idempotent ones. A request can override with `gray: { failover: true | false }`. A request whose
+   * body is a stream is never sent again.
    */
   methods?: readonly string[];
   /**

@@ -52,6 +52,11 @@ export interface RetryEvent {
   error: unknown;
 }
 
+/** A body that is read as it is sent cannot be sent twice. */
+function isStream(data: unknown): boolean {
+  return typeof data === 'object' && data !== null && (typeof (data as { pipe?: unknown }).pipe === 'function' || typeof (data as { getReader?: unknown }).getReader === 'function');
+}
+
 /**
  * Installs graykit on an axios instance: routing, outcome reports for outlier ejection, and failover.
  *
@@ -68,7 +73,8 @@ export function useGray(http: AxiosInstance, options: UseGrayOptions = {}): Gray
   let httpsAgent: https.Agent | undefined;
 
   function mayFailover(config: InternalAxiosRequestConfig): boolean {
-    return failover.attempts > 1 && (config.gray?.failover ?? failover.methods.has((config.method ?? 'get').toLowerCase()));
+    if (failover.attempts <= 1 || isStream(config.data)) return false;
+    return config.gray?.failover ?? failover.methods.has((config.method ?? 'get').toLowerCase());
   }
 
   const route = createRouteInterceptor(options, options.consumer, {
@@ -125,6 +131,7 @@ export function useGray(http: AxiosInstance, options: UseGrayOptions = {}): Gray
     config.gray = { ...gray, attempts: attempts + 1, failed, instance: undefined };
     config.url = gray.url;
     config.baseURL = gray.baseURL;
+    route.consumer.connection.logger.debug(`${config.method?.toUpperCase()} ${gray.url}: ${instance.id} failed (${error.code}); attempt ${attempts + 1}`);
     try {
       route.consumer.emit('retry', { service, instance, attempt: attempts + 1, error } satisfies RetryEvent);
     } catch (listenerError) {

@@ -214,6 +214,29 @@ describe('useGray: failover and outlier ejection (real ZooKeeper, real servers)'
     expect(gets.filter((result) => result.status === 'rejected')).toHaveLength(1);
   });
 
+  test('a retried PUT carries its JSON body and headers again; a stream body is never sent twice', async () => {
+    const app = express();
+    app.use(express.json());
+    app.put('/items/:id', (req, res) => void res.json({ id: req.params.id, body: req.body, header: req.get('x-test') }));
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    open.push({ close: () => new Promise((resolve) => server.close(resolve)) });
+    await registerPort((server.address() as AddressInfo).port);
+    await registerPort(await closedPort());
+    const { http, gray } = client({ outlier: false });
+    await instancesSeen(gray, 2);
+    const responses = await Promise.all(
+      [1, 2, 3, 4].map((n) => http.put(`http://demo/items/${n}`, { n, nested: { ok: true } }, { headers: { 'x-test': `h${n}` } })),
+    );
+    expect(responses.some((response) => attemptsOf(response) === 2)).toBe(true);
+    responses.forEach((response, i) => expect(response.data).toEqual({ id: String(i + 1), body: { n: i + 1, nested: { ok: true } }, header: `h${i + 1}` }));
+    // A stream is read as it is sent: never replayed, so a refused one fails.
+    const { Readable } = await import('node:stream');
+    const streamed = await Promise.allSettled([1, 2].map(() => http.put('http://demo/items/s', Readable.from(['{"s":1}']), { headers: { 'content-type': 'application/json' } })));
+    expect(streamed.filter((result) => result.status === 'rejected')).toHaveLength(1);
+  });
+
   test('a retry stays in its lane', async () => {
     const grayLive = await provider(true, 'v2');
     await provider(false, 'v1');
