@@ -25,7 +25,8 @@ export function formatEvent(event: RolloutEvent): string | undefined {
     case 'progress':
       return (
         `step ${event.step}/${event.of} ratio ${event.ratio}  ${seconds(event.remainingMs)} left` +
-        `${event.maxIntervals > 1 && event.interval > 1 ? ` (interval ${event.interval}/${event.maxIntervals})` : ''}  |  ${lane('gray', event.gray)}  |  ${lane('normal', event.normal)}`
+        `${event.maxIntervals > 1 && event.interval > 1 ? ` (interval ${event.interval}/${event.maxIntervals})` : ''}  |  ${lane('gray', event.gray)}  |  ${lane('normal', event.normal)}` +
+        `${event.unavailable.length ? `  |  unreadable: ${event.unavailable.length}` : ''}`
       );
     case 'verdict':
       return `step ${event.step}/${event.of} ratio ${event.ratio}: ${event.extended ? 'waiting one more interval' : event.result}: ${event.reason}`;
@@ -79,6 +80,9 @@ export function formatReport(report: RolloutReport): string {
     '',
     table(['STEP', 'RATIO', 'INTERVALS', 'TIME', 'GRAY ERR/REQ', 'GRAY RATE', 'NORMAL ERR/REQ', 'NORMAL RATE', 'VERDICT'], steps),
     '',
+    ...(report.history.some((step) => step.unavailable.length)
+      ? ['metrics unreadable at the last read of a step:', ...report.history.flatMap((step) => step.unavailable.map((what) => `  step ${step.step}: ${what}`)), '']
+      : []),
     `${seconds(report.durationMs)} in all; exit ${report.exitCode}`,
   ].join('\n');
 }

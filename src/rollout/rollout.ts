@@ -72,6 +72,8 @@ export interface StepResult {
   durationMs: number;
   gray: LaneStats;
   normal: LaneStats;
+  /** Metrics that could not be read at the step's last read (`<instance or consumer>: <why>`). */
+  unavailable: string[];
   verdict?: Verdict;
 }
 
@@ -113,6 +115,8 @@ export type RolloutEvent =
       remainingMs: number;
       gray: LaneStats;
       normal: LaneStats;
+      /** Metrics that could not be read just now. */
+      unavailable: string[];
     }
   | { type: 'verdict'; step: number; of: number; ratio: number; result: Verdict['result']; reason: string; gray: LaneStats; normal: LaneStats; extended: boolean }
   | { type: 'rollback'; reason: string; ratio?: number; verified: boolean }
@@ -299,7 +303,7 @@ export async function runRollout(admin: GrayAdmin, options: RolloutOptions, hook
       const stepStarted = Date.now();
       emit({ type: 'step', step: index + 1, of, ratio });
       const counter = new StepCounter();
-      const result: StepResult = { step: index + 1, ratio, intervals: 1, durationMs: 0, gray: emptyLane(), normal: emptyLane() };
+      const result: StepResult = { step: index + 1, ratio, intervals: 1, durationMs: 0, gray: emptyLane(), normal: emptyLane(), unavailable: [] };
       history.push(result);
       counter.observe((await read()).scrape);
       const maxIntervals = 1 + o.maxExtensions;
@@ -310,9 +314,9 @@ export async function runRollout(admin: GrayAdmin, options: RolloutOptions, hook
         const { scrape } = await read();
         if (signal?.aborted) throw new Interrupted();
         counter.observe(scrape);
-        Object.assign(result, counter.stats(), { durationMs: Date.now() - stepStarted });
+        Object.assign(result, counter.stats(), { durationMs: Date.now() - stepStarted, unavailable: [...scrape.grayUnavailable, ...scrape.normalUnavailable] });
         if (Date.now() < deadline) {
-          emit({ type: 'progress', step: index + 1, of, ratio, interval: result.intervals, maxIntervals, remainingMs: deadline - Date.now(), gray: result.gray, normal: result.normal });
+          emit({ type: 'progress', step: index + 1, of, ratio, interval: result.intervals, maxIntervals, remainingMs: deadline - Date.now(), gray: result.gray, normal: result.normal, unavailable: result.unavailable });
           continue;
         }
         const verdict = judge(result.gray, result.normal, o, scrape.grayUnavailable);

@@ -65,10 +65,11 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
     return { normal, gray, admin, traffic };
   }
 
-  const base: Omit<RolloutOptions, 'steps'> = { service: 'demo', intervalMs: 1500, maxErrorRate: 0.01, minRequests: 15, maxExtensions: 8, refreshMs: 500 };
+  // scrapeTimeoutMs: the providers share this (possibly CPU-starved) process with the traffic and the rollout.
+  const base: Omit<RolloutOptions, 'steps'> = { service: 'demo', intervalMs: 1500, maxErrorRate: 0.01, minRequests: 15, maxExtensions: 8, refreshMs: 500, scrapeTimeoutMs: 10_000 };
 
   test('a healthy gray version is promoted after all steps', async () => {
-    const { gray, admin } = await setup({});
+    const { gray, admin, traffic } = await setup({});
     const events: RolloutEvent[] = [];
     const report = await runRollout(admin, { ...base, steps: [20, 60, 100] }, { onProgress: (event) => events.push(event) });
 
@@ -83,12 +84,13 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
       expect(step.gray.errors).toBe(0);
       expect(step.durationMs).toBeGreaterThanOrEqual(1500);
     }
-    // The ratio was in force at each step: the gray share of what the providers served follows it (wide bounds,
-    // ~4 standard deviations at the traffic of one interval; a ratio that was not applied falls far outside).
+    // The ratio was in force at each step: the gray share of what the providers served follows it. Wide bounds: a
+    // ratio not applied gives 0 or 1, while on a CPU-starved machine the lanes' metrics are read up to seconds
+    // apart, which skews a share measured over ~100 requests well beyond binomial noise.
     const share = (i: number) => report.history[i].gray.requests / (report.history[i].gray.requests + report.history[i].normal.requests);
-    expect(share(0)).toBeGreaterThan(0.06);
-    expect(share(0)).toBeLessThan(0.4);
-    expect(share(2)).toBeGreaterThan(0.9);
+    const within = (i: number, low: number, high: number) => (share(i) > low && share(i) < high ? 'within' : { share: share(i), step: report.history[i], ejections: traffic.ejections, failed: traffic.failed });
+    expect(within(0, 0.03, 0.7)).toBe('within');
+    expect(within(2, 0.85, 1.01)).toBe('within');
     expect(report.promoted).toEqual([gray.id]);
     expect(await ratioInZk()).toBe(0);
     const status = await admin.status('demo');
@@ -119,8 +121,10 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
     expect({ ratio: report.ratio, verified: report.ratioVerified }).toEqual({ ratio: 0, verified: true });
     expect(events.find((e) => e.type === 'rollback')).toMatchObject({ ratio: 0, verified: true });
     expect(await ratioInZk()).toBe(0);
-    // And it takes effect: once the consumer has seen ratio 0, the gray version serves nothing more.
+    // And it takes effect: once the consumer has seen ratio 0 (and what it had sent before has completed), the
+    // gray version serves nothing more.
     await eventually(() => expect(traffic.gray.consumer.ratioFor('demo')).toBe(0));
+    await traffic.settled();
     const servedAtZero = gray.served();
     const sentAtZero = traffic.sent;
     await eventually(() => expect(traffic.sent).toBeGreaterThanOrEqual(sentAtZero + 100), 30_000);

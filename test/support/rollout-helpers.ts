@@ -70,6 +70,10 @@ export interface Traffic {
   /** Requests sent so far, and those that failed. */
   readonly sent: number;
   readonly failed: number;
+  /** Outlier ejections the consumer made (an ejected lane empties, and the router then ignores the ratio). */
+  readonly ejections: number;
+  /** Resolves once every request in flight now has completed (those sent later are not waited for). */
+  settled(): Promise<void>;
   /** Stops sending, waits for requests in flight, closes the consumer. */
   stop(): Promise<void>;
 }
@@ -79,9 +83,21 @@ export interface Traffic {
  * `maxRequests` in all and for at most `maxMs`: bounded whatever happens to the test.
  */
 export async function startTraffic(options: { root: string; rps: number; maxRequests?: number; maxMs?: number }): Promise<Traffic> {
-  const http = axios.create({ timeout: 3000 });
-  const gray = useGray(http, { zk: testZk(), root: options.root, services: ['demo'], logger: silentLogger, sessionTimeout: 4000 });
+  // Generous client timeouts: on a CPU-starved test machine a loopback connect can take over useGray's default 1 s
+  // connect timeout, and the requests that fail so are lost to the providers' counts unevenly between the lanes
+  // (the bigger lane opens more connections), which would skew what the tests measure.
+  const http = axios.create({ timeout: 10_000 });
+  const gray = useGray(http, {
+    zk: testZk(),
+    root: options.root,
+    services: ['demo'],
+    logger: silentLogger,
+    sessionTimeout: 4000,
+    failover: { connectTimeout: 0 },
+  });
   await gray.consumer.whenReady('demo');
+  let ejections = 0;
+  gray.consumer.on('ejected', () => void ejections++);
   const maxRequests = options.maxRequests ?? 20_000;
   const until = Date.now() + (options.maxMs ?? 90_000);
   const gap = 1000 / options.rps;
@@ -109,6 +125,12 @@ export async function startTraffic(options: { root: string; rps: number; maxRequ
     },
     get failed() {
       return failed;
+    },
+    get ejections() {
+      return ejections;
+    },
+    async settled() {
+      await Promise.allSettled([...inFlight]);
     },
     async stop() {
       stopped = true;
