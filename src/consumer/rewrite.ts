@@ -49,7 +49,9 @@ export function parseTarget(url: string): TargetUrl | undefined {
   const match = ABSOLUTE_HTTP.exec(url);
   if (!match) return undefined;
   const host = match[3].toLowerCase();
-  if (whatwgHostname(url) !== host) return undefined;
+  // A backslash ends the authority for the URL parser (special schemes) but not for the regex: in the user info
+  // it would leave the host readings equal while the rewritten URL still goes to the host after it.
+  if (match[2]?.includes('\\') || whatwgHostname(url) !== host) return undefined;
   return { scheme: match[1].toLowerCase(), userinfo: match[2], host, rest: match[4] ?? '/' };
 }
 

@@ -237,7 +237,7 @@ export function validateConfig(value: unknown): Decoded<ServiceConfig> {
   const config: ServiceConfig = {};
   if (input.ratio !== undefined) {
     if (!isValidRatio(input.ratio)) return { ok: false, reason: `"ratio" is ${describe(input.ratio)}, not a number from 0 to 100` };
-    config.ratio = input.ratio;
+    config.ratio = input.ratio === 0 ? 0 : input.ratio; // -0 is 0 (and JSON writes it so)
   }
   if (input.laneHeader !== undefined) {
     if (!(typeof input.laneHeader === 'string' && HEADER_NAME.test(input.laneHeader))) return { ok: false, reason: `"laneHeader" is ${describe(input.laneHeader)}, not a header name` };

@@ -95,6 +95,8 @@ describe('parser differentials found while fuzzing (regression table)', () => {
     // The WHATWG parser treats a backslash as a slash: the real host is evil.example, so nothing is routed.
     ['http://evil.example\\@demo/x'],
     ['http://demo:80\\@evil.example/'],
+    // Both parsers read the host "demo" here, but the rewritten http://demo\@<instance>/ would still go to "demo".
+    ['http://demo\\@demo/x'],
     // Percent-encoded, tabbed or unicode hosts are decoded by the URL parser: not the name graykit saw.
     ['http://de%6Do/x'],
     ['http://de\tmo/x'],
