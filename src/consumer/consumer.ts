@@ -298,7 +298,9 @@ export class GrayConsumer extends EventEmitter {
     const instance = routed?.snapshot.instances.find((candidate) => candidate.id === instanceId);
     if (!routed || !instance) return; // gone from the registry already: nothing to eject
     routed.outliers ??= new ServiceOutliers(this.outlier);
-    const ejection = routed.outliers.failure(instanceId, Date.now());
+    let routable = 0;
+    for (const candidate of routed.snapshot.instances) if (candidate.weight > 0) routable++;
+    const ejection = routed.outliers.failure(instanceId, Date.now(), routable);
     if (!ejection) return;
     this.connection.logger.warn(
       `service "${service}": ejecting instance ${instanceId} for ${ejection.ms} ms after ${ejection.failures} connection failures in a row`,

@@ -122,8 +122,13 @@ export function withConnectTimeout<T extends http.Agent>(agent: T, timeoutMs: nu
     const socket = create(options, callback);
     if (socket instanceof Socket && socket.connecting) {
       const timer = setTimeout(() => {
-        const port = options.port === undefined || options.port === null ? undefined : Number(options.port);
-        socket.destroy(new ConnectTimeoutError(options.host ?? undefined, port, timeoutMs));
+        // After an event-loop stall this timer runs before the I/O that completed meanwhile: look again once that
+        // I/O has been processed (setImmediate runs after the poll phase), so a connect that made it is kept.
+        setImmediate(() => {
+          if (!socket.connecting || socket.destroyed) return;
+          const port = options.port === undefined || options.port === null ? undefined : Number(options.port);
+          socket.destroy(new ConnectTimeoutError(options.host ?? undefined, port, timeoutMs));
+        });
       }, timeoutMs);
       timer.unref();
       const clear = () => clearTimeout(timer);

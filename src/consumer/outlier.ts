@@ -26,12 +26,19 @@ export interface OutlierOptions {
    * ejection starts again from `baseEjectionMs`. Default 30000, or `baseEjectionMs` when that is longer.
    */
   maxEjectionMs?: number;
+  /**
+   * Largest share (0-100) of a service's instances out of rotation at once; one instance may always be ejected.
+   * When many instances fail together the cause is rarely the instances (an overloaded consumer, a network
+   * problem), and ejecting them would only pile their traffic onto the rest. Default 50.
+   */
+  maxEjectionPercent?: number;
 }
 
 export const DEFAULT_OUTLIER_OPTIONS: Readonly<Required<OutlierOptions>> = Object.freeze({
   consecutiveFailures: 3,
   baseEjectionMs: 1000,
   maxEjectionMs: 30_000,
+  maxEjectionPercent: 50,
 });
 
 /** Checks and completes outlier options; `false` turns ejection off (undefined is returned). */
@@ -50,6 +57,9 @@ export function resolveOutlierOptions(options: OutlierOptions | false | undefine
   }
   if (!(Number.isFinite(resolved.maxEjectionMs) && resolved.maxEjectionMs >= resolved.baseEjectionMs)) {
     throw new InvalidOptionError('outlier.maxEjectionMs', `expected milliseconds >= baseEjectionMs, got ${JSON.stringify(resolved.maxEjectionMs)}`);
+  }
+  if (!(Number.isFinite(resolved.maxEjectionPercent) && resolved.maxEjectionPercent >= 0 && resolved.maxEjectionPercent <= 100)) {
+    throw new InvalidOptionError('outlier.maxEjectionPercent', `expected a number from 0 to 100, got ${JSON.stringify(resolved.maxEjectionPercent)}`);
   }
   return resolved;
 }
@@ -108,9 +118,10 @@ export class ServiceOutliers {
 
   /**
    * Records a connection failure. Returns the ejection period (ms) when this failure ejects the instance, with the
-   * number of failures in a row; undefined otherwise (already ejected: a request sent before the ejection failing).
+   * number of failures in a row; undefined otherwise (already ejected: a request sent before the ejection failing;
+   * or `maxEjectionPercent` of the service's `total` routable instances are out already).
    */
-  failure(id: string, now: number): { ms: number; failures: number } | undefined {
+  failure(id: string, now: number, total: number): { ms: number; failures: number } | undefined {
     let health = this.entries.get(id);
     if (!health) {
       health = { state: 'healthy', failures: 0, streak: 0, until: 0, ms: 0, restoredAt: Number.NEGATIVE_INFINITY };
@@ -120,6 +131,7 @@ export class ServiceOutliers {
     if (health.state === 'ejected') return undefined;
     if (health.state === 'healthy' && health.failures < this.options.consecutiveFailures) return undefined;
     const wasOut = health.state === 'probing';
+    if (!wasOut && this.out >= Math.max(1, Math.floor((total * this.options.maxEjectionPercent) / 100))) return undefined;
     // A long healthy spell since the last ejection starts the back-off over.
     if (!wasOut && now - health.restoredAt > this.options.maxEjectionMs) health.streak = 0;
     health.streak++;

@@ -52,6 +52,15 @@ export interface RetryEvent {
   error: unknown;
 }
 
+/**
+ * Whether the request went out on a keep-alive connection reused from the pool (Node's `reusedSocket`). axios's
+ * default transport (follow-redirects) wraps the native request, which it keeps in `_currentRequest`.
+ */
+function isReusedSocket(request: unknown): boolean {
+  const wrapper = request as { reusedSocket?: boolean; _currentRequest?: { reusedSocket?: boolean } } | undefined;
+  return (wrapper?._currentRequest ?? wrapper)?.reusedSocket === true;
+}
+
 /** A body that is read as it is sent cannot be sent twice. */
 function isStream(data: unknown): boolean {
   return typeof data === 'object' && data !== null && (typeof (data as { pipe?: unknown }).pipe === 'function' || typeof (data as { getReader?: unknown }).getReader === 'function');
@@ -117,7 +126,10 @@ export function useGray(http: AxiosInstance, options: UseGrayOptions = {}): Gray
       if (error.code !== 'ERR_CANCELED') emitOutcome(route.consumer, service, instance, gray.lane, 'other_error');
       return Promise.reject(error);
     }
-    route.consumer.reportFailure(service, instance.id);
+    // A reset of a reused keep-alive connection is most likely the instance closing it as idle just as it was reused
+    // (Node's docs advise retrying those): fail over, but it says nothing about the instance's health.
+    const reused = isReusedSocket(error.request);
+    if (!(reused && (error.code === 'ECONNRESET' || error.code === 'EPIPE'))) route.consumer.reportFailure(service, instance.id);
     emitOutcome(route.consumer, service, instance, gray.lane, 'connection_error');
     const attempts = gray.attempts ?? 1;
     if (attempts >= failover.attempts || !mayFailover(config)) return Promise.reject(error);

@@ -1,7 +1,8 @@
 /**
- * Provider child processes for the fault suite (and the signal-shutdown test): started with ts-node, watched through
- * the JSON lines they print, stopped by their pid only — SIGTERM for a graceful stop (SIGKILL after a deadline),
- * SIGKILL for a crash.
+ * Provider child processes for the fault suite (and the signal-shutdown test): started from the fault suite's
+ * compiled copy (GRAYKIT_FAULTS_PROVIDER_JS, made by its global setup), else with ts-node; watched through the JSON
+ * lines they print; stopped by their pid only — SIGTERM for a graceful stop (SIGKILL after a deadline), SIGKILL for
+ * a crash.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -37,7 +38,8 @@ export class ProviderProcess {
 
   constructor(options: ProviderOptions) {
     this.name = options.name ?? `provider:${options.port ?? 0}`;
-    this.child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', SCRIPT], {
+    const compiled = process.env.GRAYKIT_FAULTS_PROVIDER_JS;
+    this.child = spawn(process.execPath, compiled ? [compiled] : ['-r', 'ts-node/register/transpile-only', SCRIPT], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,

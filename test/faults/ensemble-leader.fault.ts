@@ -80,7 +80,7 @@ describe('fault: the ZooKeeper ensemble loses its leader', () => {
       const answered = load.stats.succeeded + load.stats.failed;
       await load.untilAnswered(answered + 400);
       const result = await load.stop();
-      report('ensemble-leader', result, `in ${seconds(convergedAt - lostAt)} (new leader after ${seconds(electedAt - lostAt)})`, {
+      report('ensemble-leader', result, `in ${seconds(convergedAt - lostAt)} (new leader after ${seconds(electedAt - lostAt)})`, consumer, {
         smallestSnapshot: smallest,
         consumerSessions,
       });

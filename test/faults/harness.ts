@@ -3,8 +3,9 @@
  * load, the wait for re-convergence (bounded polling), and the report line.
  */
 import { appendFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import axios, { type AxiosInstance } from 'axios';
-import { useGray, type GrayInterceptors, type Logger, type OutlierEvent } from '../../src';
+import { useGray, type GrayInterceptors, type Logger, type OutlierEvent, type RetryEvent } from '../../src';
 import { eventually } from '../support/helpers';
 import { startProviderProcess, type ProviderProcess } from './children';
 import { LoadGenerator, type LoadResult } from './load';
@@ -43,21 +44,35 @@ export interface Consumer {
   http: AxiosInstance;
   gray: GrayInterceptors;
   ejections: OutlierEvent[];
+  /** Why requests were retried: error code (and the cause's name when it is not a plain system error), counted. */
+  retryCauses: Record<string, number>;
   /** Ids (`host:port`) in the consumer's snapshot, sorted. */
   ids(): string[];
   /** Whether its ZooKeeper session is connected. */
   connected(): boolean;
 }
 
+/** This process's event-loop delay over a scenario: stalls make timers (and connect timeouts) fire late. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+
 export function startConsumer(zk: string): Consumer {
+  loopDelay.reset();
+  loopDelay.enable();
   const http = axios.create();
   const gray = useGray(http, { zk, root: ROOT, services: [SERVICE], logger: consumerLogger });
   const ejections: OutlierEvent[] = [];
   gray.consumer.on('ejected', (event: OutlierEvent) => ejections.push(event));
+  const retryCauses: Record<string, number> = {};
+  gray.consumer.on('retry', ({ error }: RetryEvent) => {
+    const e = error as { code?: string; cause?: { name?: string }; request?: { reusedSocket?: boolean } };
+    const key = `${e.code}${e.cause?.name && e.cause.name !== 'Error' ? ` (${e.cause.name})` : ''}${e.request?.reusedSocket ? ' on a reused socket' : ''}`;
+    retryCauses[key] = (retryCauses[key] ?? 0) + 1;
+  });
   return {
     http,
     gray,
     ejections,
+    retryCauses,
     ids: () => (gray.consumer.snapshot(SERVICE)?.instances ?? []).map((instance) => instance.id).sort(),
     connected: () => gray.consumer.connected,
   };
@@ -85,11 +100,16 @@ export function startLoad(consumer: Consumer): LoadGenerator {
 }
 
 /** Prints the scenario's figures and adds them to the run's summary (printed by the global teardown). */
-export function report(scenario: string, result: LoadResult, convergence: string, extra: Record<string, unknown> = {}): void {
+export function report(scenario: string, result: LoadResult, convergence: string, consumer: Consumer, extra: Record<string, unknown> = {}): void {
   const line =
     `faults: ${scenario}: sent ${result.sent}, failed ${result.failed}, retries ${result.retries}, ` +
     `re-converged ${convergence} (${(result.durationMs / 1000).toFixed(1)} s of load at ~${Math.round((result.sent * 1000) / result.durationMs)} req/s)`;
   process.stdout.write(`${line}\n`);
+  const lagMs = (ns: number) => Math.round(ns / 1e6);
+  note(
+    `${scenario}: retried on ${JSON.stringify(consumer.retryCauses)}; ejections ${consumer.ejections.length}; ` +
+      `event-loop delay p99 ${lagMs(loopDelay.percentile(99))} ms, max ${lagMs(loopDelay.max)} ms`,
+  );
   if (result.failures.length) process.stdout.write(`faults: ${scenario}: first failures: ${JSON.stringify(result.failures)}\n`);
   const summary = process.env.GRAYKIT_FAULTS_SUMMARY;
   if (summary) appendFileSync(summary, `${JSON.stringify({ scenario, ...result, failures: result.failures.length, convergence, ...extra })}\n`);

@@ -38,7 +38,7 @@ describe('fault: a provider is killed with SIGKILL', () => {
     const result = await load.stop();
     const ejection = consumer.ejections.find((event) => event.instance.id === idOf(victim));
     const lastRetry = result.lastRetryAt ? seconds(result.lastRetryAt - killedAt) : 'none';
-    report('sigkill', result, `in ${seconds(convergedAt - killedAt)}`, {
+    report('sigkill', result, `in ${seconds(convergedAt - killedAt)}`, consumer, {
       ejectedAfter: ejection ? 'yes' : 'no',
       lastRetryAfterKill: lastRetry,
     });

@@ -61,7 +61,7 @@ export class LoadGenerator {
     this.rate = options.rate ?? 200;
     this.maxDurationMs = options.maxDurationMs ?? 120_000;
     this.timeoutMs = options.timeoutMs ?? 5000;
-    this.maxInFlight = options.maxInFlight ?? 500;
+    this.maxInFlight = options.maxInFlight ?? 200;
     this.maxCount = Math.ceil((this.rate * this.maxDurationMs) / 1000);
   }
 

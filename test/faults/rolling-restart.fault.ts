@@ -49,6 +49,9 @@ describe('fault: rolling restart with graceful shutdown', () => {
       const exit = await old.stop();
       expect(exit.signal).toBe('SIGTERM'); // handleSignals re-raised it after a clean shutdown
       expect(old.events.map((event) => event.event)).toEqual(['listening', 'registered', 'draining', 'closing', 'closed']);
+      // The default drain was kept: still serving for 2 s after its znode was gone.
+      const at = (name: string) => old.events.find((event) => event.event === name)!.at;
+      expect(at('closing') - at('draining')).toBeGreaterThanOrEqual(1950);
       note(`p${i} stopped gracefully in ${seconds(Date.now() - stoppedAt)}; starting it again on ${port}`);
       providers[i] = await startProviderProcess({ zk: connect, root: ROOT, port, sessionTimeout: PROVIDER_SESSION_TIMEOUT, name: `p${i}'` });
       const backAt = await untilSnapshot(consumer, ids);
@@ -58,15 +61,16 @@ describe('fault: rolling restart with graceful shutdown', () => {
     const answered = load.stats.succeeded + load.stats.failed;
     await load.untilAnswered(answered + 400);
     const result = await load.stop();
-    report('rolling-restart', result, `per restart ${restarts.map(seconds).join(', ')} (SIGTERM to back in the snapshot)`);
+    report('rolling-restart', result, `per restart ${restarts.map(seconds).join(', ')} (SIGTERM to back in the snapshot)`, consumer);
 
     expect(result.failures).toEqual([]);
     expect(result.failed).toBe(0);
     expect(result.sent).toBeGreaterThanOrEqual(2000);
     // Every instance got traffic again after its restart: all three ports answered.
     expect(Object.keys(result.byPort).map(Number).sort()).toEqual(ids.map((id) => Number(id.split(':')[1])).sort());
-    // Graceful: consumers saw each removal before the port closed, so (almost) nothing needed a retry. Without the
-    // drain, every request routed to a closed port in the window would have been retried.
-    expect(result.retries).toBeLessThanOrEqual(3);
+    // A sanity bound, not the proof of the drain (test/integration/shutdown.test.ts orders it exactly): on a quiet
+    // machine a graceful restart needs no retry at all (without the drain: a few resets per restart), and a
+    // consumer starved of CPU for seconds may still route to a closed port; a storm of retries means something broke.
+    expect(result.retries).toBeLessThanOrEqual(Math.ceil(result.sent * 0.05));
   });
 });

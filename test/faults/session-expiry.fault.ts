@@ -65,6 +65,7 @@ describe('fault: ZooKeeper sessions expire', () => {
         'session-expiry',
         result,
         `provider back in ${seconds(providerBackAt - expiredAt)}; consumer re-synced in ${seconds(consumerBackAt - consumerExpiredAt)}`,
+        consumer,
         { smallestSnapshot: smallest },
       );
 

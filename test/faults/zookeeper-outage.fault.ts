@@ -82,7 +82,7 @@ describe('fault: ZooKeeper is down for 20 s', () => {
       const answered = load.stats.succeeded + load.stats.failed;
       await load.untilAnswered(answered + 400);
       const result = await load.stop();
-      report('zookeeper-outage', result, `in ${seconds(convergedAt - upAt)} after ZooKeeper served again (${seconds(upAt - downAt)} down)`, {
+      report('zookeeper-outage', result, `in ${seconds(convergedAt - upAt)} after ZooKeeper served again (${seconds(upAt - downAt)} down)`, consumer, {
         smallestSnapshot: smallest,
         survivorsReRegistered: providers.slice(0, 2).map((provider) => provider.count('registered')),
       });

@@ -3,6 +3,7 @@
  * An instance that "refuses connections" is a registered znode pointing at a port nobody listens on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import axios, { type AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import express from 'express';
@@ -10,6 +11,7 @@ import {
   instancePath,
   isConnectionError,
   silentLogger,
+  withConnectTimeout,
   useGray,
   type GrayInterceptors,
   type OutlierEvent,
@@ -298,6 +300,53 @@ describe('useGray: failover and outlier ejection (real ZooKeeper, real servers)'
     expect(cause).toMatchObject({ code: 'ETIMEDOUT', syscall: 'connect', name: 'ConnectTimeoutError' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  test('a connect that completed while the event loop was blocked is not taken for a connect timeout', async () => {
+    const live = await provider();
+    const agent = withConnectTimeout(new http.Agent(), 50);
+    open.push({ close: () => agent.destroy() });
+    const answer = new Promise<number | string>((resolve) => {
+      http
+        .get({ host: '127.0.0.1', port: live.port, path: '/version', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        })
+        .on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    });
+    // Block past the timeout: the connect completes in the kernel meanwhile, and the expired timer runs first.
+    const until = Date.now() + 200;
+    while (Date.now() < until);
+    expect(await answer).toBe(200);
+  });
+
+  test('a reset of a reused keep-alive connection fails over without counting against the instance', async () => {
+    // An instance that closes each connection shortly after answering on it, as a keep-alive timeout does.
+    const app = express();
+    app.get('/version', (req, res) => {
+      res.on('finish', () => setTimeout(() => req.socket.destroy(), 10));
+      res.json({ version: 'closing', port: (req.socket.address() as AddressInfo).port, gray: true });
+    });
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    open.push({ close: () => new Promise((resolve) => server.close(resolve)) });
+    const closingPort = (server.address() as AddressInfo).port;
+    await registerPort(closingPort, true);
+    const normal = await provider(false, 'v1');
+    const { http: client_, gray } = client({ ratio: 0, failover: { crossLane: true }, outlier: { consecutiveFailures: 1 } });
+    const ejected: OutlierEvent[] = [];
+    gray.consumer.on('ejected', (event: OutlierEvent) => ejected.push(event));
+    await instancesSeen(gray, 2);
+    expect((await client_.get<VersionBody>('http://demo/version', { gray: { lane: 'gray' } })).data.port).toBe(closingPort);
+    // Busy until after the instance closed the idle connection, without noticing: the pool still offers it.
+    const until = Date.now() + 50;
+    while (Date.now() < until);
+    const second = await client_.get<VersionBody>('http://demo/version', { gray: { lane: 'gray' } });
+    expect(second.config.gray?.attempts).toBe(2);
+    expect(second.data.port).toBe(normal.port);
+    expect(ejected).toEqual([]); // with consecutiveFailures 1, a counted failure would have ejected it
+    expect(gray.consumer.ejected('demo')).toEqual([]);
   });
 
   test('useGray returns both interceptor ids; eject() removes both, and grayRoute alone keeps routing', async () => {

@@ -67,28 +67,28 @@ describe('ServiceOutliers: ejection, back-off and the half-open probe', () => {
   const a = instance(1, false);
   const b = instance(2, false);
   const instances = [a, b];
-  const options = { consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 4000 };
+  const options = { consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 4000, maxEjectionPercent: 100 };
   const accept = () => true;
 
   test('N failures in a row eject; a response in between resets the count', () => {
     const outliers = new ServiceOutliers(options);
-    expect(outliers.failure(a.id, 0)).toBeUndefined();
-    expect(outliers.failure(a.id, 1)).toBeUndefined();
+    expect(outliers.failure(a.id, 0, 10)).toBeUndefined();
+    expect(outliers.failure(a.id, 1, 10)).toBeUndefined();
     outliers.success(a.id, 2);
-    expect(outliers.failure(a.id, 3)).toBeUndefined();
-    expect(outliers.failure(a.id, 4)).toBeUndefined();
-    expect(outliers.failure(a.id, 5)).toEqual({ ms: 1000, failures: 3 });
+    expect(outliers.failure(a.id, 3, 10)).toBeUndefined();
+    expect(outliers.failure(a.id, 4, 10)).toBeUndefined();
+    expect(outliers.failure(a.id, 5, 10)).toEqual({ ms: 1000, failures: 3 });
     expect(outliers.out).toBe(1);
     expect(outliers.isOut(a.id)).toBe(true);
     expect(outliers.nextProbeAt).toBe(1005);
     // Late failures of requests sent before the ejection change nothing.
-    expect(outliers.failure(a.id, 6)).toBeUndefined();
+    expect(outliers.failure(a.id, 6, 10)).toBeUndefined();
     expect(outliers.out).toBe(1);
   });
 
   test('exactly one probe after the period; its success restores the instance', () => {
     const outliers = new ServiceOutliers(options);
-    for (let t = 0; t < 3; t++) outliers.failure(a.id, t);
+    for (let t = 0; t < 3; t++) outliers.failure(a.id, t, 10);
     expect(outliers.takeProbe(instances, accept, 1001)).toBeUndefined(); // period not over
     expect(outliers.takeProbe(instances, accept, 1002)).toBe(a);
     expect(outliers.takeProbe(instances, accept, 1003)).toBeUndefined(); // one probe at a time
@@ -101,13 +101,13 @@ describe('ServiceOutliers: ejection, back-off and the half-open probe', () => {
 
   test('a failed probe doubles the period, up to the cap', () => {
     const outliers = new ServiceOutliers(options);
-    for (let t = 0; t < 3; t++) outliers.failure(a.id, t);
+    for (let t = 0; t < 3; t++) outliers.failure(a.id, t, 10);
     const periods: number[] = [];
     let now = 2;
     for (let i = 0; i < 4; i++) {
       now = outliers.nextProbeAt;
       expect(outliers.takeProbe(instances, accept, now)).toBe(a);
-      periods.push(outliers.failure(a.id, now)!.ms);
+      periods.push(outliers.failure(a.id, now, 10)!.ms);
     }
     expect(periods).toEqual([2000, 4000, 4000, 4000]);
   });
@@ -116,7 +116,7 @@ describe('ServiceOutliers: ejection, back-off and the half-open probe', () => {
     const outliers = new ServiceOutliers(options);
     const eject = (t: number) => {
       let result;
-      for (let i = 0; i < 3; i++) result = outliers.failure(a.id, t);
+      for (let i = 0; i < 3; i++) result = outliers.failure(a.id, t, 10);
       return result?.ms;
     };
     expect(eject(0)).toBe(1000);
@@ -130,7 +130,7 @@ describe('ServiceOutliers: ejection, back-off and the half-open probe', () => {
 
   test('a probe that reports nothing is offered again after its lease, or at once when abandoned', () => {
     const outliers = new ServiceOutliers(options);
-    for (let t = 0; t < 3; t++) outliers.failure(a.id, t);
+    for (let t = 0; t < 3; t++) outliers.failure(a.id, t, 10);
     expect(outliers.takeProbe(instances, accept, 1002)).toBe(a);
     expect(outliers.takeProbe(instances, accept, 2001)).toBeUndefined();
     expect(outliers.takeProbe(instances, accept, 2002)).toBe(a); // the lease (one period) ran out
@@ -140,14 +140,14 @@ describe('ServiceOutliers: ejection, back-off and the half-open probe', () => {
 
   test('the probe goes only to a request that accepts the instance', () => {
     const outliers = new ServiceOutliers(options);
-    for (let t = 0; t < 3; t++) outliers.failure(a.id, t);
+    for (let t = 0; t < 3; t++) outliers.failure(a.id, t, 10);
     expect(outliers.takeProbe(instances, () => false, 2000)).toBeUndefined();
     expect(outliers.takeProbe(instances, (candidate) => candidate === a, 2000)).toBe(a);
   });
 
   test('the filtered table leaves ejected instances out and is built once per change', () => {
     const outliers = new ServiceOutliers(options);
-    for (let t = 0; t < 3; t++) outliers.failure(a.id, t);
+    for (let t = 0; t < 3; t++) outliers.failure(a.id, t, 10);
     const table = outliers.table(instances);
     expect(table.all.instances).toEqual([b]);
     expect(outliers.table(instances)).toBe(table);
@@ -156,10 +156,23 @@ describe('ServiceOutliers: ejection, back-off and the half-open probe', () => {
     expect(outliers.table(instances).all.instances).toEqual([a, b]);
   });
 
+  test('at most maxEjectionPercent of the instances are out at once, and always at least one may be', () => {
+    const outliers = new ServiceOutliers({ ...options, consecutiveFailures: 1, maxEjectionPercent: 50 });
+    expect(outliers.failure(a.id, 0, 3)).toEqual({ ms: 1000, failures: 1 }); // 1 of 3: allowed (floor(1.5) = 1)
+    expect(outliers.failure(b.id, 0, 3)).toBeUndefined(); // a second of 3 would be 67%
+    expect(outliers.isOut(b.id)).toBe(false);
+    expect(outliers.failure(b.id, 0, 4)).toEqual({ ms: 1000, failures: 2 }); // 2 of 4: allowed
+    const lone = new ServiceOutliers({ ...options, consecutiveFailures: 1, maxEjectionPercent: 0 });
+    expect(lone.failure(a.id, 0, 1)).toEqual({ ms: 1000, failures: 1 }); // one may always be ejected
+    // A failed probe re-ejects whatever the share: the instance is out already.
+    lone.takeProbe(instances, accept, 1000);
+    expect(lone.failure(a.id, 1000, 1)?.ms).toBe(2000);
+  });
+
   test('instances that leave the registry are forgotten', () => {
     const outliers = new ServiceOutliers(options);
-    for (let t = 0; t < 3; t++) outliers.failure(a.id, t);
-    outliers.failure(b.id, 0);
+    for (let t = 0; t < 3; t++) outliers.failure(a.id, t, 10);
+    outliers.failure(b.id, 0, 10);
     outliers.prune([b]);
     expect(outliers.out).toBe(0);
     expect(outliers.has(a.id)).toBe(false);
@@ -176,8 +189,8 @@ describe('failover and outlier options', () => {
     expect(resolved).toEqual({ attempts: 2, methods: new Set(['get', 'head', 'options', 'put', 'delete']), crossLane: false, connectTimeout: 1000 });
     expect(DEFAULT_FAILOVER_OPTIONS).toMatchObject({ attempts: 3, crossLane: false, connectTimeout: 1000 });
     expect(resolveFailoverOptions(false).attempts).toBe(1);
-    expect(resolveOutlierOptions(Object.freeze({}))).toEqual({ consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 30_000 });
-    expect(DEFAULT_OUTLIER_OPTIONS).toEqual({ consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 30_000 });
+    expect(resolveOutlierOptions(Object.freeze({}))).toEqual({ consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 30_000, maxEjectionPercent: 50 });
+    expect(DEFAULT_OUTLIER_OPTIONS).toEqual({ consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 30_000, maxEjectionPercent: 50 });
     expect(resolveOutlierOptions(false)).toBeUndefined();
     // A base above the default cap raises the cap, unless the cap is given.
     expect(resolveOutlierOptions({ baseEjectionMs: 60_000 })?.maxEjectionMs).toBe(60_000);
@@ -197,6 +210,7 @@ describe('failover and outlier options', () => {
     [{ consecutiveFailures: 0 }, 'outlier.consecutiveFailures'],
     [{ baseEjectionMs: 0 }, 'outlier.baseEjectionMs'],
     [{ baseEjectionMs: 500, maxEjectionMs: 100 }, 'outlier.maxEjectionMs'],
+    [{ maxEjectionPercent: 101 }, 'outlier.maxEjectionPercent'],
   ])('outlier %p is refused, naming %s', (options, option) => {
     expect(() => resolveOutlierOptions(options)).toThrow(new RegExp(`\`${option.replace('.', '\\.')}\``));
   });
