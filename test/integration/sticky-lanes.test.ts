@@ -52,9 +52,11 @@ describe('sticky lanes (real ZooKeeper, real servers)', () => {
 
   beforeAll(async () => {
     root = uniqueRoot();
+    // A long session: 10 000 requests keep this process's CPU busy for minutes on a small machine, and a starved
+    // client that misses its heartbeats for a short session would see its instances expire mid-test.
     providers = await Promise.all([
-      startProvider({ root, service: 'demo', gray: true, version: 'v2' }),
-      startProvider({ root, service: 'demo', gray: false, version: 'v1' }),
+      startProvider({ root, service: 'demo', gray: true, version: 'v2', sessionTimeout: 30_000 }),
+      startProvider({ root, service: 'demo', gray: false, version: 'v1', sessionTimeout: 30_000 }),
     ]);
   });
   afterAll(async () => {
@@ -63,10 +65,10 @@ describe('sticky lanes (real ZooKeeper, real servers)', () => {
   });
   afterEach(async () => {
     for (const close of open.splice(0).reverse()) await close();
-  });
+  }, 60_000);
 
   function outbound(options: GrayRouteOptions): { http: AxiosInstance; route: GrayRouteInterceptor } {
-    const route = grayRoute({ zk: testZk(), root, logger: silentLogger, ...options });
+    const route = grayRoute({ zk: testZk(), root, logger: silentLogger, sessionTimeout: 30_000, ...options });
     const client = axios.create({ httpAgent: keepAlive });
     client.interceptors.request.use(route);
     open.push(() => route.close());
