@@ -1,0 +1,288 @@
+/**
+ * Part 2: end-to-end HTTP through three clients, at the same concurrency, in the same run, against the same
+ * provider process:
+ *   (a) axios straight to one provider;
+ *   (b) axios + grayRoute over the three providers (the service's snapshot, the config ratio);
+ *   (c) axios to nginx, whose split_clients sends each request to the gray or the normal upstream group.
+ * Every client has its own keep-alive http.Agent. The measured time of each case is split into rounds, and the
+ * rounds of the cases are interleaved (a b c, b c a, c a b, ...), so that drift on a shared machine hits all alike.
+ * Ratios are the median of the per-round ratios. A slice's throughput counts the responses received within its
+ * window (those still in flight at its end are waited for, and their latency kept, but not counted).
+ */
+import { Agent } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import axios, { type AxiosInstance } from 'axios';
+import type { GrayRouteInterceptor } from '../src';
+import { childPids, groupCpuMicros } from './cpu';
+import { distribution, median, round, type Distribution } from './stats';
+
+export interface SliceResult {
+  /** Responses received, all of them (the slice waits for the requests in flight at its end). */
+  requests: number;
+  /** Responses received by the end of the slice's window: the throughput's numerator. */
+  inWindow: number;
+  windowMs: number;
+  errors: number;
+  elapsedMs: number;
+  latenciesMs: number[];
+  gray: number;
+  byPort: Record<string, number>;
+  firstError?: string;
+}
+
+/**
+ * A closed loop of `concurrency` workers, each sending one request after the other until `durationMs` has passed
+ * or `maxRequests` were sent (whichever comes first). Every request has its own timeout (the client's).
+ */
+export async function runSlice(client: AxiosInstance, url: string, concurrency: number, durationMs: number, maxRequests: number): Promise<SliceResult> {
+  const result: SliceResult = { requests: 0, inWindow: 0, windowMs: durationMs, errors: 0, elapsedMs: 0, latenciesMs: [], gray: 0, byPort: {} };
+  let issued = 0;
+  const start = performance.now();
+  const end = start + durationMs;
+  const worker = async () => {
+    while (issued < maxRequests && performance.now() < end) {
+      issued++;
+      const t0 = performance.now();
+      try {
+        const response = await client.get<{ gray?: boolean; port?: number }>(url);
+        const t1 = performance.now();
+        result.latenciesMs.push(t1 - t0);
+        result.requests++;
+        if (t1 <= end) result.inWindow++;
+        if (response.data?.gray === true) result.gray++;
+        const port = String(response.data?.port);
+        result.byPort[port] = (result.byPort[port] ?? 0) + 1;
+      } catch (error) {
+        result.errors++;
+        result.firstError ??= (error as Error).message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  result.elapsedMs = performance.now() - start;
+  if (issued >= maxRequests) {
+    // Stopped by the request cap, not the clock: the whole slice is the window.
+    result.windowMs = result.elapsedMs;
+    result.inWindow = result.requests;
+  }
+  return result;
+}
+
+export interface E2eCase {
+  key: 'a' | 'b' | 'c';
+  name: string;
+  url: string;
+  client: AxiosInstance;
+  agent: Agent;
+}
+
+export interface E2eCaseResult {
+  key: string;
+  name: string;
+  url: string;
+  /** Median of the per-round throughputs, requests/s. */
+  throughputRps: number;
+  roundsRps: number[];
+  requests: number;
+  errors: number;
+  firstError?: string;
+  latencyMs: Distribution;
+  /** Share of responses from the gray provider, %. */
+  grayShare: number;
+  byPort: Record<string, number>;
+  /** Sockets the agent opened (keep-alive: at most the concurrency). */
+  socketsOpened: number;
+  /**
+   * CPU per request, µs, over the measured rounds: the client (this process), the provider process, nginx (master
+   * and workers; 0 when not in the path). Less sensitive to other load on the machine than throughput.
+   */
+  cpuPerRequestMicros: { client: number; providers: number; nginx: number; total: number };
+  /** The client's CPU per request in each round, µs. */
+  clientCpuMicrosByRound: number[];
+}
+
+export interface E2eResult {
+  concurrency: number;
+  secondsPerCase: number;
+  rounds: number;
+  cases: E2eCaseResult[];
+  /** Median of per-round throughput ratios; null when a case did not run. */
+  bOverA: number | null;
+  bOverC: number | null;
+  /**
+   * The same comparisons by CPU cost: requests per CPU-second of every process involved, b's over a's (and over
+   * c's). Unlike throughput, this does not depend on how much of a shared machine the scheduler gave each case
+   * (three busy processes in (c) get a larger share than two in (a) and (b) when other jobs compete).
+   */
+  bOverAByCpu: number | null;
+  bOverCByCpu: number | null;
+  /** Why case (c) did not run, when it did not. */
+  skippedC?: string;
+  /** Case (b): time inside the grayRoute interceptor per request, and its share of the client's CPU per request, %. */
+  grayRouteInside: { microsPerRequest: number; medianMicros: number; shareOfClientCpu: number; calls: number } | null;
+}
+
+/** x's requests per CPU-second over y's: y's total CPU per request over x's. */
+function cpuRatio(cases: E2eCaseResult[], x: string, y: string): number | null {
+  const cx = cases.find((c) => c.key === x)?.cpuPerRequestMicros.total;
+  const cy = cases.find((c) => c.key === y)?.cpuPerRequestMicros.total;
+  return cx && cy && Number.isFinite(cx) && Number.isFinite(cy) ? round(cy / cx, 3) : null;
+}
+
+function perRequest(cpu: { client: number; providers: number; nginx: number }, requests: number) {
+  const each = (micros: number) => (requests ? round(micros / requests, 1) : NaN);
+  return { client: each(cpu.client), providers: each(cpu.providers), nginx: each(cpu.nginx), total: each(cpu.client + cpu.providers + cpu.nginx) };
+}
+
+export function keepAliveClient(concurrency: number, timeoutMs = 5000): { client: AxiosInstance; agent: Agent; sockets: () => number } {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency, keepAliveMsecs: 10_000 });
+  let sockets = 0;
+  const createConnection = agent.createConnection.bind(agent);
+  (agent as unknown as { createConnection: typeof createConnection }).createConnection = ((...args: Parameters<typeof createConnection>) => {
+    sockets++;
+    return createConnection(...args);
+  }) as typeof createConnection;
+  const client = axios.create({ httpAgent: agent, timeout: timeoutMs, proxy: false });
+  return { client, agent, sockets: () => sockets };
+}
+
+export interface E2eSetup {
+  concurrency: number;
+  seconds: number;
+  rounds: number;
+  warmupSeconds: number;
+  maxRequestsPerSlice: number;
+  /** Cases to run: a, b, c. */
+  cases: string[];
+  service: string;
+  /** The providers, the first one is gray. */
+  providers: { port: number; gray: boolean }[];
+  interceptor: GrayRouteInterceptor;
+  nginxPort?: number;
+  /** For CPU accounting: the providers' process and nginx's master. */
+  providerPid?: number;
+  nginxPid?: number;
+  skippedC?: string;
+  log: (line: string) => void;
+}
+
+export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
+  const { concurrency } = setup;
+  const made: (E2eCase & { sockets: () => number })[] = [];
+  const direct = keepAliveClient(concurrency);
+  const normalProvider = setup.providers.find((p) => !p.gray) ?? setup.providers[0];
+  made.push({ key: 'a', name: 'axios direct to one provider', url: `http://127.0.0.1:${normalProvider.port}/version`, ...direct });
+  const routed = keepAliveClient(concurrency);
+  // Timed: the wall time spent inside the interceptor, to set it against the client's CPU per request. The two
+  // clock reads cost about 0.1 µs a request, under 0.1 % of a request here.
+  const inside = { ns: [] as number[] };
+  const route = setup.interceptor;
+  routed.client.interceptors.request.use((config) => {
+    const t0 = process.hrtime.bigint();
+    const out = route(config);
+    if (inside.ns.length < 1_000_000) inside.ns.push(Number(process.hrtime.bigint() - t0));
+    return out;
+  });
+  made.push({ key: 'b', name: `axios + grayRoute over ${setup.providers.length} providers`, url: `http://${setup.service}/version`, ...routed });
+  if (setup.nginxPort !== undefined) {
+    const proxied = keepAliveClient(concurrency);
+    made.push({ key: 'c', name: `axios via nginx split_clients over ${setup.providers.length} providers`, url: `http://127.0.0.1:${setup.nginxPort}/version`, ...proxied });
+  }
+  const selected = made.filter((c) => setup.cases.includes(c.key));
+  made.length = 0;
+  made.push(...selected);
+  const acc = new Map(
+    made.map((c) => [
+      c.key,
+      { rounds: [] as number[], clientCpuRounds: [] as number[], latencies: [] as number[], requests: 0, errors: 0, gray: 0, byPort: {} as Record<string, number>, firstError: undefined as string | undefined, cpu: { client: 0, providers: 0, nginx: 0 } },
+    ]),
+  );
+  const providerPids = setup.providerPid === undefined ? [] : [setup.providerPid];
+  const nginxPids = setup.nginxPid === undefined ? [] : [setup.nginxPid, ...childPids(setup.nginxPid)];
+  const perRound: Record<string, number>[] = [];
+  try {
+    for (const c of made) {
+      const warm = await runSlice(c.client, c.url, concurrency, setup.warmupSeconds * 1000, setup.maxRequestsPerSlice);
+      if (warm.requests === 0) setup.log(`  warm-up of (${c.key}) got no answer: ${warm.firstError ?? 'no request completed'}`);
+    }
+    inside.ns.length = 0;
+    const sliceMs = (setup.seconds * 1000) / setup.rounds;
+    for (let round = 0; round < setup.rounds; round++) {
+      const order = made.map((_, i) => made[(i + round) % made.length]);
+      const rps: Record<string, number> = {};
+      for (const c of order) {
+        const client0 = process.cpuUsage();
+        const providers0 = groupCpuMicros(providerPids);
+        const nginx0 = groupCpuMicros(nginxPids);
+        const slice = await runSlice(c.client, c.url, concurrency, sliceMs, setup.maxRequestsPerSlice);
+        const client1 = process.cpuUsage(client0);
+        const a = acc.get(c.key)!;
+        a.cpu.client += client1.user + client1.system;
+        if (slice.requests > 0) a.clientCpuRounds.push((client1.user + client1.system) / slice.requests);
+        a.cpu.providers += groupCpuMicros(providerPids) - providers0;
+        // nginx only costs what goes through it: its idle timers during (a) and (b) are not theirs.
+        if (c.key === 'c') a.cpu.nginx += groupCpuMicros(nginxPids) - nginx0;
+        rps[c.key] = slice.inWindow / (slice.windowMs / 1000);
+        a.rounds.push(rps[c.key]);
+        for (const l of slice.latenciesMs) a.latencies.push(l);
+        a.requests += slice.requests;
+        a.errors += slice.errors;
+        a.gray += slice.gray;
+        a.firstError ??= slice.firstError;
+        for (const [port, n] of Object.entries(slice.byPort)) a.byPort[port] = (a.byPort[port] ?? 0) + n;
+      }
+      perRound.push(rps);
+      setup.log(`  round ${round + 1}/${setup.rounds}: ${made.map((c) => `(${c.key}) ${Math.round(rps[c.key])} req/s`).join(', ')}`);
+    }
+  } finally {
+    for (const c of made) c.agent.destroy();
+  }
+  const cases: E2eCaseResult[] = made.map((c) => {
+    const a = acc.get(c.key)!;
+    return {
+      key: c.key,
+      name: c.name,
+      url: c.url,
+      throughputRps: round(median(a.rounds), 0),
+      roundsRps: a.rounds.map((r) => round(r, 0)),
+      requests: a.requests,
+      errors: a.errors,
+      firstError: a.firstError,
+      latencyMs: distribution(a.latencies),
+      grayShare: a.requests ? round((100 * a.gray) / a.requests, 2) : NaN,
+      byPort: a.byPort,
+      socketsOpened: c.sockets(),
+      cpuPerRequestMicros: perRequest(a.cpu, a.requests),
+      clientCpuMicrosByRound: a.clientCpuRounds.map((x) => round(x, 1)),
+    };
+  });
+  const ratio = (x: string, y: string) => {
+    const values = perRound.filter((r) => r[x] > 0 && r[y] > 0).map((r) => r[x] / r[y]);
+    return values.length ? round(median(values), 3) : null;
+  };
+  const b = cases.find((c) => c.key === 'b');
+  // Mean (what it costs in total) and median (robust to the preemptions of a busy machine).
+  const insideMean = inside.ns.length ? inside.ns.reduce((x, y) => x + y, 0) / inside.ns.length / 1000 : NaN;
+  const insideMedian = median(inside.ns) / 1000;
+  return {
+    grayRouteInside:
+      b && inside.ns.length
+        ? {
+            microsPerRequest: round(insideMean, 2),
+            medianMicros: round(insideMedian, 2),
+            // The median: the mean is wall time that includes preemptions by other jobs, not CPU spent here.
+            shareOfClientCpu: round((100 * insideMedian) / b.cpuPerRequestMicros.client, 2),
+            calls: inside.ns.length,
+          }
+        : null,
+    concurrency,
+    secondsPerCase: setup.seconds,
+    rounds: setup.rounds,
+    cases,
+    bOverA: ratio('b', 'a'),
+    bOverC: setup.nginxPort !== undefined ? ratio('b', 'c') : null,
+    bOverAByCpu: cpuRatio(cases, 'b', 'a'),
+    bOverCByCpu: cpuRatio(cases, 'b', 'c'),
+    skippedC: setup.skippedC,
+  };
+}

@@ -1,0 +1,106 @@
+/** The issue's targets, each set beside the figure it is about. Missing a target is reported, never an error. */
+import type { BenchResults } from './bench';
+
+export type Verdict = 'met' | 'missed' | 'n/a';
+
+export interface TargetRow {
+  id: string;
+  measure: string;
+  /** The figure, as shown in the table. */
+  result: string;
+  target: string;
+  verdict: Verdict;
+  value: number | null;
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function row(id: string, measure: string, target: string, value: number | null | undefined, show: (v: number) => string, pass: (v: number) => boolean): TargetRow {
+  if (value === null || value === undefined || !Number.isFinite(value)) return { id, measure, result: 'not measured', target, verdict: 'n/a', value: null };
+  return { id, measure, result: show(value), target, verdict: pass(value) ? 'met' : 'missed', value };
+}
+
+/** Informational figures (no target in the issue) use verdict 'n/a' and target '—'. */
+function info(id: string, measure: string, result: string | undefined, value: number | null = null): TargetRow {
+  return { id, measure, result: result ?? 'not measured', target: '—', verdict: 'n/a', value };
+}
+
+export function evaluateTargets(r: BenchResults): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const micro = r.micro.ok ? r.micro.value : undefined;
+  for (const entry of micro?.interceptor ?? []) {
+    const measure = `1. grayRoute decision, ${entry.instances} instances (ns/op, median; ×mergeConfig)`;
+    const show = (v: number) => `${fmt(v)} ns (×${entry.overMergeConfig} of axios mergeConfig)`;
+    if (entry.instances === 100) rows.push(row('route-100', measure, '≤ 1,000 ns', entry.nsPerOp, show, (v) => v <= 1000));
+    else rows.push(info(`route-${entry.instances}`, measure, show(entry.nsPerOp), entry.nsPerOp));
+  }
+  const pipeline = micro?.axiosPipeline;
+  if (pipeline) {
+    rows.push(
+      info(
+        'axios-pipeline',
+        `1. one axios request, adapter in memory: direct vs + grayRoute (${pipeline.instances} instances)`,
+        `${fmt(pipeline.directNsPerOp / 1000, 1)} µs vs ${fmt(pipeline.routedNsPerOp / 1000, 1)} µs (paired ratio ×${pipeline.routedOverDirect})`,
+        pipeline.routedOverDirect,
+      ),
+    );
+  }
+  if (micro && !micro.interceptor.some((e) => e.instances === 100)) rows.push(row('route-100', '1. grayRoute decision, 100 instances', '≤ 1,000 ns', null, String, () => false));
+
+  const e2e = r.e2e.ok ? r.e2e.value : undefined;
+  const byKey = (key: string) => e2e?.cases.find((c) => c.key === key);
+  for (const key of ['a', 'b', 'c']) {
+    const c = byKey(key);
+    if (c) rows.push(info(`e2e-${key}`, `2${key}. ${c.name}`, `${fmt(c.throughputRps)} req/s, p50 ${c.latencyMs.p50} ms, p99 ${c.latencyMs.p99} ms${c.errors ? `, ${c.errors} errors` : ''}`, c.throughputRps));
+    else if (key === 'c' && e2e) rows.push(info('e2e-c', '2c. axios via nginx split_clients', `skipped: ${e2e.skippedC ?? 'not run'}`));
+  }
+  if (e2e?.grayRouteInside) {
+    const g = e2e.grayRouteInside;
+    rows.push(info('e2e-b-inside', '2b. time inside the grayRoute interceptor per request, and its share of the client CPU per request', `median ${g.medianMicros} µs (mean ${g.microsPerRequest} µs) = ${g.shareOfClientCpu} % of ${e2e.cases.find((c) => c.key === 'b')?.cpuPerRequestMicros.client} µs`, g.shareOfClientCpu));
+  }
+  rows.push(row('e2e-b-over-a', '2. throughput b/a (grayRoute / direct)', '≥ 0.97', e2e?.bOverA, (v) => v.toFixed(3), (v) => v >= 0.97));
+  rows.push(row('e2e-b-over-c', '2. throughput b/c (grayRoute / nginx)', '≥ 1.0', e2e?.bOverC, (v) => v.toFixed(3), (v) => v >= 1.0));
+  if (e2e?.bOverAByCpu != null) {
+    rows.push(info('e2e-cpu', '2. requests per CPU-second (all processes), b/a and b/c', `${e2e.bOverAByCpu.toFixed(3)} and ${e2e.bOverCByCpu?.toFixed(3) ?? 'n/a'}`, e2e.bOverAByCpu));
+  }
+
+  const change = r.change.ok ? r.change.value : undefined;
+  for (const [id, s] of [['change-ratio', change?.ratio], ['change-flag', change?.flag]] as const) {
+    const kind = s?.kind ?? (id === 'change-ratio' ? 'ratio (config znode)' : 'gray flag (instance znode)');
+    const complete = s !== undefined && s.seen === s.changes;
+    const value = s === undefined ? null : complete ? s.latencyMs.p99 : Infinity;
+    const measure = `3. change → routing, ${kind}: p99 over ${s?.changes ?? '?'} changes`;
+    if (s && !complete) rows.push({ id, measure, result: `${s.timedOut} of ${s.changes} not seen within the timeout`, target: '< 50 ms', verdict: 'missed', value: null });
+    else rows.push(row(id, measure, '< 50 ms', value, (v) => `${v} ms (p50 ${s?.latencyMs.p50} ms)`, (v) => v < 50));
+  }
+
+  const split = r.split.ok ? r.split.value : undefined;
+  rows.push(
+    row(
+      'split',
+      `4. gray share over ${split ? fmt(split.decisions) : '?'} decisions at ratio ${split?.ratio ?? '?'}`,
+      `${split?.ratio ?? 33} ± 1 %`,
+      split?.grayLaneShare,
+      (v) => `${v.toFixed(2)} %`,
+      (v) => Math.abs(v - (split?.ratio ?? 33)) <= 1,
+    ),
+  );
+
+  const scale = r.scale.ok ? r.scale.value : undefined;
+  const size = scale ? `${scale.services} × ${scale.instancesPerService}` : '';
+  rows.push(info('scale-memory', `5. consumer memory over baseline, ${size} (after GC)`, scale && `heap +${scale.memory.heapUsedDeltaMiB} MiB, rss +${scale.memory.rssDeltaMiB} MiB`, scale?.memory.heapUsedDeltaMiB ?? null));
+  rows.push(info('scale-first-snapshot', `5. time to first full snapshot of all ${scale?.services ?? ''} services`, scale && `${scale.firstFullSnapshotMs} ms (${scale.loadAfterConnectMs} ms after connect)`, scale?.firstFullSnapshotMs ?? null));
+  const instanceChanges = scale?.changes.filter((c) => c.change.startsWith('one instance')) ?? [];
+  const worst = instanceChanges.length ? Math.max(...instanceChanges.map((c) => c.servicesReRead)) : null;
+  rows.push(
+    row(
+      'scale-change-work',
+      '5. services re-read when one instance changes (flip / add / remove)',
+      'not every service (1)',
+      worst,
+      () => instanceChanges.map((c) => `${c.servicesReRead} (${c.reads.total} read${c.reads.total === 1 ? '' : 's'})`).join(' / '),
+      (v) => v <= 1,
+    ),
+  );
+  return rows;
+}
