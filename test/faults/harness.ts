@@ -8,6 +8,7 @@ import axios, { type AxiosInstance } from 'axios';
 import { useGray, type GrayInterceptors, type Logger, type OutlierEvent, type RetryEvent } from '../../src';
 import { eventually } from '../support/helpers';
 import { startProviderProcess, type ProviderProcess } from './children';
+import { adminSessionFor } from './admin';
 import { LoadGenerator, type LoadResult } from './load';
 
 export const SERVICE = 'faults';
@@ -16,6 +17,8 @@ export const ROOT = '/graykit-faults';
 export const PROVIDER_SESSION_TIMEOUT = 4000;
 /** Each request makes the provider wait this long, so that some are always in flight when a fault hits. */
 export const WORK_URL = `http://${SERVICE}/work?delay=5`;
+/** Requests per second of the load. */
+export const RATE = 200;
 
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s`;
@@ -31,6 +34,8 @@ export const consumerSessions = { replaced: 0, refused: 0 };
 const consumerLogger: Logger = {
   debug: (message) => {
     if (message.includes('new ZooKeeper session was refused')) consumerSessions.refused++;
+    // Session changes and failed registry reads: what to look at when a re-convergence is slow.
+    if (/zookeeper connected|failed|refused/i.test(message)) note(`consumer (debug): ${message}`);
   },
   info: (message) => note(`consumer: ${message}`),
   warn: (message) => {
@@ -88,15 +93,41 @@ export function startProviders(zk: string, count: number, ports: Array<number | 
   );
 }
 
-/** Polls until the consumer's snapshot lists exactly `ids`; resolves with the time it happened. */
+/**
+ * Polls until the consumer's snapshot lists exactly `ids`; resolves with the time it happened. When it does not
+ * happen in time, says what ZooKeeper and the consumer's catalog hold, before failing.
+ */
 export async function untilSnapshot(consumer: Consumer, ids: string[], timeoutMs = 60_000): Promise<number> {
   const expected = [...ids].sort();
-  await eventually(() => expect(consumer.ids()).toEqual(expected), timeoutMs, 20);
+  try {
+    await eventually(() => expect(consumer.ids()).toEqual(expected), timeoutMs, 20);
+  } catch (error) {
+    await describeRegistry(consumer).catch((dumpError: Error) => note(`(could not describe the registry: ${dumpError.message})`));
+    throw error;
+  }
   return Date.now();
 }
 
+/** Diagnostics: the instances znodes as a fresh session reads them, and the catalog's view (its internals). */
+async function describeRegistry(consumer: Consumer): Promise<void> {
+  const internals = consumer.gray.consumer as unknown as { connection: { zk: string }; catalog: { services: Map<string, unknown> } };
+  const admin = adminSessionFor(internals.connection.zk);
+  try {
+    await admin.whenConnected(10_000);
+    note(`registry: ${ROOT}/services/${SERVICE}/instances has ${JSON.stringify(await admin.getChildren(`${ROOT}/services/${SERVICE}/instances`))}`);
+  } finally {
+    admin.close();
+  }
+  const state = internals.catalog.services.get(SERVICE) as Record<string, unknown> | undefined;
+  const describe = (value: unknown): unknown =>
+    value instanceof Map ? [...value.keys()] : value instanceof Set ? [...value] : typeof value === 'object' && value !== null ? '{…}' : value;
+  const directory = state?.instances as Record<string, unknown> | undefined;
+  note(`consumer: snapshot ${JSON.stringify(consumer.ids())}, connected ${consumer.connected()}`);
+  if (directory) note(`consumer catalog: instances directory ${JSON.stringify(Object.fromEntries(Object.entries(directory).map(([k, v]) => [k, describe(v)])))}`);
+}
+
 export function startLoad(consumer: Consumer): LoadGenerator {
-  return new LoadGenerator(consumer.http, WORK_URL, { rate: 200, maxDurationMs: 120_000 }).start();
+  return new LoadGenerator(consumer.http, WORK_URL, { rate: RATE, maxDurationMs: 120_000 }).start();
 }
 
 /** Prints the scenario's figures and adds them to the run's summary (printed by the global teardown). */
@@ -113,6 +144,15 @@ export function report(scenario: string, result: LoadResult, convergence: string
   if (result.failures.length) process.stdout.write(`faults: ${scenario}: first failures: ${JSON.stringify(result.failures)}\n`);
   const summary = process.env.GRAYKIT_FAULTS_SUMMARY;
   if (summary) appendFileSync(summary, `${JSON.stringify({ scenario, ...result, failures: result.failures.length, convergence, ...extra })}\n`);
+}
+
+/**
+ * The scenario really ran under load: at least 1000 requests, at 40% of the target rate or more (a starved machine
+ * sends fewer than it means to; the generator reports it rather than bursting to catch up).
+ */
+export function expectRealLoad(result: LoadResult): void {
+  expect(result.sent).toBeGreaterThanOrEqual(1000);
+  expect((result.sent * 1000) / result.durationMs).toBeGreaterThanOrEqual(0.4 * RATE);
 }
 
 /** Seconds with one decimal, for the report. */
