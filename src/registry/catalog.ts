@@ -99,9 +99,12 @@ class DirectoryWatch {
       this.childWatch = false;
       void this.reload();
     };
-    const names = await childrenOrAbsent(this.session, this.path, this.childWatch ? undefined : onChildren);
+    // Only a read that armed a watch may say one is armed: a read that passed none (because the flag said so) can
+    // finish after that watch fired and cleared the flag (bench/analysis.md, "lost config watch").
+    const arming = !this.childWatch;
+    const names = await childrenOrAbsent(this.session, this.path, arming ? onChildren : undefined);
     if (!this.isCurrent()) return;
-    this.childWatch = true;
+    if (arming) this.childWatch = true;
     const listed = new Set(names);
     const toRead = names.filter((name) => fresh || !this.entries.has(name) || !this.dataWatches.has(name));
     const results = await Promise.all(toRead.map((name) => this.readChild(name)));
@@ -143,8 +146,9 @@ class DirectoryWatch {
       );
     };
     try {
-      const { data } = await this.session.getData(this.childPath(name), this.dataWatches.has(name) ? undefined : onData);
-      this.dataWatches.add(name);
+      const arming = !this.dataWatches.has(name);
+      const { data } = await this.session.getData(this.childPath(name), arming ? onData : undefined);
+      if (arming) this.dataWatches.add(name);
       return data;
     } catch (error) {
       if (isZkCode(error, ZK.NONODE)) return 'gone';
@@ -326,9 +330,10 @@ export class RegistryCatalog extends EventEmitter {
     };
     this.listRunning = (async () => {
       try {
-        const names = await childrenOrAbsent(this.session, path, this.serviceListWatch ? undefined : watcher);
+        const arming = !this.serviceListWatch;
+        const names = await childrenOrAbsent(this.session, path, arming ? watcher : undefined);
         if (this.closed || generation !== this.generation) return;
-        this.serviceListWatch = true;
+        if (arming) this.serviceListWatch = true;
         const valid = names.filter((name) => {
           if (isValidServiceName(name)) return true;
           this.logger.warn(`skipping service znode ${path}/${name}: not a valid service name`);
@@ -382,8 +387,9 @@ export class RegistryCatalog extends EventEmitter {
       void this.loadConfig(service, state);
     };
     try {
-      const stat = await this.session.exists(path, state.configWatch ? undefined : onConfig);
-      state.configWatch = true;
+      const arming = !state.configWatch;
+      const stat = await this.session.exists(path, arming ? onConfig : undefined);
+      if (arming) state.configWatch = true;
       let data: Buffer | null = null;
       if (stat) {
         try {
