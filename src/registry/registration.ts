@@ -137,6 +137,7 @@ export class InstanceRegistration extends EventEmitter {
         dir,
       );
     }
+    let alreadyOurs = false;
     try {
       await session.create(this.path, data, 'ephemeral');
     } catch (error) {
@@ -147,6 +148,7 @@ export class InstanceRegistration extends EventEmitter {
         // finish securing it if an earlier attempt created it but lost its setACL to a dropped connection.
         await session.repairOpenAcl(this.path);
         await session.setData(this.path, data);
+        alreadyOurs = true;
       } else {
         // Left by a dead session of ours that the server has not expired yet (Dubbo #5125), or held by another
         // process that claims the same host:port. Replace it: this process is the one listening there now.
@@ -163,6 +165,9 @@ export class InstanceRegistration extends EventEmitter {
       await session.delete(this.path).catch(() => undefined);
       return;
     }
+    // 'registered' means the znode was (re)created; a reconnect of the same session that finds it in place only
+    // refreshed its data, and says nothing.
+    if (alreadyOurs && this.isRegistered) return;
     this.isRegistered = true;
     this.options.logger.info(`registered ${this.path}`);
     this.emit('registered', this.path);
