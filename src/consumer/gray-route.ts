@@ -1,16 +1,16 @@
 /**
  * `grayRoute()`: the axios request interceptor that sends `http://<service>/...` to a live instance of the service.
  */
-import { isIP } from 'node:net';
 import type { InternalAxiosRequestConfig } from 'axios';
 import { contextBackend, isContextKind, type ContextBackend, type ContextKind } from '../context/lane-context';
 import { InvalidOptionError, RegistryUnavailableError } from '../errors';
 import type { RouteDecision } from '../router';
 import { decideLane } from '../router/lane-policy';
+import { isHeaderName } from '../registry/codec';
 import { servicesPath } from '../registry/paths';
 import { DEFAULT_LANE_HEADER, type Instance, type Lane } from '../types';
 import { GrayConsumer, type GrayConsumerOptions, type RouteOptions } from './consumer';
-import { parseTarget, requestUrl, rewriteUrl } from './rewrite';
+import { requestTarget, rewriteUrl, type TargetUrl } from './rewrite';
 
 /** Per-request options and results, on the axios request config (and so on `response.config`). */
 export interface GrayRequestConfig {
@@ -57,9 +57,24 @@ export interface GrayRouteInterceptor {
   close(): void;
 }
 
-/** Hosts that are never service names, so they never wait on the registry. */
-function isPlainAddress(host: string): boolean {
-  return host === 'localhost' || isIP(host.replace(/^\[|\]$/g, '')) !== 0;
+/**
+ * Sets the lane header, `name` lower-cased. A plain property write where that cannot duplicate the header:
+ * `AxiosHeaders#set` re-validates the name, normalises the value and scans the keys case-insensitively on every
+ * call, about a seventh of the interceptor's cost (BENCHMARKS.md, section 1). A caller's own spelling of the same
+ * header (`X-Gray-Lane`) is left to `set`, which overwrites it in place.
+ */
+function setLaneHeader(headers: InternalAxiosRequestConfig['headers'], name: string, lane: Lane): void {
+  if (Object.prototype.hasOwnProperty.call(headers, name)) {
+    (headers as unknown as Record<string, unknown>)[name] = lane;
+    return;
+  }
+  for (const key of Object.keys(headers)) {
+    if (key.toLowerCase() === name) {
+      headers.set(name, lane);
+      return;
+    }
+  }
+  (headers as unknown as Record<string, unknown>)[name] = lane;
 }
 
 /**
@@ -102,22 +117,24 @@ export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: 
     throw new InvalidOptionError('context', `expected 'als', 'cls' or a backend object, got ${JSON.stringify(context)}`);
   }
   const backend = contextBackend(context);
-  const laneHeader = routeOptions.laneHeader ?? DEFAULT_LANE_HEADER;
+  const laneHeader = (routeOptions.laneHeader ?? DEFAULT_LANE_HEADER).toLowerCase();
+  if (!isHeaderName(laneHeader)) throw new InvalidOptionError('laneHeader', `expected an HTTP header name, got ${JSON.stringify(routeOptions.laneHeader)}`);
   const consumer = shared ?? new GrayConsumer(routeOptions);
   const { logger } = consumer.connection;
   let warnedUnknownList = false;
 
-  function apply(config: InternalAxiosRequestConfig, decision: RouteDecision, service: string, url: string): InternalAxiosRequestConfig {
+  function apply(config: InternalAxiosRequestConfig, decision: RouteDecision, service: string, target: TargetUrl): InternalAxiosRequestConfig {
     const store = backend.current();
     if (store && store.lane === undefined && config.gray?.lane === undefined) store.lane = decision.lane;
-    const target = parseTarget(url);
-    if (!target) return config;
     const originalUrl = config.url;
     const originalBaseURL = config.baseURL;
     config.url = rewriteUrl(target, decision.instance);
     config.baseURL = undefined;
-    config.headers.set(consumer.snapshot(service)?.config.laneHeader ?? laneHeader, decision.lane);
-    config.gray = { ...config.gray, lane: decision.lane, service, instance: decision.instance, url: originalUrl, baseURL: originalBaseURL };
+    // A config znode's laneHeader is validated and lower-cased by the codec.
+    setLaneHeader(config.headers, consumer.snapshot(service)?.config.laneHeader ?? laneHeader, decision.lane);
+    const routed = { lane: decision.lane, service, instance: decision.instance, url: originalUrl, baseURL: originalBaseURL };
+    // No spread on the common path (no per-request gray options): copying an absent object still costs a runtime call.
+    config.gray = config.gray === undefined ? routed : { ...config.gray, ...routed };
     hooks?.routed(config);
     return config;
   }
@@ -145,7 +162,8 @@ export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: 
     return hooks.mayProbe(config) ? undefined : NO_PROBE;
   }
 
-  async function routeLater(config: InternalAxiosRequestConfig, host: string, url: string, known: boolean | undefined) {
+  async function routeLater(config: InternalAxiosRequestConfig, target: TargetUrl, known: boolean | undefined) {
+    const { host } = target;
     if (known === undefined) {
       try {
         await consumer.servicesReady();
@@ -164,23 +182,22 @@ export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: 
       if (!consumer.isService(host)) return config;
     }
     await consumer.whenReady(host);
-    return apply(config, await consumer.resolve(host, laneFor(config, host), routeOptionsFor(config)), host, url);
+    return apply(config, await consumer.resolve(host, laneFor(config, host), routeOptionsFor(config)), host, target);
   }
 
   const interceptor = function grayRouteInterceptor(config: InternalAxiosRequestConfig) {
-    const url = requestUrl(config.url, config.baseURL);
-    if (url === undefined) return config;
-    const target = parseTarget(url);
-    if (!target || isPlainAddress(target.host)) return config;
+    // One parse a request; its WHATWG host check is memoised per authority (rewrite.ts).
+    const target = requestTarget(config.url, config.baseURL);
+    if (!target || target.address) return config;
     const host = target.host;
     const known = consumer.isService(host);
     if (known === false) return config;
     if (known === true) {
       // The hot path: a memory read, no promise, no ZooKeeper.
       const decision = consumer.route(host, laneFor(config, host), routeOptionsFor(config));
-      if (decision) return apply(config, decision, host, url);
+      if (decision) return apply(config, decision, host, target);
     }
-    return routeLater(config, host, url, known);
+    return routeLater(config, target, known);
   } as GrayRouteInterceptor;
   Object.defineProperty(interceptor, 'consumer', { value: consumer, enumerable: true });
   Object.defineProperty(interceptor, 'close', { value: () => consumer.close(), enumerable: true });

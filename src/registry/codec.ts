@@ -192,6 +192,12 @@ export function encodeInstance(meta: InstanceMeta): string {
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
+
+/** An HTTP header name (an RFC 9110 token) of at most 64 characters. */
+export function isHeaderName(name: unknown): name is string {
+  return typeof name === 'string' && HEADER_NAME.test(name);
+}
+
 const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
 export const MAX_RULES = 32;
 export const MAX_PATTERN_LENGTH = 256;

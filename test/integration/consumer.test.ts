@@ -103,25 +103,60 @@ describe('grayRoute (real ZooKeeper, real providers, real axios)', () => {
     expect(share).toBeLessThanOrEqual(high);
   });
 
-  test('the lane goes out in the x-gray-lane header', async () => {
+  /** A service `echo` whose handler records the raw request headers it receives (name, value, name, value…). */
+  async function echoService(): Promise<() => string[]> {
     const app = express();
-    let seen: string | undefined;
-    const provider = await startProvider({ root, service: 'demo', gray: true });
-    open.push(provider);
-    // A second service whose handler records the header it receives.
+    let seen: string[] = [];
     app.get('/echo', (req, res) => {
-      seen = req.header('x-gray-lane');
+      seen = req.rawHeaders;
       res.json({});
     });
     const { grayRegister } = await import('../../src');
-    const echo = grayRegister({ zk: testZk(), root, service: 'echo', host: '127.0.0.1', logger: silentLogger });
+    const echo = grayRegister({ zk: testZk(), root, service: 'echo', host: '127.0.0.1', gray: true, drainMs: 0, logger: silentLogger });
     app.use(echo);
     const server: Server = app.listen(0, '127.0.0.1');
     open.push({ close: () => new Promise((resolve) => server.close(resolve)) });
     await echo.registration.whenRegistered();
+    return () => seen;
+  }
+
+  /** Values of every header named `name` (any case) in raw headers. */
+  const headerValues = (raw: string[], name: string) => raw.flatMap((value, i) => (i % 2 === 0 && value.toLowerCase() === name ? [raw[i + 1]] : []));
+
+  test('the lane goes out in the x-gray-lane header', async () => {
+    const seen = await echoService();
     const { http } = client({ ratio: 100 });
     await http.get('http://echo/echo');
-    expect(seen).toBe('gray');
+    expect(headerValues(seen(), 'x-gray-lane')).toEqual(['gray']);
+  });
+
+  test.each([['x-gray-lane'], ['X-Gray-Lane'], ['X-GRAY-LANE']])("a caller's own %s header is replaced by the lane, not sent twice", async (spelling) => {
+    const seen = await echoService();
+    const route = grayRoute({ zk: testZk(), root, logger: silentLogger, ratio: 100 });
+    open.push(route);
+    const http = axios.create();
+    // axios runs request interceptors last-registered first: this one sees the config grayRoute hands on.
+    let handedOn: Array<[string, unknown]> = [];
+    http.interceptors.request.use((config) => {
+      handedOn = Object.entries(config.headers).filter(([name]) => name.toLowerCase() === 'x-gray-lane');
+      return config;
+    });
+    http.interceptors.request.use(route);
+    await http.get('http://echo/echo', { headers: { [spelling]: 'normal' } });
+    expect(handedOn).toEqual([[spelling, 'gray']]);
+    expect(headerValues(seen(), 'x-gray-lane')).toEqual(['gray']);
+  });
+
+  test('laneHeader names the header the lane goes out in', async () => {
+    const seen = await echoService();
+    const { http } = client({ ratio: 100, laneHeader: 'X-Lane' });
+    await http.get('http://echo/echo');
+    expect(headerValues(seen(), 'x-lane')).toEqual(['gray']);
+    expect(headerValues(seen(), 'x-gray-lane')).toEqual([]);
+  });
+
+  test.each([['x lane'], [''], ['x-lane\r\nx-injected: 1'], ['é']])('laneHeader %p is refused when grayRoute is called', (laneHeader) => {
+    expect(() => grayRoute({ zk: testZk(), root, logger: silentLogger, laneHeader })).toThrow(expect.objectContaining({ code: 'ERR_GRAYKIT_INVALID_OPTION', option: 'laneHeader' }));
   });
 
   test('flipping a provider\'s gray flag live changes routing without restarts', async () => {

@@ -4,9 +4,10 @@
  * and Node send by) reads, and a rewritten URL goes to exactly a validated instance, over http(s), with the
  * original path, query, fragment and user info.
  */
+import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { decodeInstance } from '../../src/registry/codec';
-import { combineUrl, parseTarget, requestUrl, rewriteUrl } from '../../src/consumer/rewrite';
+import { AUTHORITY_CACHE_SIZE, combineUrl, parseTarget, requestTarget, requestUrl, rewriteUrl, type TargetUrl } from '../../src/consumer/rewrite';
 import type { Instance } from '../../src/types';
 import { effectivePort, FUZZ_RUNS, instanceIdish, requestish, urlHost, urlish } from '../support/hostile';
 
@@ -39,7 +40,56 @@ function parse(url: string | undefined): URL | undefined {
   }
 }
 
+/**
+ * The reading parseTarget memoises, done the slow way on every call: the whole URL through the WHATWG parser, and
+ * Node's isIP for the address test (graykit before the authority cache, issue 6).
+ */
+function uncachedTarget(url: string): TargetUrl | undefined {
+  const match = /^(https?:)\/\/(?:([^@/?#]*)@)?(\[[^\]]*\]|[^:/?#]*)(?::\d*)?([/?#].*)?$/is.exec(url);
+  if (!match) return undefined;
+  const host = match[3].toLowerCase();
+  if (match[2]?.includes('\\') || parse(url)?.hostname !== host) return undefined;
+  const address = host === 'localhost' || isIP(host.replace(/^\[|\]$/g, '')) !== 0;
+  return { scheme: match[1].toLowerCase(), userinfo: match[2], host, address, rest: match[4] ?? '/' };
+}
+
+/** `url` with what follows its authority (as the regex splits it) replaced by `rest`; the URL itself otherwise. */
+function withRest(url: string, rest: string): string {
+  const match = /^(https?:\/\/[^/?#]*)[/?#]/is.exec(url);
+  return match ? `${match[1]}${rest}` : url;
+}
+
 describe('fuzz: URL targets and rewrites', () => {
+  test(`the memoised reading of an authority is the whole URL's, whatever URL filled the cache (${FUZZ_RUNS} cases)`, () => {
+    const rest = fc.oneof(fc.constantFrom('/', '?x', '#y', '/\tx', '/\n', '/a\\b', '/ ', '?\\@evil.example', '#@evil.example'), fc.webPath().map((p) => `/${p}`), fc.string({ unit: 'binary', maxLength: 12 }).map((p) => `/${p}`));
+    fc.assert(
+      fc.property(urlish(['demo', 'api.internal']), rest, fc.boolean(), (url, otherRest, otherFirst) => {
+        const other = withRest(url, otherRest);
+        const order = otherFirst ? [other, url] : [url, other];
+        for (const each of order) expect(parseTarget(each)).toEqual(uncachedTarget(each));
+      }),
+      runs,
+    );
+  });
+
+  test(`requestTarget is parseTarget of the request URL (${FUZZ_RUNS} cases)`, () => {
+    fc.assert(
+      fc.property(requestish(['demo', 'api.internal']), ({ url, baseURL }) => {
+        const full = requestUrl(url, baseURL);
+        expect(requestTarget(url, baseURL)).toEqual(full === undefined ? undefined : parseTarget(full));
+      }),
+      runs,
+    );
+  });
+
+  test('answers stay the same after the authority cache is emptied for being full', () => {
+    const probes = ['http://demo/a', 'http://evil.example\\@demo/x', 'http://127.0.0.1:8080/', 'http://de%6Do/x'];
+    const before = probes.map(parseTarget);
+    for (let i = 0; i < 2 * AUTHORITY_CACHE_SIZE + 1; i++) parseTarget(`http://filler-${i}/x`);
+    expect(probes.map(parseTarget)).toEqual(before);
+    expect(before.map((t) => t?.host)).toEqual(['demo', undefined, '127.0.0.1', undefined]);
+  });
+
   test(`requestUrl and parseTarget never throw, and read the host axios will send to (${FUZZ_RUNS} cases)`, () => {
     fc.assert(
       fc.property(requestish(['demo', 'api.internal']), ({ url, baseURL }) => {

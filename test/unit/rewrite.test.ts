@@ -35,6 +35,17 @@ describe('parseTarget and rewriteUrl', () => {
     expect(rewriteUrl(parseTarget('http://demo/a')!, { ...target, host: '::1' })).toBe('http://[::1]:8081/a');
   });
 
+  test.each([
+    ['http://127.0.0.1:8080/a', true],
+    ['http://[::1]/a', true],
+    ['http://LOCALHOST/a', true],
+    ['http://demo/a', false],
+    ['http://svc-100/a', false],
+    ['http://demo.internal/a', false],
+  ])('%s: address %p', (url, address) => {
+    expect(parseTarget(url)?.address).toBe(address);
+  });
+
   test.each(['ftp://demo/a', '/a', 'demo/a', 'mailto:x@demo'])('%s is not an http(s) URL to route', (url) => {
     expect(parseTarget(url)).toBeUndefined();
   });
