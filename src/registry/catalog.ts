@@ -67,6 +67,11 @@ class DirectoryWatch {
     return !this.loaded || !this.childWatch;
   }
 
+  /** Whether a read is in flight (it will arm the watch, or fail and be retried). */
+  get reading(): boolean {
+    return this.running !== undefined;
+  }
+
   /** After a new session: every watch is gone. The entries stay until the next read replaces them whole. */
   reset(): void {
     this.loaded = false;
@@ -229,7 +234,7 @@ export class RegistryCatalog extends EventEmitter {
     this.session.on('connected', (newSession: boolean) => this.onConnected(newSession));
     if (this.session.connected) this.onConnected(true);
     // Reads that failed (connection loss, timeouts) are retried from here, never in a tight loop.
-    this.retryTimer = setInterval(() => this.retryFailed(), RETRY_MS);
+    this.retryTimer = setInterval(() => this.retryFailed(true), RETRY_MS);
     this.retryTimer.unref();
   }
 
@@ -311,10 +316,15 @@ export class RegistryCatalog extends EventEmitter {
     this.retryFailed();
   }
 
-  private retryFailed(): void {
+  /**
+   * Re-reads what is stale. From the periodic tick (`tick`), a read still in flight is left to finish: it is not
+   * failed, only slow (a first load of many services takes longer than the tick), and queueing a second one behind
+   * it read every directory twice (bench/analysis.md, "a slow first load is read twice").
+   */
+  private retryFailed(tick = false): void {
     if (this.closed || !this.session.connected) return;
     if (!this.serviceListWatch && (this.serviceNames !== undefined || this.firstList !== undefined)) this.loadServiceList();
-    for (const [service, state] of this.services) if (state.stale) void this.load(service, state);
+    for (const [service, state] of this.services) if (state.stale) void this.load(service, state, tick);
   }
 
   // ---- the list of services -------------------------------------------------------------------------------
@@ -351,13 +361,17 @@ export class RegistryCatalog extends EventEmitter {
 
   // ---- one service --------------------------------------------------------------------------------------
 
-  /** Reads what is stale of a service (all of it at first), then publishes once everything is in. */
-  private async load(service: string, state: ServiceState): Promise<void> {
+  /**
+   * Reads what is stale of a service (all of it at first), then publishes once everything is in. `skipInFlight`:
+   * leave a part whose read is in flight alone instead of queueing another read behind it.
+   */
+  private async load(service: string, state: ServiceState, skipInFlight = false): Promise<void> {
+    const due = (stale: boolean, reading: boolean) => stale && !(skipInFlight && reading);
     // The directories publish when they finish (once all three parts are in); the config publishes here.
     await Promise.all([
-      state.instances.stale ? state.instances.reload() : undefined,
-      state.overrides.stale ? state.overrides.reload() : undefined,
-      !state.configLoaded || !state.configWatch ? this.loadConfig(service, state) : undefined,
+      due(state.instances.stale, state.instances.reading) ? state.instances.reload() : undefined,
+      due(state.overrides.stale, state.overrides.reading) ? state.overrides.reload() : undefined,
+      due(!state.configLoaded || !state.configWatch, state.configRunning !== undefined) ? this.loadConfig(service, state) : undefined,
     ]);
     if (state.loaded && !state.snapshot) this.publish(service, state);
   }
