@@ -3,7 +3,10 @@
  * provider process:
  *   (a) axios straight to one provider;
  *   (b) axios + grayRoute over the three providers (the service's snapshot, the config ratio);
- *   (c) axios to nginx, whose split_clients sends each request to the gray or the normal upstream group.
+ *   (c) axios to nginx, whose split_clients sends each request to the gray or the normal upstream group;
+ *   (d) a control: axios with a hand-written round-robin interceptor over the same providers, no graykit. It pays
+ *       what (b) pays for spreading over three hosts (more sockets, an asynchronous interceptor) but not graykit,
+ *       so b/d is graykit's own cost and d/a the cost of the spread.
  * Every client has its own keep-alive http.Agent. The measured time of each case is split into rounds, and the
  * rounds of the cases are interleaved (a b c, b c a, c a b, ...), so that drift on a shared machine hits all alike.
  * Ratios are the median of the per-round ratios. A slice's throughput counts the responses received within its
@@ -14,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import axios, { type AxiosInstance } from 'axios';
 import type { GrayRouteInterceptor } from '../src';
 import { childPids, groupCpuMicros } from './cpu';
-import { distribution, median, round, type Distribution } from './stats';
+import { distribution, median, medianInterval, round, type Distribution } from './stats';
 
 export interface SliceResult {
   /** Responses received, all of them (the slice waits for the requests in flight at its end). */
@@ -69,7 +72,7 @@ export async function runSlice(client: AxiosInstance, url: string, concurrency: 
 }
 
 export interface E2eCase {
-  key: 'a' | 'b' | 'c';
+  key: 'a' | 'b' | 'c' | 'd';
   name: string;
   url: string;
   client: AxiosInstance;
@@ -109,6 +112,10 @@ export interface E2eResult {
   /** Median of per-round throughput ratios; null when a case did not run. */
   bOverA: number | null;
   bOverC: number | null;
+  bOverD: number | null;
+  dOverA: number | null;
+  /** 95 % confidence intervals of those medians (distribution-free, over the rounds), by name ('b/a', ...). */
+  intervals: Record<string, [number, number]>;
   /**
    * The same comparisons by CPU cost: requests per CPU-second of every process involved, b's over a's (and over
    * c's). Unlike throughput, this does not depend on how much of a shared machine the scheduler gave each case
@@ -152,7 +159,7 @@ export interface E2eSetup {
   rounds: number;
   warmupSeconds: number;
   maxRequestsPerSlice: number;
-  /** Cases to run: a, b, c. */
+  /** Cases to run: a, b, c, d. */
   cases: string[];
   service: string;
   /** The providers, the first one is gray. */
@@ -188,6 +195,14 @@ export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
     const proxied = keepAliveClient(concurrency);
     made.push({ key: 'c', name: `axios via nginx split_clients over ${setup.providers.length} providers`, url: `http://127.0.0.1:${setup.nginxPort}/version`, ...proxied });
   }
+  const control = keepAliveClient(concurrency);
+  const targets = setup.providers.map((p) => `http://127.0.0.1:${p.port}/version`);
+  let next = 0;
+  control.client.interceptors.request.use(function roundRobinControl(config) {
+    config.url = targets[next++ % targets.length];
+    return config;
+  });
+  made.push({ key: 'd', name: `control: axios + a hand-written round-robin interceptor over the same ${setup.providers.length} providers`, url: 'http://control/version', ...control });
   const selected = made.filter((c) => setup.cases.includes(c.key));
   made.length = 0;
   made.push(...selected);
@@ -256,9 +271,13 @@ export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
       clientCpuMicrosByRound: a.clientCpuRounds.map((x) => round(x, 1)),
     };
   });
+  const intervals: Record<string, [number, number]> = {};
   const ratio = (x: string, y: string) => {
     const values = perRound.filter((r) => r[x] > 0 && r[y] > 0).map((r) => r[x] / r[y]);
-    return values.length ? round(median(values), 3) : null;
+    if (!values.length) return null;
+    const [low, high] = medianInterval(values);
+    if (Number.isFinite(low)) intervals[`${x}/${y}`] = [round(low, 3), round(high, 3)];
+    return round(median(values), 3);
   };
   const b = cases.find((c) => c.key === 'b');
   // Mean (what it costs in total) and median (robust to the preemptions of a busy machine).
@@ -281,6 +300,9 @@ export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
     cases,
     bOverA: ratio('b', 'a'),
     bOverC: setup.nginxPort !== undefined ? ratio('b', 'c') : null,
+    bOverD: ratio('b', 'd'),
+    dOverA: ratio('d', 'a'),
+    intervals,
     bOverAByCpu: cpuRatio(cases, 'b', 'a'),
     bOverCByCpu: cpuRatio(cases, 'b', 'c'),
     skippedC: setup.skippedC,

@@ -167,6 +167,9 @@ export async function runMicro(setup: MicroSetup, runs: number, sampleMs: number
       return (merged.url as string).length;
     },
   });
+  // What parseTarget did per request before its authority cache (issue 6), and still does once per new authority.
+  const whatwgUrl = SERVICE_URL('svc-100');
+  cases.push({ name: 'baseline: one WHATWG URL parse (new URL(url).hostname)', instances: null, op: () => new URL(whatwgUrl).hostname.length });
   cases.push({ name: 'baseline: one axios request, adapter in memory (no network)', instances: null, asyncOp: () => direct.get('http://127.0.0.1:8080/api/items?id=42') });
   const als = contextBackend('als');
   // The lane-context cost is measured at one size: 100 instances when measured, else the smallest.

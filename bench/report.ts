@@ -3,12 +3,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchResults, Part } from './bench';
 import { machineLine } from './machine';
+import { percentile } from './stats';
 
 const ANALYSIS = join(__dirname, 'analysis.md');
 
 const n0 = (v: number) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: 0 }) : String(v));
 /** ns: whole numbers with separators from 100 up, one decimal below. */
 const ns = (v: number | string) => (typeof v === 'number' && Number.isFinite(v) ? (v >= 100 ? n0(v) : v.toFixed(1)) : String(v));
+/** min / p25 / p50 / p75 / max of a sample, whole numbers. */
+const spread = (values: number[]) => [0, 25, 50, 75, 100].map((p) => n0(p === 0 ? Math.min(...values) : percentile(values, p))).join(' / ');
 const verdictMark = { met: '✅ met', missed: '❌ missed', 'n/a': '—' } as const;
 
 function failed(part: Part<unknown>): string | undefined {
@@ -51,6 +54,9 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
     'check, lane (context, then ratio), balancer, URL rewrite, lane header. The same loop with a no-op interceptor, and',
     "axios's own per-request `mergeConfig(defaults, config)`, are the baselines. Instances: every third one gray,",
     'equal weights unless it says otherwise; the config ratio is ' + `${r.config.split.ratio}.`,
+    'The URL is the same on every call, so the interceptor finds its authority (scheme, user info, host, port) in its',
+    'cache, as every request to a service does after the first; a new authority also pays one WHATWG parse (the',
+    'baseline row).',
     '',
   );
   if (r.micro.ok) {
@@ -76,7 +82,11 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
       `Concurrency ${e.concurrency} (closed loop), ${e.secondsPerCase} s per case in ${e.rounds} interleaved rounds, after a ${r.config.e2e.warmupSeconds} s warm-up each.`,
       'Three Express providers with `grayRegister()` (one gray) in one child process, so every case is served by the',
       'same CPU; each client is axios with its own keep-alive `http.Agent`. nginx: one worker, `split_clients` on',
-      `\`$request_id\` at ${r.config.e2e.ratio} %, keep-alive upstreams. Throughput: median of the rounds; ratios: median of the per-round ratios.`,
+      `\`$request_id\` at ${r.config.e2e.ratio} %, keep-alive upstreams. (d) is a control without graykit: a hand-written round-robin`,
+      'interceptor over the same providers, so that b/d is what a grayRoute request costs over a plain one to the same',
+      'providers, and d/a what spreading over three hosts costs (more sockets, an asynchronous interceptor chain).',
+      'Throughput: median of the rounds; ratios: median',
+      'of the per-round ratios, with a distribution-free 95 % confidence interval of that median (order statistics).',
       '',
       '| case | req/s | p50 ms | p90 ms | p99 ms | max ms | requests | errors | gray share | sockets | CPU µs/req: client + providers + nginx = total |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -90,7 +100,7 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
     if (e.skippedC) push(`| (c) nginx split_clients | skipped: ${e.skippedC} | | | | | | | | | |`);
     push(
       '',
-      `b/a = **${e.bOverA ?? 'n/a'}**, b/c = **${e.bOverC ?? 'n/a'}** (medians of the per-round ratios). CPU per request comes from`,
+      `b/a = **${e.bOverA ?? 'n/a'}**, b/c = **${e.bOverC ?? 'n/a'}**, b/d = ${e.bOverD ?? 'n/a'}, d/a = ${e.dOverA ?? 'n/a'} (medians of the per-round ratios; 95 % intervals: ${Object.entries(e.intervals ?? {}).map(([k, [lo, hi]]) => `${k} ${lo}–${hi}`).join(', ') || 'n/a'}). CPU per request comes from`,
       '/proc (10 ms ticks) for the provider and nginx processes and `process.cpuUsage()` for the client, over all rounds.',
       `By CPU cost (requests per CPU-second of all the processes involved): b/a = ${e.bOverAByCpu ?? 'n/a'}, b/c = ${e.bOverCByCpu ?? 'n/a'}; unlike`,
       'throughput, this does not depend on the share of a shared machine the scheduler gave each case.',
@@ -98,7 +108,9 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
         ? `In (b), the grayRoute interceptor took a median ${e.grayRouteInside.medianMicros} µs per request (mean ${e.grayRouteInside.microsPerRequest} µs, wall time timed around it, preemptions included): the median is ${e.grayRouteInside.shareOfClientCpu} % of the client's CPU per request.`
         : '',
       '',
-      `Per-round req/s: ${e.cases.map((c) => `(${c.key}) ${c.roundsRps.join(', ')}`).join('; ')}.`,
+      e.rounds <= 40
+        ? `Per-round req/s: ${e.cases.map((c) => `(${c.key}) ${c.roundsRps.join(', ')}`).join('; ')}.`
+        : `Per-round req/s, min / quartiles / max (every round is in the JSON): ${e.cases.map((c) => `(${c.key}) ${spread(c.roundsRps)}`).join('; ')}.`,
       '',
     );
     const firstErrors = e.cases.filter((c) => c.firstError).map((c) => `(${c.key}) ${c.firstError}`);
@@ -178,7 +190,7 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
     'preset that `npm test` runs (test/integration/bench-smoke.test.ts). Options: `--micro-sizes=3,100,1000`, `--micro-runs`,',
     '`--micro-sample-ms`, `--micro-cls=0|1`, `--e2e-seconds`, `--e2e-rounds`, `--concurrency`, `--e2e-warmup-seconds`, `--e2e-ratio`,',
     '`--max-requests-per-slice`, `--changes`, `--change-timeout-ms`, `--decisions`, `--split-ratio`, `--scale-services`,',
-    '`--scale-instances`, `--scale-settle-ms`, `--nginx=PATH|none`, `--parts=1,2,3,4,5`, `--e2e-cases=a,b,c`, `--results=FILE`,',
+    '`--scale-instances`, `--scale-settle-ms`, `--nginx=PATH|none`, `--parts=1,2,3,4,5`, `--e2e-cases=a,b,c,d`, `--results=FILE`,',
     '`--markdown=FILE`. `node -r ts-node/register/transpile-only bench/run.ts --render` rewrites this file from the last',
     'results (after editing `bench/analysis.md`) without measuring. Profiling: see `bench/cpuprofile-summary.ts`.',
     '',

@@ -8,6 +8,7 @@ import { runBench, type BenchResults } from './bench';
 import { resolveConfig, type BenchConfig } from './config';
 import { machineInfo, machineLine } from './machine';
 import { renderMarkdown } from './report';
+import { evaluateTargets } from './targets';
 
 const REPO_ROOT = join(__dirname, '..');
 
@@ -35,6 +36,8 @@ function render(argv: string[]): void {
   const { config } = resolveConfig(argv, process.env);
   const json = isAbsolute(config.resultsFile) ? config.resultsFile : join(REPO_ROOT, config.resultsFile);
   const results = JSON.parse(readFileSync(json, 'utf8')) as BenchResults;
+  // Targets are re-evaluated, so that a changed label or bound shows without measuring again; the figures are kept.
+  results.targets = evaluateTargets(results);
   const { markdown } = writeResults(results, results.config);
   console.log(`rendered ${relative(process.cwd(), markdown)} from ${relative(process.cwd(), json)}`);
 }

@@ -56,3 +56,25 @@ export function distribution(values: ArrayLike<number>): Distribution {
     mean: round(mean(s)),
   };
 }
+
+/**
+ * A distribution-free confidence interval for the median (order statistics of the sorted sample, from the
+ * binomial distribution with p = 1/2): [low, high] with at least `confidence` coverage, or [NaN, NaN] when the
+ * sample is too small for any interval at that level (fewer than 6 values at 95 %).
+ */
+export function medianInterval(values: ArrayLike<number>, confidence = 0.95): [number, number] {
+  const s = sorted(values);
+  const n = s.length;
+  const tail = (1 - confidence) / 2;
+  // Largest k with P(X < k) <= tail for X ~ Binomial(n, 1/2): the k-th smallest and k-th largest values bound it.
+  let k = 0;
+  let cumulative = 0;
+  let term = 2 ** -n; // P(X = 0)
+  while (k < n && cumulative + term <= tail) {
+    cumulative += term;
+    term = (term * (n - k)) / (k + 1); // P(X = k + 1)
+    k++;
+  }
+  if (k === 0) return [NaN, NaN];
+  return [s[k - 1], s[n - k]];
+}

@@ -49,7 +49,7 @@ export function evaluateTargets(r: BenchResults): TargetRow[] {
 
   const e2e = r.e2e.ok ? r.e2e.value : undefined;
   const byKey = (key: string) => e2e?.cases.find((c) => c.key === key);
-  for (const key of ['a', 'b', 'c']) {
+  for (const key of ['a', 'b', 'c', 'd']) {
     const c = byKey(key);
     if (c) rows.push(info(`e2e-${key}`, `2${key}. ${c.name}`, `${fmt(c.throughputRps)} req/s, p50 ${c.latencyMs.p50} ms, p99 ${c.latencyMs.p99} ms${c.errors ? `, ${c.errors} errors` : ''}`, c.throughputRps));
     else if (key === 'c' && e2e) rows.push(info('e2e-c', '2c. axios via nginx split_clients', `skipped: ${e2e.skippedC ?? 'not run'}`));
@@ -58,8 +58,18 @@ export function evaluateTargets(r: BenchResults): TargetRow[] {
     const g = e2e.grayRouteInside;
     rows.push(info('e2e-b-inside', '2b. time inside the grayRoute interceptor per request, and its share of the client CPU per request', `median ${g.medianMicros} µs (mean ${g.microsPerRequest} µs) = ${g.shareOfClientCpu} % of ${e2e.cases.find((c) => c.key === 'b')?.cpuPerRequestMicros.client} µs`, g.shareOfClientCpu));
   }
-  rows.push(row('e2e-b-over-a', '2. throughput b/a (grayRoute / direct)', '≥ 0.97', e2e?.bOverA, (v) => v.toFixed(3), (v) => v >= 0.97));
-  rows.push(row('e2e-b-over-c', '2. throughput b/c (grayRoute / nginx)', '≥ 1.0', e2e?.bOverC, (v) => v.toFixed(3), (v) => v >= 1.0));
+  // The verdict is on the median, as the issue sets it; the interval beside it says how far the machine's noise
+  // leaves that median from certain.
+  const withInterval = (name: string) => (v: number) => {
+    const interval = e2e?.intervals?.[name];
+    return interval ? `${v.toFixed(3)} (95 % CI ${interval[0].toFixed(3)}–${interval[1].toFixed(3)})` : v.toFixed(3);
+  };
+  rows.push(row('e2e-b-over-a', '2. throughput b/a (grayRoute / direct)', '≥ 0.97', e2e?.bOverA, withInterval('b/a'), (v) => v >= 0.97));
+  rows.push(row('e2e-b-over-c', '2. throughput b/c (grayRoute / nginx)', '≥ 1.0', e2e?.bOverC, withInterval('b/c'), (v) => v >= 1.0));
+  if (e2e?.bOverD != null) {
+    rows.push(info('e2e-b-over-d', '2. throughput b/d (grayRoute / a hand-written round-robin over the same providers)', withInterval('b/d')(e2e.bOverD), e2e.bOverD));
+  }
+  if (e2e?.dOverA != null) rows.push(info('e2e-d-over-a', '2. throughput d/a (control / direct): the cost of spreading over three hosts', withInterval('d/a')(e2e.dOverA), e2e.dOverA));
   if (e2e?.bOverAByCpu != null) {
     rows.push(info('e2e-cpu', '2. requests per CPU-second (all processes), b/a and b/c', `${e2e.bOverAByCpu.toFixed(3)} and ${e2e.bOverCByCpu?.toFixed(3) ?? 'n/a'}`, e2e.bOverAByCpu));
   }

@@ -68,7 +68,7 @@ describe('benchmark smoke run', () => {
     if (!results.e2e.ok) throw new Error(results.e2e.error);
     const e2e = results.e2e.value;
     const keys = e2e.cases.map((c) => c.key);
-    expect(keys).toEqual(nginx.path ? ['a', 'b', 'c'] : ['a', 'b']);
+    expect(keys).toEqual(nginx.path ? ['a', 'b', 'c', 'd'] : ['a', 'b', 'd']);
     for (const c of e2e.cases) {
       expect(c.errors).toBe(0);
       expect(c.requests).toBeGreaterThan(0);
@@ -81,11 +81,15 @@ describe('benchmark smoke run', () => {
     expect(Object.keys(e2e.cases[0].byPort)).toHaveLength(1);
     expect(Object.keys(e2e.cases[1].byPort)).toHaveLength(3);
     if (nginx.path) expect(Object.keys(e2e.cases[2].byPort)).toHaveLength(3);
+    // (d), the control, spreads over the same three by hand.
+    expect(Object.keys(e2e.cases.find((c) => c.key === 'd')!.byPort)).toHaveLength(3);
     expect(e2e.grayRouteInside?.calls).toBe(e2e.cases[1].requests);
     expect(e2e.grayRouteInside?.microsPerRequest).toBeGreaterThan(0);
     expect(e2e.cases[1].cpuPerRequestMicros.client).toBeGreaterThan(0);
     expect(e2e.bOverA).toBeGreaterThan(0);
     expect(e2e.bOverAByCpu).toBeGreaterThan(0);
+    expect(e2e.bOverD).toBeGreaterThan(0);
+    expect(e2e.dOverA).toBeGreaterThan(0);
     if (nginx.path) expect(e2e.bOverC).toBeGreaterThan(0);
     else expect(e2e.skippedC).toBeTruthy();
   });

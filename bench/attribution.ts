@@ -1,0 +1,151 @@
+/**
+ * `npm run bench:attribution`: where the end-to-end gap between (a) direct and (b) grayRoute comes from. One process,
+ * the benchmark's provider process, and five clients run in interleaved 0.5 s slices:
+ *
+ *   a    axios straight to one provider (the benchmark's case a);
+ *   d    a hand-written round-robin over the three providers (the benchmark's control, case d);
+ *   m3   a hand-written copy of what a grayRoute request carries: every third request to the gray provider, the
+ *        others alternating over the normal ones, the lane header, `config.gray`, a URL built per request;
+ *   mr   the same with the lane drawn at random at 33 %, as grayRoute does;
+ *   b    grayRoute at ratio 33 (the benchmark's case b).
+ *
+ * For each: the median of per-slice throughput over a's in the same round and of client CPU per request over a's,
+ * with 95 % intervals, the sockets its agent opened, and the median time spent in its interceptor. b against mr is
+ * graykit's own cost; mr against d, what the traffic of a lane-carrying ratio split costs whoever routes it.
+ *
+ * env: BENCH_ATTRIBUTION_ROUNDS (default 150), BENCH_ATTRIBUTION_CONCURRENCY (default 32). Needs ZK_CONNECT
+ * (`npm run` sets it through scripts/with-zookeeper.sh). Exits 0 whatever the figures.
+ */
+import type { InternalAxiosRequestConfig } from 'axios';
+import { grayRoute, silentLogger, type Instance } from '../src';
+import { startTsChild } from './children';
+import { keepAliveClient, runSlice } from './e2e';
+import { machineInfo, machineLine } from './machine';
+import { median, medianInterval } from './stats';
+import { benchRoot, deleteTree, openAdmin, writeConfig } from './zk';
+
+const SERVICE = 'bench-attribution';
+const ROUNDS = Number(process.env.BENCH_ATTRIBUTION_ROUNDS ?? 150);
+const CONCURRENCY = Number(process.env.BENCH_ATTRIBUTION_CONCURRENCY ?? 32);
+const SLICE_MS = 500;
+
+type Interceptor = (config: InternalAxiosRequestConfig) => InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig>;
+
+interface Client {
+  key: string;
+  name: string;
+  url: string;
+  http: ReturnType<typeof keepAliveClient>;
+  /** Wall time inside the interceptor, ns, per request. */
+  inside: number[];
+  rps: number[];
+  cpuPerRequest: number[];
+}
+
+function client(key: string, name: string, url: string, interceptor?: Interceptor): Client {
+  const http = keepAliveClient(CONCURRENCY);
+  const inside: number[] = [];
+  if (interceptor) {
+    http.client.interceptors.request.use((config) => {
+      const t0 = process.hrtime.bigint();
+      const out = interceptor(config);
+      inside.push(Number(process.hrtime.bigint() - t0));
+      return out;
+    });
+  }
+  return { key, name, url, http, inside, rps: [], cpuPerRequest: [] };
+}
+
+/** What grayRoute does to a request, written out by hand for one known snapshot: the lane comes from `gray()`. */
+function handWrittenLaneRoute(grayInstance: Instance, normal: readonly Instance[], gray: () => boolean): Interceptor {
+  let next = 0;
+  return function handWrittenLaneRoute(config) {
+    const lane = gray() ? 'gray' : 'normal';
+    const instance = lane === 'gray' ? grayInstance : normal[next++ % normal.length];
+    const url = config.url;
+    config.url = `http://${instance.host}:${instance.port}/version`;
+    config.baseURL = undefined;
+    (config.headers as unknown as Record<string, string>)['x-gray-lane'] = lane;
+    config.gray = { lane, service: SERVICE, instance, url, baseURL: undefined };
+    return config;
+  };
+}
+
+const fixed = (values: number[], digits = 3) => (values.every(Number.isFinite) ? values.map((v) => v.toFixed(digits)).join('–') : 'too few rounds');
+
+async function main(): Promise<void> {
+  const zk = process.env.ZK_CONNECT;
+  if (!zk) throw new Error('bench:attribution: ZK_CONNECT is not set; run `npm run bench:attribution`');
+  console.log(machineLine(machineInfo()));
+  console.log(`command: BENCH_ATTRIBUTION_ROUNDS=${ROUNDS} npm run bench:attribution   (${ROUNDS} rounds of ${SLICE_MS} ms slices, concurrency ${CONCURRENCY})`);
+  const root = benchRoot();
+  const admin = await openAdmin(zk);
+  const providers = startTsChild('bench/provider-child.ts', { ZK_CONNECT: zk, BENCH_ROOT: root, BENCH_SERVICE: SERVICE, BENCH_PROVIDERS: '3' });
+  const route = grayRoute({ zk, root, services: [SERVICE], logger: silentLogger });
+  try {
+    await writeConfig(admin, root, SERVICE, { ratio: 33 });
+    const started = (await providers.waitFor<{ providers: { port: number; gray: boolean }[] }>('READY', 60_000)).providers;
+    const deadline = Date.now() + 30_000;
+    while (route.consumer.snapshot(SERVICE)?.instances.length !== started.length || route.consumer.ratioFor(SERVICE) !== 33) {
+      if (Date.now() > deadline) throw new Error('the consumer did not see the three providers and ratio 33 within 30 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const instances = route.consumer.snapshot(SERVICE)!.instances;
+    const grayInstance = instances.find((instance) => instance.gray)!;
+    const normal = instances.filter((instance) => !instance.gray);
+    const urls = started.map((p) => `http://127.0.0.1:${p.port}/version`);
+    let next = 0;
+    let third = 0;
+    const clients = [
+      client('a', 'axios direct to one provider', urls[started.findIndex((p) => !p.gray)]),
+      client('d', 'hand-written round-robin over the three', 'http://control/version', (config) => {
+        config.url = urls[next++ % urls.length];
+        return config;
+      }),
+      client('m3', 'hand-written lane route, every third request gray', `http://${SERVICE}/version`, handWrittenLaneRoute(grayInstance, normal, () => third++ % 3 === 0)),
+      client('mr', 'hand-written lane route, gray drawn at 33 %', `http://${SERVICE}/version`, handWrittenLaneRoute(grayInstance, normal, () => Math.random() < 0.33)),
+      client('b', 'grayRoute at ratio 33', `http://${SERVICE}/version`, route),
+    ];
+    for (const c of clients) {
+      await runSlice(c.http.client, c.url, CONCURRENCY, 1000, 1_000_000);
+      c.inside.length = 0;
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < clients.length; i++) {
+        const c = clients[(i + round) % clients.length];
+        const cpu0 = process.cpuUsage();
+        const slice = await runSlice(c.http.client, c.url, CONCURRENCY, SLICE_MS, 1_000_000);
+        const cpu = process.cpuUsage(cpu0);
+        c.rps.push(slice.inWindow / (slice.windowMs / 1000));
+        c.cpuPerRequest.push(slice.requests ? (cpu.user + cpu.system) / slice.requests : NaN);
+      }
+      if ((round + 1) % 25 === 0) console.log(`  round ${round + 1}/${ROUNDS}`);
+    }
+    const a = clients[0];
+    console.log('');
+    console.log('| client | req/s | throughput / a (95 % CI) | client CPU µs/req | client CPU / a (95 % CI) | sockets | interceptor µs |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const c of clients) {
+      const throughput = c.rps.map((rps, i) => rps / a.rps[i]);
+      const cpu = c.cpuPerRequest.map((micros, i) => micros / a.cpuPerRequest[i]);
+      const inside = c.inside.length ? (median(c.inside) / 1000).toFixed(2) : '—';
+      console.log(
+        `| (${c.key}) ${c.name} | ${Math.round(median(c.rps))} | ${median(throughput).toFixed(3)} (${fixed(medianInterval(throughput))}) | ${median(c.cpuPerRequest).toFixed(0)} | ${median(cpu).toFixed(3)} (${fixed(medianInterval(cpu))}) | ${c.http.sockets()} | ${inside} |`,
+      );
+    }
+    for (const c of clients) c.http.agent.destroy();
+  } finally {
+    route.close();
+    await providers.stop();
+    await deleteTree(admin, root).catch(() => undefined);
+    admin.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error((error as Error).stack ?? error);
+    process.exit(1);
+  },
+);
