@@ -14,7 +14,7 @@ import { grayContext, type GrayContextOptions } from '../context/gray-context';
 import { checkMetricsPath, createProviderMetrics, type ProviderMetrics, type ProviderMetricsOptions } from '../metrics/provider-metrics';
 import type { ContextBackend, ContextKind } from '../context/lane-context';
 import { InvalidOptionError } from '../errors';
-import { isValidHost } from '../registry/codec';
+import { isValidHost, isValidWeight, MAX_WEIGHT } from '../registry/codec';
 import { openSession, resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { instanceId, isValidServiceName } from '../registry/paths';
 import { InstanceRegistration } from '../registry/registration';
@@ -123,7 +123,8 @@ function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS.Proces
   const gray = options.gray ?? parseBooleanEnv('GRAY', env.GRAY);
   if (typeof gray !== 'boolean') throw new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(gray)}`);
   const weight = options.weight ?? DEFAULT_REGISTER_OPTIONS.weight;
-  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw new InvalidOptionError('weight', `expected a number >= 0, got ${JSON.stringify(weight)}`);
+  // The codec's bound: a larger weight would be published, then skipped by every consumer.
+  if (!isValidWeight(weight)) throw new InvalidOptionError('weight', `expected a number from 0 to ${MAX_WEIGHT}, got ${JSON.stringify(weight)}`);
   const host = options.host ?? env.GRAYKIT_HOST ?? defaultAdvertisedHost();
   if (!isValidHost(host)) throw new InvalidOptionError('host', `expected an IP address or host name, got ${JSON.stringify(host)}`);
   if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)) {
@@ -273,7 +274,7 @@ export class ProviderRegistration extends EventEmitter {
   update(fields: Partial<InstanceMeta>): Promise<void> {
     const next = { ...this.meta, ...fields };
     if (typeof next.gray !== 'boolean') return Promise.reject(new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(next.gray)}`));
-    if (typeof next.weight !== 'number' || !(next.weight >= 0)) return Promise.reject(new InvalidOptionError('weight', `expected a number >= 0, got ${JSON.stringify(next.weight)}`));
+    if (!isValidWeight(next.weight)) return Promise.reject(new InvalidOptionError('weight', `expected a number from 0 to ${MAX_WEIGHT}, got ${JSON.stringify(next.weight)}`));
     this.meta = next;
     return this.registration ? this.registration.update(next) : Promise.resolve();
   }

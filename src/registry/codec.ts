@@ -65,7 +65,8 @@ export function isValidPort(port: unknown): port is number {
   return typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535;
 }
 
-function isValidWeight(weight: unknown): weight is number {
+/** A weight consumers accept: a finite number from 0 to MAX_WEIGHT. */
+export function isValidWeight(weight: unknown): weight is number {
   return typeof weight === 'number' && Number.isFinite(weight) && weight >= 0 && weight <= MAX_WEIGHT;
 }
 

@@ -141,9 +141,13 @@ describe('grayRegister (real ZooKeeper)', () => {
     }
   });
 
-  test('invalid options are refused when the factory is called, with a message that names the option', () => {
+  test('invalid options are refused when the factory is called, with a message that names the option', async () => {
     expect(() => grayRegister({ zk: testZk(), service: 'Bad/Name' })).toThrow(/`service`/);
     expect(() => grayRegister({ zk: testZk(), service: 'demo', weight: -1 })).toThrow(/`weight`/);
+    // Above the codec's bound every consumer would skip the instance: refused here instead.
+    expect(() => grayRegister({ zk: testZk(), service: 'demo', weight: 1_000_001 })).toThrow(/`weight`: expected a number from 0 to 1000000/);
+    const largest = grayRegister({ zk: testZk(), service: 'demo', weight: 1_000_000 }); // opens no session until listen
+    await expect(largest.registration.update({ weight: 2_000_000 })).rejects.toThrow(/`weight`: expected a number from 0 to 1000000/);
     expect(() => grayRegister({ zk: testZk(), service: 'demo', host: 'http://x' })).toThrow(/`host`/);
     expect(() => grayRegister({ zk: testZk(), service: 'demo', root: 'graykit' })).toThrow(/`root`/);
   });
