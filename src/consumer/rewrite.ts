@@ -56,17 +56,19 @@ export const AUTHORITY_CACHE_SIZE = 1024;
 const HTTP_SCHEME = /^https?:\/\//i;
 const NOT_ROUTED: Authority = Object.freeze({ scheme: '', userinfo: undefined, host: null, address: false });
 
+/** Where the regex's split puts the end of the authority: the start of its rest group, or the URL's end. */
+function splitEnd(url: string, match: RegExpExecArray): number {
+  return match[4] === undefined ? url.length : url.length - match[4].length;
+}
+
 /**
- * Reads the authority of an absolute http(s) URL whose authority ends at `end`. The host must be the one the WHATWG
+ * Reads the authority of an absolute http(s) URL, split by the regex at `end`. The host must be the one the WHATWG
  * URL parser (what axios and Node send by) sees. The prefix alone gives the same hostname as the whole URL: the rest
  * starts with `/`, `?` or `#`, which ends the authority in both readings, and nothing after it (tabs and newlines,
  * which the parser strips anywhere, included) can move it; test/unit/fuzz-rewrite.test.ts checks this against
- * whole-URL parses. Undefined when the regex splits the URL elsewhere (a bracketed host holding `/`, `?` or `#`).
+ * whole-URL parses.
  */
-function readAuthority(url: string, end: number): Authority | undefined {
-  const match = ABSOLUTE_HTTP.exec(url);
-  if (!match) return NOT_ROUTED;
-  if ((match[4] === undefined ? url.length : url.length - match[4].length) !== end) return undefined;
+function readAuthority(url: string, match: RegExpExecArray, end: number): Authority {
   const host = match[3].toLowerCase();
   const userinfo = match[2];
   let whatwg: string | undefined;
@@ -92,29 +94,34 @@ function authorityEnd(url: string): number {
   return i;
 }
 
-function authorityOf(url: string, end: number): Authority | undefined {
-  if (end === lastPrefix.length && lastAuthority && url.startsWith(lastPrefix)) return lastAuthority;
+function toTarget(authority: Authority, url: string, end: number): TargetUrl | undefined {
+  if (authority.host === null) return undefined;
+  return { scheme: authority.scheme, userinfo: authority.userinfo, host: authority.host, address: authority.address, rest: end === url.length ? '/' : url.slice(end) };
+}
+
+/** parseTarget for a URL known to start with `http://` or `https://`. */
+function parseHttp(url: string): TargetUrl | undefined {
+  const end = authorityEnd(url);
+  if (end === lastPrefix.length && lastAuthority && url.startsWith(lastPrefix)) return toTarget(lastAuthority, url, end);
   const prefix = url.slice(0, end);
   let authority = authorities.get(prefix);
   if (!authority) {
-    authority = readAuthority(url, end);
-    if (!authority) return undefined;
+    const match = ABSOLUTE_HTTP.exec(url);
+    if (!match) {
+      authority = NOT_ROUTED;
+    } else {
+      const split = splitEnd(url, match);
+      // A bracketed host holding `/`, `?` or `#` ends the regex's authority past the first of them: not a prefix the
+      // cache can key, and never routed (no such host is valid), so it is read as it is, uncached.
+      if (split !== end) return toTarget(readAuthority(url, match, split), url, split);
+      authority = readAuthority(url, match, end);
+    }
     if (authorities.size >= AUTHORITY_CACHE_SIZE) authorities.clear();
     authorities.set(prefix, authority);
   }
   lastPrefix = prefix;
   lastAuthority = authority;
-  return authority;
-}
-
-/** parseTarget's reading without the cache: for a URL whose authority the cache cannot key (see readAuthority). */
-function parseUncached(url: string): TargetUrl | undefined {
-  const match = ABSOLUTE_HTTP.exec(url);
-  if (!match) return undefined;
-  const end = match[4] === undefined ? url.length : url.length - match[4].length;
-  const authority = readAuthority(url, end) as Authority;
-  if (authority.host === null) return undefined;
-  return { scheme: authority.scheme, userinfo: authority.userinfo, host: authority.host, address: authority.address, rest: match[4] ?? '/' };
+  return toTarget(authority, url, end);
 }
 
 /**
@@ -124,15 +131,6 @@ function parseUncached(url: string): TargetUrl | undefined {
  */
 export function parseTarget(url: string): TargetUrl | undefined {
   return HTTP_SCHEME.test(url) ? parseHttp(url) : undefined;
-}
-
-/** parseTarget for a URL known to start with `http://` or `https://`. */
-function parseHttp(url: string): TargetUrl | undefined {
-  const end = authorityEnd(url);
-  const authority = authorityOf(url, end);
-  if (authority === undefined) return parseUncached(url);
-  if (authority.host === null) return undefined;
-  return { scheme: authority.scheme, userinfo: authority.userinfo, host: authority.host, address: authority.address, rest: end === url.length ? '/' : url.slice(end) };
 }
 
 /**

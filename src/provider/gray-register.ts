@@ -114,6 +114,11 @@ function checkMs(option: string, value: unknown): number {
   return value;
 }
 
+/** The codec's bound on weights: a larger one would be published, then skipped by every consumer. */
+function invalidWeight(weight: unknown): InvalidOptionError {
+  return new InvalidOptionError('weight', `expected a number from 0 to ${MAX_WEIGHT}, got ${JSON.stringify(weight)}`);
+}
+
 function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS.ProcessEnv): ResolvedRegisterOptions {
   const connection = resolveConnection(options, env);
   const service = options.service ?? env.GRAYKIT_SERVICE;
@@ -123,8 +128,7 @@ function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS.Proces
   const gray = options.gray ?? parseBooleanEnv('GRAY', env.GRAY);
   if (typeof gray !== 'boolean') throw new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(gray)}`);
   const weight = options.weight ?? DEFAULT_REGISTER_OPTIONS.weight;
-  // The codec's bound: a larger weight would be published, then skipped by every consumer.
-  if (!isValidWeight(weight)) throw new InvalidOptionError('weight', `expected a number from 0 to ${MAX_WEIGHT}, got ${JSON.stringify(weight)}`);
+  if (!isValidWeight(weight)) throw invalidWeight(weight);
   const host = options.host ?? env.GRAYKIT_HOST ?? defaultAdvertisedHost();
   if (!isValidHost(host)) throw new InvalidOptionError('host', `expected an IP address or host name, got ${JSON.stringify(host)}`);
   if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)) {
@@ -274,7 +278,7 @@ export class ProviderRegistration extends EventEmitter {
   update(fields: Partial<InstanceMeta>): Promise<void> {
     const next = { ...this.meta, ...fields };
     if (typeof next.gray !== 'boolean') return Promise.reject(new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(next.gray)}`));
-    if (!isValidWeight(next.weight)) return Promise.reject(new InvalidOptionError('weight', `expected a number from 0 to ${MAX_WEIGHT}, got ${JSON.stringify(next.weight)}`));
+    if (!isValidWeight(next.weight)) return Promise.reject(invalidWeight(next.weight));
     this.meta = next;
     return this.registration ? this.registration.update(next) : Promise.resolve();
   }

@@ -211,7 +211,7 @@ function decodeRule(rule: unknown, index: number): Decoded<LaneRule> {
   const unknown = Object.keys(rest);
   if (unknown.length > 0) return { ok: false, reason: `"${at}" has unknown field ${describe(unknown[0])}` };
   if ((header === undefined) === (cookie === undefined)) return { ok: false, reason: `"${at}" needs exactly one of "header" and "cookie"` };
-  if (header !== undefined && !(typeof header === 'string' && HEADER_NAME.test(header))) return { ok: false, reason: `"${at}.header" is not a header name` };
+  if (header !== undefined && !isHeaderName(header)) return { ok: false, reason: `"${at}.header" is not a header name` };
   if (cookie !== undefined && !(typeof cookie === 'string' && COOKIE_NAME.test(cookie))) return { ok: false, reason: `"${at}.cookie" is not a cookie name` };
   if ((equals === undefined) === (matches === undefined)) return { ok: false, reason: `"${at}" needs exactly one of "equals" and "matches"` };
   if (equals !== undefined && typeof equals !== 'string') return { ok: false, reason: `"${at}.equals" is not a string` };
@@ -247,11 +247,11 @@ export function validateConfig(value: unknown): Decoded<ServiceConfig> {
     config.ratio = input.ratio === 0 ? 0 : input.ratio; // -0 is 0 (and JSON writes it so)
   }
   if (input.laneHeader !== undefined) {
-    if (!(typeof input.laneHeader === 'string' && HEADER_NAME.test(input.laneHeader))) return { ok: false, reason: `"laneHeader" is ${describe(input.laneHeader)}, not a header name` };
+    if (!isHeaderName(input.laneHeader)) return { ok: false, reason: `"laneHeader" is ${describe(input.laneHeader)}, not a header name` };
     config.laneHeader = input.laneHeader.toLowerCase();
   }
   if (input.hashBy !== undefined) {
-    if (!(typeof input.hashBy === 'string' && HEADER_NAME.test(input.hashBy))) return { ok: false, reason: `"hashBy" is ${describe(input.hashBy)}, not a header name` };
+    if (!isHeaderName(input.hashBy)) return { ok: false, reason: `"hashBy" is ${describe(input.hashBy)}, not a header name` };
     config.hashBy = input.hashBy.toLowerCase();
   }
   if (input.rules !== undefined) {
