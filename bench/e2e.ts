@@ -5,8 +5,9 @@
  *   (b) axios + grayRoute over the three providers (the service's snapshot, the config ratio);
  *   (c) axios to nginx, whose split_clients sends each request to the gray or the normal upstream group;
  *   (d) a control: axios with a hand-written round-robin interceptor over the same providers, no graykit. It pays
- *       what (b) pays for spreading over three hosts (more sockets, an asynchronous interceptor) but not graykit,
- *       so b/d is graykit's own cost and d/a the cost of the spread.
+ *       what (b) pays for spreading over three hosts (more sockets, an asynchronous interceptor), so d/a is the cost
+ *       of the spread and b/d what a grayRoute request costs beyond it (graykit's code and the lane it carries:
+ *       bench/attribution.ts tells the two apart).
  * Every client has its own keep-alive http.Agent. The measured time of each case is split into rounds, and the
  * rounds of the cases are interleaved (a b c, b c a, c a b, ...), so that drift on a shared machine hits all alike.
  * Ratios are the median of the per-round ratios. A slice's throughput counts the responses received within its

@@ -11,7 +11,7 @@ const n0 = (v: number) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maxi
 /** ns: whole numbers with separators from 100 up, one decimal below. */
 const ns = (v: number | string) => (typeof v === 'number' && Number.isFinite(v) ? (v >= 100 ? n0(v) : v.toFixed(1)) : String(v));
 /** min / p25 / p50 / p75 / max of a sample, whole numbers. */
-const spread = (values: number[]) => [0, 25, 50, 75, 100].map((p) => n0(p === 0 ? Math.min(...values) : percentile(values, p))).join(' / ');
+const spread = (values: number[]) => [0, 25, 50, 75, 100].map((p) => n0(percentile(values, p))).join(' / ');
 const verdictMark = { met: '✅ met', missed: '❌ missed', 'n/a': '—' } as const;
 
 function failed(part: Part<unknown>): string | undefined {
