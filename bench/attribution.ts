@@ -18,7 +18,7 @@
  */
 import type { InternalAxiosRequestConfig } from 'axios';
 import { grayRoute, silentLogger, type Instance } from '../src';
-import { startTsChild } from './children';
+import { startChild } from '../scripts/children';
 import { keepAliveClient, runSlice } from './e2e';
 import { machineInfo, machineLine } from './machine';
 import { median, medianInterval } from './stats';
@@ -80,11 +80,11 @@ async function main(): Promise<void> {
   console.log(`command: BENCH_ATTRIBUTION_ROUNDS=${ROUNDS} npm run bench:attribution   (${ROUNDS} rounds of ${SLICE_MS} ms slices, concurrency ${CONCURRENCY})`);
   const root = benchRoot();
   const admin = await openAdmin(zk);
-  const providers = startTsChild('bench/provider-child.ts', { ZK_CONNECT: zk, BENCH_ROOT: root, BENCH_SERVICE: SERVICE, BENCH_PROVIDERS: '3' });
+  const providers = startChild({ name: 'providers', script: 'bench/provider-child.ts', env: { ZK_CONNECT: zk, BENCH_ROOT: root, BENCH_SERVICE: SERVICE, BENCH_PROVIDERS: '3' }, relay: { stderr: false } });
   const route = grayRoute({ zk, root, services: [SERVICE], logger: silentLogger });
   try {
     await writeConfig(admin, root, SERVICE, { ratio: 33 });
-    const started = (await providers.waitFor<{ providers: { port: number; gray: boolean }[] }>('READY', 60_000)).providers;
+    const started = (await providers.waitForMarker<{ providers: { port: number; gray: boolean }[] }>('READY', 60_000)).providers;
     const deadline = Date.now() + 30_000;
     while (route.consumer.snapshot(SERVICE)?.instances.length !== started.length || route.consumer.ratioFor(SERVICE) !== 33) {
       if (Date.now() > deadline) throw new Error('the consumer did not see the three providers and ratio 33 within 30 s');

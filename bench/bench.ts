@@ -6,7 +6,7 @@
 import { loadavg } from 'node:os';
 import { grayRoute, type GrayRouteInterceptor } from '../src';
 import type { ZkSession } from '../src/registry/zk-session';
-import { startTsChild, type TsChild } from './children';
+import { startChild, type Child } from '../scripts/children';
 import { ratioChanges, flagChanges, type ChangeSeries } from './change';
 import type { BenchConfig } from './config';
 import { runE2e, type E2eResult } from './e2e';
@@ -82,7 +82,7 @@ export async function runBench(config: BenchConfig, options: RunOptions): Promis
   const root = benchRoot();
   const nginxFound = findNginx(config.nginx);
   let admin: ZkSession | undefined;
-  let providers: TsChild | undefined;
+  let providers: Child | undefined;
   let interceptor: GrayRouteInterceptor | undefined;
   let nginx: NginxProxy | undefined;
   const results: Partial<BenchResults> = {
@@ -109,8 +109,8 @@ export async function runBench(config: BenchConfig, options: RunOptions): Promis
       }
       await registerSynthetic(admin, root, FLAG_SERVICE, syntheticInstances(2, 99));
       await writeConfig(admin, root, E2E_SERVICE, { ratio: config.e2e.ratio });
-      providers = startTsChild('bench/provider-child.ts', { ZK_CONNECT: zk, BENCH_ROOT: root, BENCH_SERVICE: E2E_SERVICE, BENCH_PROVIDERS: '3' });
-      providerList = (await providers.waitFor<{ providers: { port: number; gray: boolean }[] }>('READY', 60_000)).providers;
+      providers = startChild({ name: 'providers', script: 'bench/provider-child.ts', env: { ZK_CONNECT: zk, BENCH_ROOT: root, BENCH_SERVICE: E2E_SERVICE, BENCH_PROVIDERS: '3' }, relay: { stderr: false } });
+      providerList = (await providers.waitForMarker<{ providers: { port: number; gray: boolean }[] }>('READY', 60_000)).providers;
       log(`   providers (pid ${providers.process.pid}): ${providerList.map((p) => `127.0.0.1:${p.port}${p.gray ? ' gray' : ''}`).join(', ')}`);
       const consumer = (interceptor = grayRoute({ zk, root, services: [...microServices.values(), E2E_SERVICE, FLAG_SERVICE], logger: consumerLog.logger })).consumer;
       // The consumer's session events, for the report: a lost connection or a new session explains odd figures.
@@ -220,19 +220,21 @@ export async function runBench(config: BenchConfig, options: RunOptions): Promis
     providers = undefined;
 
     results.scale = !wanted(5) ? skip(5) : await part('5. scale (one consumer, in a child process with --expose-gc)', log, async () => {
-      const child = startTsChild(
-        'bench/scale-child.ts',
-        {
+      const child = startChild({
+        name: 'scale',
+        script: 'bench/scale-child.ts',
+        env: {
           ZK_CONNECT: zk,
           BENCH_ROOT: `${root}/scale`,
           BENCH_SCALE_SERVICES: String(config.scale.services),
           BENCH_SCALE_INSTANCES: String(config.scale.instancesPerService),
           BENCH_SCALE_SETTLE_MS: String(config.scale.settleMs),
         },
-        ['--expose-gc'],
-      );
+        nodeArgs: ['--expose-gc'],
+        relay: { stderr: false },
+      });
       try {
-        const scale = await child.waitFor<ScaleResult>('RESULT', 120_000);
+        const scale = await child.waitForMarker<ScaleResult>('RESULT', 120_000);
         log(`   ${scale.services} x ${scale.instancesPerService}: first full snapshot ${scale.firstFullSnapshotMs} ms, heap +${scale.memory.heapUsedDeltaMiB} MiB, rss +${scale.memory.rssDeltaMiB} MiB`);
         for (const c of scale.changes) log(`   ${c.change}: ${c.reads.total} reads (${c.servicesReRead} service(s)), seen in ${c.seenMs} ms`);
         return scale;

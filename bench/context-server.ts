@@ -4,7 +4,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { contextBackend, grayContext, type ContextKind } from '../src';
+import { grayContext, type ContextKind } from '../src';
+import { contextBackend } from '../src/context/lane-context';
 
 const mode = process.argv[2] as 'none' | ContextKind;
 const app = express();

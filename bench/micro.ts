@@ -8,7 +8,8 @@
  * other jobs on a shared machine does not count; the wall-clock median is kept beside it.
  */
 import axios, { AxiosHeaders, type AxiosRequestConfig, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { buildRoutingTable, route, type GrayRouteInterceptor, type Instance } from '../src';
+import { type GrayRouteInterceptor, type Instance } from '../src';
+import { buildRoutingTable, route } from '../src/router';
 import { contextBackend } from '../src/context/lane-context';
 import { parseTarget, rewriteUrl } from '../src/consumer/rewrite';
 import { median, round } from './stats';
@@ -167,7 +168,7 @@ export async function runMicro(setup: MicroSetup, runs: number, sampleMs: number
       return (merged.url as string).length;
     },
   });
-  // What parseTarget did per request before its authority cache (issue 6), and still does once per new authority.
+  // What parseTarget did per request before its authority cache, and still does once per new authority.
   const whatwgUrl = SERVICE_URL('svc-100');
   cases.push({ name: 'baseline: one WHATWG URL parse (new URL(url).hostname)', instances: null, op: () => new URL(whatwgUrl).hostname.length });
   cases.push({ name: 'baseline: one axios request, adapter in memory (no network)', instances: null, asyncOp: () => direct.get('http://127.0.0.1:8080/api/items?id=42') });

@@ -10,7 +10,8 @@
  * Prints `RESULT <json>`.
  */
 import { performance } from 'node:perf_hooks';
-import { GrayConsumer, silentLogger, type ServiceSnapshot } from '../src';
+import { silentLogger, type ServiceSnapshot } from '../src';
+import { GrayConsumer } from '../src/consumer/consumer';
 import { encodeInstance } from '../src/registry/codec';
 import type { ZkSession } from '../src/registry/zk-session';
 import { openAdmin, registerSynthetic, syntheticInstances } from './zk';

@@ -2,7 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { silentLogger } from '../src';
 import { encodeInstance } from '../src/registry/codec';
-import { ZK, ZkSession, isZkCode } from '../src/registry/zk-session';
+import { isZkCode } from '../src/errors';
+import { ZkSession } from '../src/registry/zk-session';
+import { ZK_CODES } from '../src/zk-codes';
 import type { InstanceMeta } from '../src/types';
 
 export async function openAdmin(connect: string): Promise<ZkSession> {
@@ -61,7 +63,7 @@ export async function writeConfig(session: ZkSession, root: string, service: str
   try {
     await session.setData(path, data);
   } catch (error) {
-    if (!isZkCode(error, ZK.NONODE)) throw error;
+    if (!isZkCode(error, ZK_CODES.NONODE)) throw error;
     await session.mkdirp(`${root}/services/${service}`);
     await session.create(path, data, 'persistent');
   }

@@ -1,5 +1,5 @@
 /**
- * Progressive rollout demo (issue 8): a normal v1 and a gray v2 provider with metrics, a consumer sending ~100
+ * Progressive rollout demo: a normal v1 and a gray v2 provider with metrics, a consumer sending ~100
  * requests/s through useGray, and `graykit rollout` run as a real process against them.
  *
  *   bash scripts/with-zookeeper.sh node -r ts-node/register/transpile-only demo/rollout.ts healthy

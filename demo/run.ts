@@ -16,7 +16,7 @@
  */
 import { createServer } from 'node:net';
 import { ServiceConfigAdmin } from './admin';
-import { ChildProcesses, describeExit, isCleanExit, type DemoChild } from './children';
+import { ChildGroup, describeExit, type Child, type ExitStatus } from '../scripts/children';
 import { LocalJsonClient } from './http';
 import { formatTable, percent, tally, type CallResult, type TallyRow } from './report';
 
@@ -58,8 +58,8 @@ interface ExpectedRouting {
 
 class DemoFailure extends Error {}
 
-const children = new ChildProcesses();
-const providers = new Map<number, DemoChild>();
+const children = new ChildGroup();
+const providers = new Map<number, Child>();
 const client = new LocalJsonClient();
 const admin = new ServiceConfigAdmin(service);
 let interrupted = false;
@@ -94,9 +94,22 @@ function childEnv(port: number): Record<string, string> {
   return { GRAYKIT_SERVICE: service, PORT: String(port), LISTEN_HOST: HOST, GRAYKIT_HOST: HOST };
 }
 
+/** How the demo's servers end when asked: by the re-raised SIGTERM (graykit's handleSignals), or with code 0. */
+function isCleanExit({ code, signal }: ExitStatus): boolean {
+  return signal === 'SIGTERM' || code === 0;
+}
+
+/**
+ * A demo process: its output shown with its name in front, in a process group of its own so that a Ctrl-C in the
+ * terminal reaches only the demo, which then stops its children in order.
+ */
+function startDemoChild(name: string, script: string, env: Record<string, string>): Child {
+  return children.start({ name, script, env, ipc: false, detached: true, relay: { stdout: true, stderr: true } });
+}
+
 function startProvider(port: number, version: string, gray: boolean): void {
   const env = { ...childEnv(port), APP_VERSION: version, GRAY: String(gray) };
-  providers.set(port, children.start(`provider ${port}`, 'demo/provider.ts', env));
+  providers.set(port, startDemoChild(`provider ${port}`, 'demo/provider.ts', env));
 }
 
 async function stopProvider(port: number): Promise<void> {
@@ -195,7 +208,7 @@ async function stepAllFormal(): Promise<void> {
   heading(`Step 1: three formal v1 providers (${providerPorts.join(', ')}), no gray instance`);
   for (const port of providerPorts) startProvider(port, 'v1', false);
   // Local ratio 0: nothing reaches a gray instance until the service's config znode says so.
-  children.start('consumer', 'demo/consumer.ts', { ...childEnv(consumerPort), GRAYKIT_RATIO: '0' });
+  startDemoChild('consumer', 'demo/consumer.ts', { ...childEnv(consumerPort), GRAYKIT_RATIO: '0' });
   await waitForRouting(expectRouting(0, { version: 'v1', gray: false }));
   const rows = await sendCalls();
   check(rows.every((row) => row.version === 'v1' && !row.gray), 'a call reached something other than a formal v1 instance');

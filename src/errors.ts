@@ -1,14 +1,17 @@
 /**
  * graykit's errors. Every error is a GrayKitError with a stable `code`; those about the registry also carry the
  * service and the znode path they concern, and ZooKeeper failures keep ZooKeeper's numeric code in `zkCode`.
+ * An error that wraps another keeps it as `cause`.
  */
+import { ZK_CODES } from './zk-codes';
 
 export type GrayKitErrorCode =
   | 'ERR_GRAYKIT_INVALID_OPTION'
   | 'ERR_GRAYKIT_NO_INSTANCE'
   | 'ERR_GRAYKIT_REGISTRY_UNAVAILABLE'
   | 'ERR_GRAYKIT_ZOOKEEPER'
-  | 'ERR_GRAYKIT_INVALID_METADATA'
+  | 'ERR_GRAYKIT_NATIVE_ADDON'
+  | 'ERR_GRAYKIT_MISSING_DEPENDENCY'
   | 'ERR_GRAYKIT_CLOSED'
   | 'ERR_GRAYKIT_INVALID_CONFIG'
   | 'ERR_GRAYKIT_CONFLICT'
@@ -27,8 +30,8 @@ export class GrayKitError extends Error {
 /** An option that cannot work; thrown by the factories when they are called, never later. */
 export class InvalidOptionError extends GrayKitError {
   readonly option: string;
-  constructor(option: string, message: string) {
-    super('ERR_GRAYKIT_INVALID_OPTION', `graykit: invalid option \`${option}\`: ${message}`);
+  constructor(option: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_GRAYKIT_INVALID_OPTION', `graykit: invalid option \`${option}\`: ${message}`, options);
     this.name = 'InvalidOptionError';
     this.option = option;
   }
@@ -46,17 +49,17 @@ export class NoInstanceError extends GrayKitError {
   }
 }
 
-/** No snapshot of the service could be read from ZooKeeper within the timeout. */
+/**
+ * What was waited for from ZooKeeper did not come within the timeout: a service's first snapshot (consumers), a
+ * registration (`whenRegistered`). `cause` is the last failure seen meanwhile, when there was one.
+ */
 export class RegistryUnavailableError extends GrayKitError {
   readonly service: string;
   readonly path: string;
   readonly timeoutMs: number;
-  constructor(service: string, path: string, timeoutMs: number, options?: { cause?: unknown }) {
-    super(
-      'ERR_GRAYKIT_REGISTRY_UNAVAILABLE',
-      `graykit: no snapshot of service "${service}" within ${timeoutMs} ms: ZooKeeper is unreachable or slow (znode ${path})`,
-      options,
-    );
+  constructor(service: string, path: string, timeoutMs: number, options?: { cause?: unknown; waitingFor?: string }) {
+    const what = options?.waitingFor ?? `no snapshot of service "${service}"`;
+    super('ERR_GRAYKIT_REGISTRY_UNAVAILABLE', `graykit: ${what} within ${timeoutMs} ms: ZooKeeper is unreachable or slow (znode ${path})`, options);
     this.name = 'RegistryUnavailableError';
     this.service = service;
     this.path = path;
@@ -64,13 +67,13 @@ export class RegistryUnavailableError extends GrayKitError {
   }
 }
 
-/** A ZooKeeper operation failed; `zkCode` is ZooKeeper's own return code (e.g. -101 no node, -110 node exists). */
+/** A ZooKeeper operation failed; `zkCode` is ZooKeeper's own return code (ZK_CODES: -101 no node, -110 node exists). */
 export class ZooKeeperError extends GrayKitError {
   readonly zkCode: number;
   readonly operation: string;
   readonly path: string;
-  constructor(operation: string, path: string, zkCode: number, zkMessage: string) {
-    super('ERR_GRAYKIT_ZOOKEEPER', `graykit: ZooKeeper ${operation} ${path} failed: ${zkCode} ${zkMessage}`);
+  constructor(operation: string, path: string, zkCode: number, zkMessage: string, options?: { cause?: unknown }) {
+    super('ERR_GRAYKIT_ZOOKEEPER', `graykit: ZooKeeper ${operation} ${path} failed: ${zkCode} ${zkMessage}`, options);
     this.name = 'ZooKeeperError';
     this.zkCode = zkCode;
     this.operation = operation;
@@ -78,17 +81,32 @@ export class ZooKeeperError extends GrayKitError {
   }
 }
 
-/** Instance data that is not usable metadata. The consumer logs and skips such instances; it never throws this. */
-export class InvalidMetadataError extends GrayKitError {
-  readonly path: string;
-  constructor(path: string, reason: string) {
-    super('ERR_GRAYKIT_INVALID_METADATA', `graykit: invalid metadata at ${path}: ${reason}`);
-    this.name = 'InvalidMetadataError';
-    this.path = path;
+/**
+ * The `zookeeper` package's native addon could not be loaded: its install script did not run (npm 12 blocks
+ * unapproved install scripts; `--ignore-scripts`) or it was built for another Node.js. The message says what to
+ * run. Raised at the first connection, never at import.
+ */
+export class NativeAddonError extends GrayKitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_GRAYKIT_NATIVE_ADDON', message, options);
+    this.name = 'NativeAddonError';
   }
 }
 
-/** The consumer or registration was closed and cannot serve the call. */
+/**
+ * An optional dependency that the feature in use needs is not installed (express for `grayRegister`, prom-client
+ * for metrics, cls-hooked for the `'cls'` context). The message names the package and the install command.
+ */
+export class MissingDependencyError extends GrayKitError {
+  readonly dependency: string;
+  constructor(dependency: string, feature: string, options?: { cause?: unknown }) {
+    super('ERR_GRAYKIT_MISSING_DEPENDENCY', `graykit: ${feature} needs the package "${dependency}", which is not installed: run \`npm install ${dependency}\``, options);
+    this.name = 'MissingDependencyError';
+    this.dependency = dependency;
+  }
+}
+
+/** The consumer, admin or console was closed and cannot serve the call. */
 export class ClosedError extends GrayKitError {
   constructor(what: string) {
     super('ERR_GRAYKIT_CLOSED', `graykit: ${what} is closed`);
@@ -139,14 +157,19 @@ export class NotFoundError extends GrayKitError {
 export class AccessDeniedError extends ZooKeeperError {
   readonly identity?: string;
   constructor(operation: string, path: string, zkCode: number, identity?: string, detail?: string) {
-    super(operation, path, zkCode, zkCode === -115 ? 'authentication failed' : 'not authorized');
+    super(operation, path, zkCode, zkCode === ZK_CODES.AUTHFAILED ? 'authentication failed' : 'not authorized');
     (this as { code: GrayKitErrorCode }).code = 'ERR_GRAYKIT_ACCESS_DENIED';
     this.name = 'AccessDeniedError';
     this.identity = identity;
     const who = identity === undefined ? 'an unauthenticated session' : `digest identity "${identity}"`;
     this.message =
-      zkCode === -115
+      zkCode === ZK_CODES.AUTHFAILED
         ? `graykit: ZooKeeper refused the credentials of ${who} (${zkCode} authentication failed) while connecting to ${path}${detail ? `: ${detail}` : ''}`
         : `graykit: ZooKeeper refused to let ${who} ${operation} ${path} (${zkCode} not authorized)${detail ? `: ${detail}` : ': the znode\'s ACL does not allow it'}`;
   }
+}
+
+/** True when `error` is a ZooKeeperError with the given ZooKeeper code (ZK_CODES). */
+export function isZkCode(error: unknown, code: number): boolean {
+  return error instanceof ZooKeeperError && error.zkCode === code;
 }

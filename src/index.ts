@@ -1,70 +1,80 @@
-/** graykit's public surface. Everything a user imports comes from here. */
-export { grayRegister, ProviderRegistration, DEFAULT_REGISTER_OPTIONS, defaultAdvertisedHost } from './provider/gray-register';
-export type { GrayRegisterOptions, GrayRegisterMiddleware } from './provider/gray-register';
+/**
+ * graykit's public surface: a contract. It exports the entry points users call, their option and result types, the
+ * errors, and the few building blocks users compose. Everything else is internal and may change in any release.
+ *
+ * Deliberately not exported:
+ * - the router (`route`, `buildRoutingTable`, `createBalancer`, `pickLane`) and the lane policy (`decideLane`,
+ *   `compileLanePolicy`, `bucketOf`): consumers use them through `createConsumer`; their shapes follow the hot path;
+ * - the codec and the znode paths: they live behind the documented subpath `graykit/layout` for tools that read or
+ *   write the registry directly (the layout is a contract; the functions that implement it are not the package's);
+ * - the rollout's statistics (`judge`, `zScore`, `normalQuantile`), the exposition parser and the CLI's argument
+ *   parsers: `runRollout` and the `graykit` command are the interface to them;
+ * - the context backends' registry (`contextBackend`): `grayContext`, `runInLane` and `bindLane` take a kind.
+ */
+
+// Provider
+export { grayRegister } from './provider/gray-register';
+export type { GrayRegisterMiddleware } from './provider/gray-register';
+export { DEFAULT_REGISTER_OPTIONS } from './provider/options';
+export type { GrayRegisterOptions } from './provider/options';
+export type { ProviderRegistration } from './provider/registration';
+export type { ProviderMetrics, ProviderMetricsOptions } from './provider/metrics';
+
+// Consumer
 export { grayRoute } from './consumer/gray-route';
 export type { GrayRouteOptions, GrayRouteInterceptor, GrayRequestConfig } from './consumer/gray-route';
-export { GrayConsumer, createConsumer, DEFAULT_CONSUMER_OPTIONS } from './consumer/consumer';
-export type { GrayConsumerOptions } from './consumer/consumer';
+export { createConsumer, DEFAULT_CONSUMER_OPTIONS } from './consumer/consumer';
+export type { GrayConsumer, GrayConsumerOptions, RouteOptions, OutlierEvent } from './consumer/consumer';
 export { useGray } from './consumer/use-gray';
 export type { UseGrayOptions, GrayInterceptors, RetryEvent } from './consumer/use-gray';
-export type { RouteOptions, OutlierEvent } from './consumer/consumer';
 export { DEFAULT_OUTLIER_OPTIONS } from './consumer/outlier';
 export type { OutlierOptions, EjectionInfo } from './consumer/outlier';
-export {
-  DEFAULT_FAILOVER_OPTIONS,
-  CONNECTION_ERROR_CODES,
-  isConnectionError,
-  withConnectTimeout,
-  ConnectTimeoutError,
-} from './consumer/failover';
+// Building blocks for other HTTP clients and custom agents (README "Failover").
+export { DEFAULT_FAILOVER_OPTIONS, isConnectionError, withConnectTimeout, ConnectTimeoutError } from './consumer/failover';
 export type { FailoverOptions } from './consumer/failover';
+export { consumerMetrics } from './consumer/metrics';
+export type { ConsumerMetrics, ConsumerMetricsOptions } from './consumer/metrics';
+export type { Outcome, OutcomeEvent } from './consumer/outcome';
+export type { RouteDecision } from './router';
+export type { ServiceSnapshot } from './registry/catalog';
+
+// Lanes
 export { grayContext, DEFAULT_CONTEXT_OPTIONS } from './context/gray-context';
 export type { GrayContextOptions } from './context/gray-context';
-export { runInLane, bindLane, contextBackend, CLS_NAMESPACE } from './context/lane-context';
-export { bucketOf, bucketLane, decideLane, compileLanePolicy } from './router/lane-policy';
-export type { HashBy, LanePolicy, RequestView } from './router/lane-policy';
+export { runInLane, bindLane, CLS_NAMESPACE } from './context/lane-context';
 export type { ContextBackend, ContextKind, LaneStore } from './context/lane-context';
-export { route, buildRoutingTable, pickLane, createBalancer, isValidRatio } from './router';
-export type { RouteDecision, RouteInput, RoutingTable, Balancer } from './router';
-export { decodeInstance, encodeInstance, decodeConfig, encodeConfig, MAX_DATA_BYTES } from './registry/codec';
-export { DEFAULT_ROOT, configPath, instancePath, instancesPath, servicePath, servicesPath, isValidServiceName } from './registry/paths';
+export type { HashBy, LanePolicy, LaneRuleMatcher, RequestView } from './router/lane-policy';
+
+// Control plane
+export { createAdmin, DEFAULT_ADMIN_OPTIONS } from './admin/admin';
+export type { GrayAdmin, AdminOptions, ServiceStatus, InstanceStatus, VersionedConfig, InitOptions, InitResult, UnvouchedInstance } from './admin/admin';
+// Operators compute provider identities for `init` with it (README "Security").
+export { digestId } from './registry/acl';
+export { runRollout, DEFAULT_ROLLOUT_OPTIONS } from './rollout/rollout';
+export type { RolloutOptions, RolloutHooks, RolloutReport, RolloutEvent, RolloutOutcome, StepResult } from './rollout/rollout';
+export type { Verdict, VerdictResult } from './rollout/judge';
+export type { LaneStats } from './rollout/scrape';
+
+// Shared: connection options, metric names (a contract with dashboards and rollouts), types, logging, errors.
 export { DEFAULT_ZK_CONNECT, DEFAULT_SESSION_TIMEOUT } from './registry/connection';
 export type { ConnectionOptions } from './registry/connection';
-export type { ServiceSnapshot } from './registry/catalog';
-export { createAdmin, GrayAdmin, DEFAULT_ADMIN_OPTIONS } from './admin/admin';
-export type { AdminOptions, ServiceStatus, InstanceStatus, VersionedConfig } from './admin/admin';
-export type { InitOptions, InitResult } from './admin/admin';
-export { digestId } from './registry/acl';
-export { validateConfig, decodeOverride } from './registry/codec';
-export { overridePath, overridesPath } from './registry/paths';
+export { DEFAULT_ROOT } from './registry/paths';
+export { PROVIDER_REQUESTS, PROVIDER_DURATION, CONSUMER_OUTCOMES, DEFAULT_DURATION_BUCKETS } from './metrics';
+export { DEFAULT_LANE_HEADER } from './types';
+export type { Lane, Instance, InstanceMeta, InstanceOverride, LaneRule, ServiceConfig, Logger } from './types';
+export { defaultLogger, silentLogger } from './logger';
 export {
   GrayKitError,
-  InvalidConfigError,
-  ConflictError,
-  NotFoundError,
   InvalidOptionError,
   NoInstanceError,
   RegistryUnavailableError,
   ZooKeeperError,
-  InvalidMetadataError,
-  ClosedError,
   AccessDeniedError,
+  NativeAddonError,
+  MissingDependencyError,
+  ClosedError,
+  InvalidConfigError,
+  ConflictError,
+  NotFoundError,
 } from './errors';
 export type { GrayKitErrorCode } from './errors';
-export { defaultLogger, silentLogger } from './logger';
-export { DEFAULT_LANE_HEADER, parseLane } from './types';
-export type { Lane, Instance, InstanceMeta, InstanceOverride, LaneRule, ServiceConfig, Logger } from './types';
-export { createProviderMetrics, checkMetricsPath } from './metrics/provider-metrics';
-export type { ProviderMetrics, ProviderMetricsOptions } from './metrics/provider-metrics';
-export { consumerMetrics } from './metrics/consumer-metrics';
-export type { ConsumerMetrics, ConsumerMetricsOptions } from './metrics/consumer-metrics';
-export { PROVIDER_REQUESTS, PROVIDER_DURATION, CONSUMER_OUTCOMES, DEFAULT_DURATION_BUCKETS } from './metrics/names';
-export { parseExposition } from './metrics/exposition';
-export type { Sample } from './metrics/exposition';
-export type { Outcome, OutcomeEvent } from './consumer/outcome';
-export { runRollout, rollbackVerified, DEFAULT_ROLLOUT_OPTIONS, ROLLOUT_EXIT } from './rollout/rollout';
-export type { RolloutOptions, RolloutHooks, RolloutReport, RolloutEvent, RolloutOutcome, StepResult } from './rollout/rollout';
-export { judge, errorRate, zScore, normalQuantile } from './rollout/judge';
-export type { LaneCounts, JudgeOptions, Verdict, VerdictResult } from './rollout/judge';
-export { parseDuration, parsePercent, parseSteps } from './rollout/parse';
-export type { LaneStats } from './rollout/scrape';

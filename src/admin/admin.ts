@@ -8,14 +8,17 @@
  * With `auth` (the operator identity; README "Security") the znodes it creates get world:anyone:r plus every
  * permission for the operator, and `init` lays out a service's tree with the ACLs of the roles.
  */
-import { ConflictError, InvalidConfigError, InvalidOptionError, NotFoundError, ZooKeeperError } from '../errors';
-import { READ_ALL_CREATOR_ALL, formatAcl, instancesDirAcl, isDigestId, isOpenAcl, type AclEntry } from '../registry/acl';
+import { ConflictError, InvalidConfigError, InvalidOptionError, NotFoundError, isZkCode } from '../errors';
 import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
-import { decodeConfig, decodeInstanceMeta, decodeJsonObject, decodeOverride, parseInstanceId, validateConfig } from '../registry/codec';
-import { openSession, resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
+import { decodeConfig, decodeOverride, effectiveInstance, parseInstanceId, validateConfig } from '../registry/codec';
+import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
-import { ZK, isZkCode, type ZkSession } from '../registry/zk-session';
+import type { ZkSession } from '../registry/zk-session';
 import type { Instance, InstanceOverride, ServiceConfig } from '../types';
+import { ZK_CODES } from '../zk-codes';
+import { checkProviders, initService, type InitOptions, type InitResult } from './init';
+
+export type { InitOptions, InitResult, UnvouchedInstance } from './init';
 
 export interface AdminOptions extends ConnectionOptions {
   /** How long an operation may wait for the ZooKeeper connection, ms. Default 5000. */
@@ -51,22 +54,6 @@ export interface ServiceStatus {
   instances: InstanceStatus[];
 }
 
-/** What `init` did: each znode of the service's tree, whether it was created, and the ACL it has now. */
-export interface InitResult {
-  service: string;
-  znodes: Array<{ path: string; created: boolean; acl: string }>;
-  /** Things the operator should know: e.g. instances registered without credentials, which keep the open ACL. */
-  warnings: string[];
-}
-
-export interface InitOptions {
-  /**
-   * Digest identities (`user:base64(sha1(user:password))`, see `digestId`) allowed to register instances of the
-   * service: they get create and delete on its `instances/` directory, nothing else. Default none.
-   */
-  providers?: readonly string[];
-}
-
 export const DEFAULT_ADMIN_OPTIONS = { timeout: 5000 } as const;
 
 function parseOrThrow<T>(decoded: { ok: true; value: T } | { ok: false; reason: string }, path: string): T {
@@ -83,7 +70,7 @@ export class GrayAdmin {
   constructor(options: AdminOptions = {}) {
     this.connection = resolveConnection(options);
     this.timeout = options.timeout ?? DEFAULT_ADMIN_OPTIONS.timeout;
-    this.session = openSession(this.connection);
+    this.session = this.connection.openSession();
   }
 
   private get root(): string {
@@ -108,12 +95,7 @@ export class GrayAdmin {
   /** Names of the services under the root. */
   async listServices(): Promise<string[]> {
     const session = await this.ready();
-    try {
-      return (await session.getChildren(servicesPath(this.root))).filter(isValidServiceName).sort();
-    } catch (error) {
-      if (isZkCode(error, ZK.NONODE)) return [];
-      throw error;
-    }
+    return (await session.getChildrenOrEmpty(servicesPath(this.root))).filter(isValidServiceName).sort();
   }
 
   /** The config znode as read, with its version for a later compare-and-set. */
@@ -121,14 +103,10 @@ export class GrayAdmin {
     this.checkService(service);
     const session = await this.ready();
     const path = configPath(this.root, service);
-    try {
-      const { data, stat } = await session.getData(path);
-      const decoded = decodeConfig(data);
-      return decoded.ok ? { config: decoded.value, version: stat.version, path } : { config: {}, version: stat.version, path, error: decoded.reason };
-    } catch (error) {
-      if (isZkCode(error, ZK.NONODE)) return { config: {}, version: -1, path };
-      throw error;
-    }
+    const read = await session.getDataOrNull(path);
+    if (!read) return { config: {}, version: -1, path };
+    const decoded = decodeConfig(read.data);
+    return decoded.ok ? { config: decoded.value, version: read.stat.version, path } : { config: {}, version: read.stat.version, path, error: decoded.reason };
   }
 
   /**
@@ -152,7 +130,7 @@ export class GrayAdmin {
       const stat = await session.setData(path, data, version);
       return { config, version: stat.version, path };
     } catch (error) {
-      if (isZkCode(error, ZK.BADVERSION) || isZkCode(error, ZK.NODEEXISTS) || (version !== -1 && isZkCode(error, ZK.NONODE))) {
+      if (isZkCode(error, ZK_CODES.BADVERSION) || isZkCode(error, ZK_CODES.NODEEXISTS) || (version !== -1 && isZkCode(error, ZK_CODES.NONODE))) {
         throw new ConflictError(path, version);
       }
       throw error;
@@ -175,56 +153,33 @@ export class GrayAdmin {
   async status(service: string): Promise<ServiceStatus> {
     this.checkService(service);
     const session = await this.ready();
-    const dir = instancesPath(this.root, service);
     if (!(await session.exists(servicePath(this.root, service)))) throw new NotFoundError(`service "${service}"`, servicePath(this.root, service));
     const [config, ids, overrideIds] = await Promise.all([
       this.getConfig(service),
-      session.getChildren(dir).catch((error) => (isZkCode(error, ZK.NONODE) ? [] : Promise.reject(error))),
-      session.getChildren(overridesPath(this.root, service)).catch((error) => (isZkCode(error, ZK.NONODE) ? [] : Promise.reject(error))),
+      session.getChildrenOrEmpty(instancesPath(this.root, service)),
+      session.getChildrenOrEmpty(overridesPath(this.root, service)),
     ]);
     const overrideSet = new Set(overrideIds);
     const instances = await Promise.all(
       ids.sort().map(async (id): Promise<InstanceStatus | undefined> => {
         const path = instancePath(this.root, service, id);
-        let data: Buffer | null;
-        let since: Date;
-        try {
-          const read = await session.getData(path);
-          data = read.data;
-          since = read.stat.ctime;
-        } catch (error) {
-          if (isZkCode(error, ZK.NONODE)) return undefined; // gone meanwhile
-          throw error;
-        }
-        const status: InstanceStatus = { id, path, since };
-        const own = decodeJsonObject(data);
-        if (!own.ok) return { ...status, error: own.reason };
-        status.own = own.value;
-        let meta = own.value;
-        if (overrideSet.has(id)) {
-          const override = await this.readOverride(service, id);
-          if (override?.ok) {
-            status.override = override.value;
-            meta = { ...meta, ...override.value };
-          } else if (override) status.error = `override ignored: ${override.reason}`;
-        }
-        const effective = decodeInstanceMeta(path, id, meta);
-        if (effective.ok) status.effective = effective.value;
-        else status.error = effective.reason;
+        const [read, override] = await Promise.all([
+          session.getDataOrNull(path),
+          overrideSet.has(id) ? session.getDataOrNull(overridePath(this.root, service, id)) : undefined,
+        ]);
+        if (!read) return undefined; // gone meanwhile
+        const status: InstanceStatus = { id, path, since: read.stat.ctime };
+        const effective = effectiveInstance(path, id, read.data, override ? override.data : undefined);
+        if (!effective.own.ok) return { ...status, error: effective.own.reason };
+        status.own = effective.own.value;
+        if (effective.override?.ok) status.override = effective.override.value;
+        else if (effective.override) status.error = `override ignored: ${effective.override.reason}`;
+        if (effective.instance.ok) status.effective = effective.instance.value;
+        else status.error = effective.instance.reason;
         return status;
       }),
     );
     return { service, config, instances: instances.filter((x): x is InstanceStatus => x !== undefined) };
-  }
-
-  private async readOverride(service: string, id: string) {
-    try {
-      const { data } = await this.session.getData(overridePath(this.root, service, id));
-      return decodeOverride(data);
-    } catch (error) {
-      if (isZkCode(error, ZK.NONODE)) return undefined;
-      throw error;
-    }
   }
 
   /**
@@ -250,7 +205,7 @@ export class GrayAdmin {
         await session.create(path, JSON.stringify(value), 'persistent');
       }
     } catch (error) {
-      if (isZkCode(error, ZK.BADVERSION) || isZkCode(error, ZK.NODEEXISTS)) throw new ConflictError(path, existing?.version ?? -1);
+      if (isZkCode(error, ZK_CODES.BADVERSION) || isZkCode(error, ZK_CODES.NODEEXISTS)) throw new ConflictError(path, existing?.version ?? -1);
       throw error;
     }
   }
@@ -260,13 +215,7 @@ export class GrayAdmin {
     this.checkService(service);
     this.checkInstanceId(id);
     const session = await this.ready();
-    try {
-      await session.delete(overridePath(this.root, service, id));
-      return true;
-    } catch (error) {
-      if (isZkCode(error, ZK.NONODE)) return false;
-      throw error;
-    }
+    return session.deleteIfExists(overridePath(this.root, service, id));
   }
 
   /**
@@ -309,67 +258,16 @@ export class GrayAdmin {
 
   /**
    * Lays out a service's tree for a secured registry (README "Security"), creating what is missing and setting the
-   * ACL of what exists. The root, `services/`, the service's directory, its config (when there is one), `overrides/`
-   * and each override get world:anyone:r plus every permission for the operator (this admin's identity);
-   * `instances/` gets the same plus create and delete for each provider identity. Needs `auth`; idempotent (run it
-   * again to change the list of providers, which replaces the old one).
+   * ACL of what exists (init.ts). Needs `auth`; idempotent (run it again to change the list of providers, which
+   * replaces the old one).
    */
   async init(service: string, options: InitOptions = {}): Promise<InitResult> {
     this.checkService(service);
-    if (!this.session.authenticated) {
+    if (!this.connection.authenticated) {
       throw new InvalidOptionError('auth', 'init sets ACLs for the operator identity: give the operator credentials (option auth, --auth or env GRAYKIT_ZK_AUTH)');
     }
-    const providers = options.providers ?? [];
-    const bad = providers.find((id) => !isDigestId(id));
-    if (bad !== undefined) {
-      throw new InvalidOptionError('providers', `${JSON.stringify(bad)} is not a digest identity user:base64(sha1(user:password)) (compute one with digestId() or \`graykit digest\`)`);
-    }
-    const session = await this.ready();
-    const result: InitResult = { service, znodes: [], warnings: [] };
-    const parent = this.root.slice(0, this.root.lastIndexOf('/'));
-    if (parent) await session.mkdirp(parent); // above graykit's root: created if missing, never changed
-    const tree: Array<[string, readonly AclEntry[]]> = [
-      [this.root, READ_ALL_CREATOR_ALL],
-      [servicesPath(this.root), READ_ALL_CREATOR_ALL],
-      [servicePath(this.root, service), READ_ALL_CREATOR_ALL],
-      [instancesPath(this.root, service), instancesDirAcl(providers)],
-      [overridesPath(this.root, service), READ_ALL_CREATOR_ALL],
-    ];
-    for (const [path, acl] of tree) {
-      let created = true;
-      try {
-        await session.create(path, '', 'persistent', acl);
-      } catch (error) {
-        const exists = isZkCode(error, ZK.NODEEXISTS) || (isZkCode(error, ZK.NOAUTH) && (await session.exists(path)) !== null);
-        if (!exists) throw error;
-        created = false;
-        await session.setAcl(path, acl);
-      }
-      result.znodes.push({ path, created, acl: formatAcl((await session.getAcl(path)).acl) });
-    }
-    const config = configPath(this.root, service);
-    if (await session.exists(config)) {
-      await session.setAcl(config, READ_ALL_CREATOR_ALL);
-      result.znodes.push({ path: config, created: false, acl: formatAcl((await session.getAcl(config)).acl) });
-    }
-    for (const id of await session.getChildren(overridesPath(this.root, service))) {
-      const path = overridePath(this.root, service, id);
-      await session.setAcl(path, READ_ALL_CREATOR_ALL).catch((error) => {
-        if (!isZkCode(error, ZK.NONODE)) throw error;
-      });
-    }
-    for (const id of await session.getChildren(instancesPath(this.root, service))) {
-      const path = instancePath(this.root, service, id);
-      try {
-        if (isOpenAcl((await session.getAcl(path)).acl)) {
-          result.warnings.push(`${path} was registered without credentials and keeps the open ACL until its provider registers again with its identity`);
-        }
-      } catch (error) {
-        if (!(error instanceof ZooKeeperError && error.zkCode === ZK.NONODE)) throw error;
-      }
-    }
-    if (providers.length === 0) result.warnings.push(`no provider identity given: only the operator may register instances of "${service}"`);
-    return result;
+    checkProviders(options.providers ?? []);
+    return initService(await this.ready(), this.root, service, options);
   }
 
   /** Closes the ZooKeeper session. Idempotent. */

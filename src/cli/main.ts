@@ -1,24 +1,21 @@
 #!/usr/bin/env node
 /**
- * The `graykit` command: the control plane for operators, built on the public admin API.
- *
- * Exit codes: 0 done; 1 unexpected failure; 2 invalid input (nothing changed); 3 conflict (someone else wrote
- * first; nothing changed); 4 service or instance not found; 5 ZooKeeper unreachable; 6 access denied (the znode's
- * ACL does not allow this identity, or the credentials were refused: README "Security").
- * `rollout` adds (README "Progressive rollout"): 10 aborted on a breach, ratio 0 verified; 11 failed closed, too
- * little traffic or metrics to judge, ratio 0 verified; 12 the ratio could not be verified at 0 (act now);
- * 3 someone else changed the ratio meanwhile; 130 interrupted by SIGINT (143 SIGTERM).
+ * The `graykit` command: the control plane for operators, built on the public admin API. Exit codes: exit.ts.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { createAdmin, type GrayAdmin } from '../admin/admin';
-import { GrayKitError, ZooKeeperError } from '../errors';
+import { DEFAULT_ADMIN_OPTIONS, createAdmin, type GrayAdmin } from '../admin/admin';
+import { GrayKitError } from '../errors';
 import { silentLogger } from '../logger';
 import { digestId, parseCredentials } from '../registry/acl';
+import { DEFAULT_ZK_CONNECT } from '../registry/connection';
+import { DEFAULT_ROOT } from '../registry/paths';
+import { graykitVersion } from '../version';
+import { EXIT, exitCodeOf } from './exit';
 import { formatSnapshot, formatStatus } from './format';
 import { addRolloutCommand } from './rollout-command';
 
-export const EXIT = { OK: 0, FAILURE: 1, INVALID: 2, CONFLICT: 3, NOT_FOUND: 4, UNREACHABLE: 5, DENIED: 6 } as const;
+export { EXIT, exitCodeOf } from './exit';
 
 interface GlobalOptions {
   zk?: string;
@@ -40,30 +37,6 @@ function parseWholeNumber(value: string): number {
   return number;
 }
 
-/** Maps an error to its exit code and a one-line message. */
-export function exitCodeOf(error: unknown): number {
-  if (error instanceof GrayKitError) {
-    switch (error.code) {
-      case 'ERR_GRAYKIT_INVALID_OPTION':
-      case 'ERR_GRAYKIT_INVALID_CONFIG':
-        return EXIT.INVALID;
-      case 'ERR_GRAYKIT_CONFLICT':
-        return EXIT.CONFLICT;
-      case 'ERR_GRAYKIT_NOT_FOUND':
-        return EXIT.NOT_FOUND;
-      case 'ERR_GRAYKIT_REGISTRY_UNAVAILABLE':
-        return EXIT.UNREACHABLE;
-      case 'ERR_GRAYKIT_ACCESS_DENIED':
-        return EXIT.DENIED;
-      case 'ERR_GRAYKIT_ZOOKEEPER':
-        return (error as ZooKeeperError).operation === 'connect' ? EXIT.UNREACHABLE : EXIT.FAILURE;
-      default:
-        return EXIT.FAILURE;
-    }
-  }
-  return EXIT.FAILURE;
-}
-
 /**
  * Text for a terminal: registry data is written by others (a provider's version label, an override's fields), so
  * control characters are shown escaped instead of being sent to the terminal (ESC sequences could rewrite the
@@ -78,24 +51,30 @@ function jsonSafe(value: unknown): string {
   return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-export function buildProgram(io: { out: (text: string) => void; err: (text: string) => void } = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-}): Command {
+export interface ProgramIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const STDIO: ProgramIo = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) };
+
+/** The command. `jsonErrors`: errors are printed by `run` as JSON, so commander prints neither them nor help. */
+export function buildProgram(io: ProgramIo = STDIO, jsonErrors = false): Command {
   const program = new Command('graykit')
     .description('Control gray releases in ZooKeeper: status, ratio, flags, promote, rollback.')
-    .addOption(new Option('--zk <connect>', 'ZooKeeper connect string').env('ZK_CONNECT').default('127.0.0.1:2181'))
-    .addOption(new Option('--root <path>', 'root znode').env('GRAYKIT_ROOT').default('/graykit'))
+    .version(graykitVersion(), '-V, --version', 'print graykit\'s version')
+    .addOption(new Option('--zk <connect>', 'ZooKeeper connect string').env('ZK_CONNECT').default(DEFAULT_ZK_CONNECT))
+    .addOption(new Option('--root <path>', 'root znode').env('GRAYKIT_ROOT').default(DEFAULT_ROOT))
     .addOption(
       new Option('--auth <user:password>', 'ZooKeeper digest credentials (the operator identity); prefer the env variable, argv is visible to other users')
         // Checked by createAdmin (InvalidOptionError, exit 2): commander's own errors would echo the secret.
         .env('GRAYKIT_ZK_AUTH'),
     )
     .option('--json', 'machine-readable output')
-    .addOption(new Option('--timeout <ms>', 'how long to wait for ZooKeeper').default(5000).argParser(parseWholeNumber))
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .addOption(new Option('--timeout <ms>', 'how long to wait for ZooKeeper, ms').default(DEFAULT_ADMIN_OPTIONS.timeout).argParser(parseWholeNumber))
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (text, write) => (jsonErrors ? undefined : write(text)) })
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError(!jsonErrors);
 
   const print = (value: unknown, text: string) => io.out(`${program.opts<GlobalOptions>().json ? jsonSafe(value) : terminalSafe(text)}\n`);
   const adminOptions = (options: GlobalOptions) => ({ zk: options.zk, root: options.root, timeout: options.timeout, logger: silentLogger, auth: options.auth });
@@ -277,10 +256,25 @@ function readStdin(): Promise<string> {
   });
 }
 
+/**
+ * An error as `--json` prints it (on stderr): its code, message and exit code, and the fields graykit's errors
+ * carry (service, path, zkCode, option, …). Never a stack, never credentials (errors never hold them).
+ */
+export function errorJson(error: unknown, exitCode: number): Record<string, unknown> {
+  const fields: Record<string, unknown> = { exitCode };
+  if (error instanceof GrayKitError) {
+    for (const [key, value] of Object.entries(error)) if (key !== 'cause' && (typeof value !== 'object' || value === null)) fields[key] = value;
+    return { error: { name: error.name, code: error.code, message: error.message, ...fields } };
+  }
+  return { error: { name: (error as Error)?.name ?? 'Error', code: (error as { code?: unknown })?.code ?? 'ERR_GRAYKIT_USAGE', message: (error as Error)?.message ?? String(error), ...fields } };
+}
+
 /** Runs the CLI and resolves with the exit code. */
-export async function run(argv: string[], io?: Parameters<typeof buildProgram>[0]): Promise<number> {
-  const program = buildProgram(io);
-  const err = io?.err ?? ((text: string) => process.stderr.write(text));
+export async function run(argv: string[], io: ProgramIo = STDIO): Promise<number> {
+  const jsonErrors = argv.includes('--json');
+  const program = buildProgram(io, jsonErrors);
+  const err = io.err;
+  const json = () => jsonErrors || Boolean(program.opts<GlobalOptions>().json);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.OK;
@@ -288,11 +282,13 @@ export async function run(argv: string[], io?: Parameters<typeof buildProgram>[0
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.OK;
       if (error.code === 'graykit.exit') return error.exitCode; // rollout: the report said why
-      if (error.code === 'graykit.usage') err(`graykit: ${error.message}\n`);
+      if (json()) err(`${jsonSafe(errorJson({ name: 'UsageError', code: error.code === 'graykit.usage' ? 'ERR_GRAYKIT_USAGE' : error.code, message: error.message }, EXIT.INVALID))}\n`);
+      else if (error.code === 'graykit.usage') err(`graykit: ${error.message}\n`);
       return EXIT.INVALID;
     }
-    err(`${terminalSafe((error as Error).message)}\n`);
-    return exitCodeOf(error);
+    const code = exitCodeOf(error);
+    err(json() ? `${jsonSafe(errorJson(error, code))}\n` : `${terminalSafe((error as Error).message)}\n`);
+    return code;
   }
 }
 

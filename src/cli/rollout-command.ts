@@ -1,14 +1,15 @@
 /**
- * `graykit rollout <service> --steps 5,25,50,100 --interval 30s --max-error-rate 1%` (issue 8): the CLI around
- * `runRollout`. A live view on a TTY (one redrawn line), plain lines otherwise, or one JSON object per event with
- * `--json` (the last is the report). Ctrl-C: see `--on-interrupt`. Exit codes: ROLLOUT_EXIT (src/rollout/rollout.ts).
+ * `graykit rollout <service> --steps 5,25,50,100 --interval 30s --max-error-rate 1%`: the CLI around `runRollout`.
+ * A live view on a TTY (one redrawn line), plain lines otherwise, or one JSON object per event with `--json` (the
+ * last is the report). Ctrl-C: see `--on-interrupt`. Exit codes: ROLLOUT_EXIT (exit.ts).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { GrayAdmin } from '../admin/admin';
 import { GrayKitError } from '../errors';
-import { formatEvent, formatReport } from '../rollout/format';
-import { parseDuration, parsePercent, parseSteps } from '../rollout/parse';
-import { DEFAULT_ROLLOUT_OPTIONS, ROLLOUT_EXIT, runRollout, type RolloutEvent } from '../rollout/rollout';
+import { DEFAULT_ROLLOUT_OPTIONS, runRollout, type RolloutEvent } from '../rollout/rollout';
+import { ROLLOUT_EXIT, rolloutExitCode } from './exit';
+import { formatDuration, formatPercent, parseDuration, parsePercent, parseSteps } from './parse';
+import { formatEvent, formatReport } from './rollout-format';
 
 interface RolloutFlags {
   steps: number[];
@@ -68,14 +69,17 @@ export function addRolloutCommand(program: Command, context: RolloutCommandConte
     .requiredOption('--max-error-rate <percent>', 'highest acceptable error rate of the gray lane (5xx, and connection errors with --consumer-metrics), e.g. 1%', cliArg((text) => parsePercent(text, 'max-error-rate')))
     .option('--min-requests <n>', 'gray requests a step needs before it is judged', wholeNumber, DEFAULT_ROLLOUT_OPTIONS.minRequests)
     .option('--max-extensions <n>', 'intervals a step may be extended by while it lacks traffic or metrics, before the rollout fails closed', wholeNumber, DEFAULT_ROLLOUT_OPTIONS.maxExtensions)
-    .option(
-      '--normal-confidence <percent>',
-      'confidence of the test "gray errs more than normal" (0 turns it off)',
-      cliArg((text) => parsePercent(text, 'normal-confidence')),
-      DEFAULT_ROLLOUT_OPTIONS.normalConfidence,
+    .addOption(
+      new Option('--normal-confidence <percent>', 'confidence of the test "gray errs more than normal" (0 turns it off)')
+        .argParser(cliArg((text) => parsePercent(text, 'normal-confidence')))
+        .default(DEFAULT_ROLLOUT_OPTIONS.normalConfidence, formatPercent(DEFAULT_ROLLOUT_OPTIONS.normalConfidence)),
     )
     .option('--consumer-metrics <url>', 'a consumer\'s metrics URL (consumerMetrics()); its connection errors count against the lane (repeatable)', (url: string, urls: string[] = []) => [...urls, url])
-    .option('--scrape-timeout <duration>', 'longest wait for one metrics page', cliArg((text) => parseDuration(text, 'scrape-timeout')), DEFAULT_ROLLOUT_OPTIONS.scrapeTimeoutMs)
+    .addOption(
+      new Option('--scrape-timeout <duration>', 'longest wait for one metrics page')
+        .argParser(cliArg((text) => parseDuration(text, 'scrape-timeout')))
+        .default(DEFAULT_ROLLOUT_OPTIONS.scrapeTimeoutMs, formatDuration(DEFAULT_ROLLOUT_OPTIONS.scrapeTimeoutMs)),
+    )
     .addOption(new Option('--on-interrupt <policy>', 'on Ctrl-C (SIGINT) or SIGTERM: rollback (ratio 0, verified) or hold (leave the ratio)').choices(['rollback', 'hold']).default('rollback'))
     .action(async (service: string, flags: RolloutFlags) => {
       const { io } = context;
@@ -133,10 +137,11 @@ export function addRolloutCommand(program: Command, context: RolloutCommandConte
           },
           { onProgress: view, signal: controller.signal },
         );
-        if (report.outcome === 'interrupted' && signalName === 'SIGTERM' && report.exitCode === ROLLOUT_EXIT.INTERRUPTED) report.exitCode = 143;
-        if (json) io.out(`${context.jsonSafe({ type: 'report', ...report })}\n`);
-        else io.out(`${pending ? '\n' : ''}\n${context.terminalSafe(formatReport(report))}\n`);
-        if (report.exitCode !== 0) throw new RolloutExit(report.exitCode);
+        let exitCode = rolloutExitCode(report);
+        if (signalName === 'SIGTERM' && exitCode === ROLLOUT_EXIT.INTERRUPTED) exitCode = 143;
+        if (json) io.out(`${context.jsonSafe({ type: 'report', ...report, exitCode })}\n`);
+        else io.out(`${pending ? '\n' : ''}\n${context.terminalSafe(formatReport(report, exitCode))}\n`);
+        if (exitCode !== 0) throw new RolloutExit(exitCode);
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

@@ -6,15 +6,16 @@
  * response interceptor calls them), and routes around ejected instances and a retry's failed ones.
  */
 import { EventEmitter } from 'node:events';
-import { InvalidOptionError, NoInstanceError, RegistryUnavailableError } from '../errors';
-import { buildRoutingTable, isValidRatio, pickLane, route, type RouteDecision, type RoutingTable } from '../router';
+import { ClosedError, InvalidOptionError, NoInstanceError } from '../errors';
 import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
-import { openSession, resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
-import { isValidServiceName, servicesPath } from '../registry/paths';
+import { isValidRatio, validateConfig } from '../registry/codec';
+import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
+import { isValidServiceName } from '../registry/paths';
 import type { ZkSession } from '../registry/zk-session';
+import { buildRoutingTable, pickLane, route, type RouteDecision, type RoutingTable } from '../router';
 import { compileLanePolicy, type HashBy, type LanePolicy } from '../router/lane-policy';
-import { validateConfig } from '../registry/codec';
 import type { Instance, Lane, LaneRule } from '../types';
+import { safeEmit } from '../util/emit';
 import { ServiceOutliers, resolveOutlierOptions, type EjectionInfo, type OutlierOptions } from './outlier';
 
 export interface GrayConsumerOptions extends ConnectionOptions {
@@ -134,7 +135,7 @@ export class GrayConsumer extends EventEmitter {
     this.localHashBy = options.hashBy;
     this.localPolicy = compileLanePolicy(this.localRules, this.localHashBy);
     this.outlier = resolveOutlierOptions(options.outlier);
-    this.session = openSession(this.connection);
+    this.session = this.connection.openSession();
     this.catalog = new RegistryCatalog({ session: this.session, root: this.connection.root, logger: this.connection.logger });
     this.catalog.on('change', (snapshot: ServiceSnapshot) => {
       let outliers = this.tables.get(snapshot.service)?.outliers;
@@ -282,7 +283,8 @@ export class GrayConsumer extends EventEmitter {
   async resolve(service: string, lane?: Lane, options?: RouteOptions): Promise<RouteDecision> {
     const decision = this.route(service, lane, options);
     if (decision) return decision;
-    if (this.closed) throw new RegistryUnavailableError(service, servicesPath(this.connection.root), 0);
+    if (this.closed) throw new ClosedError(`the consumer routing service "${service}"`);
+    if (this.session.unusable) throw this.session.unusable;
     await this.catalog.ready(service, this.timeout);
     // The 'change' listener above has built the table by now.
     return this.route(service, lane, options) as RouteDecision;
@@ -331,11 +333,7 @@ export class GrayConsumer extends EventEmitter {
 
   /** Emits without letting a listener's exception escape into the request that triggered it. */
   private safeEmit(event: string, payload: unknown): void {
-    try {
-      this.emit(event, payload);
-    } catch (error) {
-      this.connection.logger.error(`a graykit '${event}' handler threw: ${(error as Error).stack ?? error}`);
-    }
+    safeEmit(this, this.connection.logger, event, payload);
   }
 
   /** Stops watching and closes the ZooKeeper session. Idempotent. */

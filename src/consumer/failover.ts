@@ -1,5 +1,5 @@
 /**
- * The building blocks of failover (issue 5), exported one by one so that callers can compose them: which errors
+ * The building blocks of failover, exported one by one so that callers can compose them: which errors
  * are connection-level failures, which requests may be sent again, and an http(s) agent with a connect timeout.
  */
 import http from 'node:http';

@@ -1,8 +1,9 @@
 /**
- * Outcomes of the attempts useGray sends (issue 8): each attempt that reached an instance, or failed to, is one
+ * Outcomes of the attempts useGray sends: each attempt that reached an instance, or failed to, is one
  * `outcome` event on the consumer, which `consumerMetrics()` counts per instance and per lane.
  */
 import type { Instance, Lane } from '../types';
+import { safeEmit } from '../util/emit';
 import type { GrayConsumer } from './consumer';
 
 /**
@@ -31,9 +32,5 @@ export function outcomeOfStatus(status: number): Outcome {
 /** Emits `outcome` when someone listens (nothing is allocated otherwise); a listener's exception is logged. */
 export function emitOutcome(consumer: GrayConsumer, service: string, instance: Instance, lane: Lane | undefined, outcome: Outcome, status?: number): void {
   if (consumer.listenerCount('outcome') === 0) return;
-  try {
-    consumer.emit('outcome', { service, instance, lane, outcome, status } satisfies OutcomeEvent);
-  } catch (error) {
-    consumer.connection.logger.error(`a graykit 'outcome' handler threw: ${(error as Error).stack ?? error}`);
-  }
+  safeEmit(consumer, consumer.connection.logger, 'outcome', { service, instance, lane, outcome, status } satisfies OutcomeEvent);
 }

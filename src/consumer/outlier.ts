@@ -1,5 +1,5 @@
 /**
- * Outlier ejection (issue 5): `consecutiveFailures` connection failures in a row eject an instance for a back-off
+ * Outlier ejection: `consecutiveFailures` connection failures in a row eject an instance for a back-off
  * period that doubles with each ejection in a row, up to `maxEjectionMs`. When the period is over, one real request
  * — the half-open probe — may go to the instance: a response (any status) brings it back, a connection failure
  * ejects it again for twice as long.

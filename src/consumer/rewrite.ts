@@ -1,5 +1,6 @@
 /** URL helpers of the interceptor: find the host a request is for, and point the URL at an instance. No I/O. */
 import { isIPv4 } from 'node:net';
+import { urlHost } from '../registry/paths';
 import type { Instance } from '../types';
 
 /** Splits `scheme://[userinfo@]host[:port]rest`; undefined for a relative or non-http(s) URL. */
@@ -149,7 +150,6 @@ export function requestTarget(url: string | undefined, baseURL: string | undefin
 
 /** The same URL with its authority replaced by the instance's `host:port`. */
 export function rewriteUrl(target: TargetUrl, instance: Instance): string {
-  const host = instance.host.includes(':') ? `[${instance.host}]` : instance.host;
   const userinfo = target.userinfo === undefined ? '' : `${target.userinfo}@`;
-  return `${target.scheme}//${userinfo}${host}:${instance.port}${target.rest}`;
+  return `${target.scheme}//${userinfo}${urlHost(instance.host)}:${instance.port}${target.rest}`;
 }

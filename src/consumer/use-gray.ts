@@ -2,13 +2,14 @@
  * `useGray(http, options)`: installs graykit on an axios instance — the routing request interceptor and a response
  * interceptor that reports outcomes (outlier ejection) and fails over: a connection-level failure of a request that
  * may be repeated is sent again to another instance of the same lane, routed by the consumer with the failed
- * instances excluded (issue 5).
+ * instances excluded.
  */
 import type http from 'node:http';
 import type https from 'node:https';
 import type { AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { NoInstanceError } from '../errors';
 import type { Instance } from '../types';
+import { safeEmit } from '../util/emit';
 import type { GrayConsumer } from './consumer';
 import { createHttpAgent, createHttpsAgent, isConnectionError, resolveFailoverOptions, type FailoverOptions } from './failover';
 import { createRouteInterceptor, type GrayRouteInterceptor, type GrayRouteOptions } from './gray-route';
@@ -144,11 +145,7 @@ export function useGray(http: AxiosInstance, options: UseGrayOptions = {}): Gray
     config.url = gray.url;
     config.baseURL = gray.baseURL;
     route.consumer.connection.logger.debug(`${config.method?.toUpperCase()} ${gray.url}: ${instance.id} failed (${error.code}); attempt ${attempts + 1}`);
-    try {
-      route.consumer.emit('retry', { service, instance, attempt: attempts + 1, error } satisfies RetryEvent);
-    } catch (listenerError) {
-      route.consumer.connection.logger.error(`a graykit 'retry' handler threw: ${(listenerError as Error).stack ?? listenerError}`);
-    }
+    safeEmit(route.consumer, route.consumer.connection.logger, 'retry', { service, instance, attempt: attempts + 1, error } satisfies RetryEvent);
     return http.request(config).catch((retryError: unknown) => {
       if (!(retryError instanceof NoInstanceError)) throw retryError;
       // The snapshot changed meanwhile and left no instance: the caller gets the connection failure, which says

@@ -9,9 +9,10 @@
  */
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import type { EventEmitter } from 'node:events';
-import { createNamespace, getNamespace, type Namespace } from 'cls-hooked';
+import type { Namespace } from 'cls-hooked';
 import type { RequestView } from '../router/lane-policy';
 import type { Lane } from '../types';
+import { loadOptional } from '../util/load';
 
 /** What the context holds: the lane, once decided (by an incoming header, a rule, or the first outbound call). */
 export interface LaneStore {
@@ -52,6 +53,9 @@ function createAlsBackend(): ContextBackend {
 }
 
 function createClsBackend(): ContextBackend {
+  // Loaded here: cls-hooked installs async hooks that cost every async operation of the process, so only apps that
+  // ask for the 'cls' context load it.
+  const { createNamespace, getNamespace } = loadOptional<typeof import('cls-hooked')>('cls-hooked', "the 'cls' lane context");
   const namespace: Namespace = getNamespace(CLS_NAMESPACE) ?? createNamespace(CLS_NAMESPACE);
   return {
     kind: 'cls',
@@ -66,12 +70,17 @@ function createClsBackend(): ContextBackend {
   };
 }
 
-const backends: Partial<Record<ContextKind, ContextBackend>> = {};
-
 /**
- * The process-wide backend of a kind (one per kind, so that the server side that opens a context and the client
- * side that reads it meet), or the backend passed in.
+ * One backend per kind for the whole process, kept on globalThis: the server side that opens a context and the
+ * client side that reads it must meet even when an app loads both graykit's CommonJS and its ESM build (each would
+ * otherwise hold its own AsyncLocalStorage, and lanes would silently not travel).
  */
+const BACKENDS_KEY = Symbol.for('graykit.context.backends');
+const backends: Partial<Record<ContextKind, ContextBackend>> = ((globalThis as Record<symbol, unknown>)[BACKENDS_KEY] ??= {}) as Partial<
+  Record<ContextKind, ContextBackend>
+>;
+
+/** The process-wide backend of a kind, or the backend passed in. */
 export function contextBackend(kind: ContextKind | ContextBackend = 'als'): ContextBackend {
   if (typeof kind === 'object') return kind;
   const existing = backends[kind];

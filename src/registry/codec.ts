@@ -8,7 +8,6 @@
  */
 import { isIP } from 'node:net';
 import type { Instance, InstanceMeta, InstanceOverride, LaneRule, ServiceConfig } from '../types';
-import { isValidRatio } from '../router/split';
 
 /** Larger znode data is refused: metadata is a handful of fields, and ZooKeeper itself caps data at 1 MiB. */
 export const MAX_DATA_BYTES = 16 * 1024;
@@ -20,6 +19,11 @@ export const DEFAULT_WEIGHT = 100;
 export const MAX_WEIGHT = 1_000_000;
 /** JSON nested deeper than this is refused: metadata is a handful of fields, and deep values break JSON.stringify. */
 export const MAX_JSON_DEPTH = 32;
+
+/** True for a ratio the router accepts: a finite number from 0 to 100. */
+export function isValidRatio(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 100;
+}
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -184,6 +188,32 @@ export function decodeOverride(data: Buffer | string | null | undefined): Decode
     return { ok: false, reason: `"weight" is ${describe(override.weight)}, not a number from 0 to ${MAX_WEIGHT}` };
   }
   return { ok: true, value: override };
+}
+
+/** What consumers route by for one instance: its own data with the operator's override merged over it. */
+export interface EffectiveInstance {
+  /** The instance's own metadata, or why it is unusable. */
+  own: Decoded<Record<string, unknown>>;
+  /** The override, when there is one, or why it is ignored (the instance's own data then applies). */
+  override?: Decoded<InstanceOverride>;
+  /** The merged and validated instance, or why it is not routed. */
+  instance: Decoded<Instance>;
+}
+
+/**
+ * Decodes an instance znode (`path`, named `id`) and its override znode's data (undefined when there is none), the
+ * way consumers, the admin API and the console all read them.
+ */
+export function effectiveInstance(path: string, id: string, ownData: Buffer | string | null | undefined, overrideData?: Buffer | string | null): EffectiveInstance {
+  const own = parseJsonObject(ownData);
+  if (!own.ok) return { own, instance: own };
+  let meta = own.value;
+  let override: Decoded<InstanceOverride> | undefined;
+  if (overrideData !== undefined) {
+    override = decodeOverride(overrideData);
+    if (override.ok) meta = { ...meta, ...override.value };
+  }
+  return { own, override, instance: decodeInstanceMeta(path, id, meta) };
 }
 
 /** The JSON written to an instance znode: the known fields first, then the extra metadata. */

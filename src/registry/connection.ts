@@ -27,13 +27,47 @@ export interface ConnectionOptions {
 export const DEFAULT_ZK_CONNECT = '127.0.0.1:2181';
 export const DEFAULT_SESSION_TIMEOUT = 10_000;
 
-export interface ResolvedConnection {
-  zk: string;
-  root: string;
-  sessionTimeout: number;
-  logger: Logger;
-  /** `user:password`, when given. */
-  auth?: string;
+/**
+ * The checked connection options of one graykit object. The credentials live in a private field: no inspection
+ * (`util.inspect` with `showHidden`), `JSON.stringify`, log line or error message can reach them; only the
+ * sessions opened from here present them to ZooKeeper.
+ */
+export class ResolvedConnection {
+  readonly #auth?: string;
+
+  constructor(
+    readonly zk: string,
+    readonly root: string,
+    readonly sessionTimeout: number,
+    readonly logger: Logger,
+    auth?: string,
+  ) {
+    this.#auth = auth;
+  }
+
+  /** Whether credentials were given. */
+  get authenticated(): boolean {
+    return this.#auth !== undefined;
+  }
+
+  /** The credentials' user name (never the password), for messages. */
+  get identity(): string | undefined {
+    return this.#auth === undefined ? undefined : parseCredentials(this.#auth)?.user;
+  }
+
+  /** Opens a session (it connects in the background) that presents the credentials on every connection. */
+  openSession(): ZkSession {
+    return new ZkSession({
+      connect: this.zk,
+      sessionTimeout: this.sessionTimeout,
+      logger: this.logger,
+      auth: this.#auth === undefined ? undefined : { scheme: 'digest', credentials: this.#auth },
+    });
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { zk: this.zk, root: this.root, sessionTimeout: this.sessionTimeout, identity: this.identity };
+  }
 }
 
 export function resolveConnection(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {
@@ -54,17 +88,5 @@ export function resolveConnection(options: ConnectionOptions, env: NodeJS.Proces
     const source = options.auth !== undefined ? 'option' : 'env GRAYKIT_ZK_AUTH';
     throw new InvalidOptionError('auth', `${source}: expected user:password (a user without ':' or spaces, and a non-empty password)`);
   }
-  const resolved: ResolvedConnection = { zk, root, sessionTimeout, logger };
-  // Not enumerable: a logged or serialised connection (console.log(consumer)) does not show the password.
-  if (auth !== undefined) Object.defineProperty(resolved, 'auth', { value: auth, enumerable: false });
-  return resolved;
-}
-
-export function openSession(connection: ResolvedConnection): ZkSession {
-  return new ZkSession({
-    connect: connection.zk,
-    sessionTimeout: connection.sessionTimeout,
-    logger: connection.logger,
-    auth: connection.auth === undefined ? undefined : { scheme: 'digest', credentials: connection.auth },
-  });
+  return new ResolvedConnection(zk, root, sessionTimeout, logger, auth);
 }

@@ -28,9 +28,14 @@ export const instancesPath = (root: string, service: string) => `${root}/service
 export const instancePath = (root: string, service: string, id: string) => `${root}/services/${service}/instances/${id}`;
 export const configPath = (root: string, service: string) => `${root}/services/${service}/config`;
 
+/** A host as a URL's authority spells it: an IPv6 address in brackets. */
+export function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 /** The znode name of an instance: `host:port`, with an IPv6 host in brackets so the port stays unambiguous. */
 export function instanceId(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return `${urlHost(host)}:${port}`;
 }
 export const overridesPath = (root: string, service: string) => `${root}/services/${service}/overrides`;
 export const overridePath = (root: string, service: string, id: string) => `${root}/services/${service}/overrides/${id}`;

@@ -7,11 +7,13 @@
  * by an operator (`graykit init`), since whoever creates the service's directory owns its config and overrides.
  */
 import { EventEmitter } from 'node:events';
-import { NotFoundError } from '../errors';
+import { NotFoundError, isZkCode } from '../errors';
 import type { InstanceMeta, Logger } from '../types';
+import { createBackoff, type Backoff } from '../util/backoff';
+import { ZK_CODES } from '../zk-codes';
 import { encodeInstance } from './codec';
 import { instancePath, instancesPath } from './paths';
-import { ZK, isZkCode, type ZkSession } from './zk-session';
+import type { ZkSession } from './zk-session';
 
 export interface InstanceRegistrationOptions {
   session: ZkSession;
@@ -21,7 +23,7 @@ export interface InstanceRegistrationOptions {
   id: string;
   meta: InstanceMeta;
   logger: Logger;
-  /** First delay before retrying a failed registration, ms; doubles up to 10 s. */
+  /** First delay before retrying a failed registration, ms; doubles up to 10 s, with jitter (util/backoff.ts). */
   retryDelay?: number;
 }
 
@@ -35,8 +37,10 @@ export class InstanceRegistration extends EventEmitter {
   private wanted = true;
   private queue: Promise<unknown> = Promise.resolve();
   private retryTimer?: NodeJS.Timeout;
-  private retryDelay: number;
+  private readonly retry: Backoff;
   private isRegistered = false;
+  /** The last failed attempt's error, for a `whenRegistered` that times out. */
+  lastError?: Error;
   private readonly onConnected = () => this.scheduleEnsure();
   private readonly onExpired = () => {
     this.isRegistered = false;
@@ -46,7 +50,7 @@ export class InstanceRegistration extends EventEmitter {
     super();
     this.path = instancePath(options.root, options.service, options.id);
     this.meta = { ...options.meta };
-    this.retryDelay = options.retryDelay ?? 200;
+    this.retry = createBackoff({ initialMs: options.retryDelay ?? 200, maxMs: 10_000 });
     options.session.on('connected', this.onConnected);
     options.session.on('expired', this.onExpired);
     if (options.session.connected) this.scheduleEnsure();
@@ -68,7 +72,7 @@ export class InstanceRegistration extends EventEmitter {
       try {
         await this.options.session.setData(this.path, encodeInstance(this.meta));
       } catch (error) {
-        if (!isZkCode(error, ZK.NONODE)) throw error;
+        if (!isZkCode(error, ZK_CODES.NONODE)) throw error;
         this.isRegistered = false;
         this.scheduleEnsure();
       }
@@ -84,11 +88,9 @@ export class InstanceRegistration extends EventEmitter {
     return this.enqueue(async () => {
       if (!this.isRegistered) return;
       try {
-        await this.options.session.delete(this.path);
+        await this.options.session.deleteIfExists(this.path);
       } catch (error) {
-        if (!isZkCode(error, ZK.NONODE)) {
-          this.options.logger.warn(`could not delete ${this.path} (${(error as Error).message}); it goes when the session ends`);
-        }
+        this.options.logger.warn(`could not delete ${this.path} (${(error as Error).message}); it goes when the session ends`);
       }
       this.isRegistered = false;
       this.emit('deregistered', this.path);
@@ -104,17 +106,18 @@ export class InstanceRegistration extends EventEmitter {
   private scheduleEnsure(): void {
     if (!this.wanted) return;
     void this.enqueue(() => this.ensure()).then(
-      () => {
-        this.retryDelay = this.options.retryDelay ?? 200;
-      },
+      () => this.retry.reset(),
       (error: Error) => {
         if (!this.wanted) return;
-        this.options.logger.warn(`registering ${this.path} failed (${error.message}); retrying in ${this.retryDelay} ms`);
+        this.lastError = error;
         this.emitFailed(error);
+        // A client that cannot run (its native addon is missing) said what to run; retrying cannot help.
+        if (this.options.session.unusable) return;
+        const delay = this.retry.next();
+        this.options.logger.warn(`registering ${this.path} failed (${error.message}); retrying in ${delay} ms`);
         clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => this.scheduleEnsure(), this.retryDelay);
+        this.retryTimer = setTimeout(() => this.scheduleEnsure(), delay);
         this.retryTimer.unref();
-        this.retryDelay = Math.min(this.retryDelay * 2, 10_000);
       },
     );
   }
@@ -141,7 +144,7 @@ export class InstanceRegistration extends EventEmitter {
     try {
       await session.create(this.path, data, 'ephemeral');
     } catch (error) {
-      if (!isZkCode(error, ZK.NODEEXISTS)) throw error;
+      if (!isZkCode(error, ZK_CODES.NODEEXISTS)) throw error;
       const stat = await session.exists(this.path);
       if (stat && stat.ephemeralOwner === session.sessionId) {
         // Ours already (`connect` fires again after a reconnect of the same session): just refresh the data, and
@@ -153,11 +156,7 @@ export class InstanceRegistration extends EventEmitter {
         // Left by a dead session of ours that the server has not expired yet (Dubbo #5125), or held by another
         // process that claims the same host:port. Replace it: this process is the one listening there now.
         if (stat) this.options.logger.warn(`replacing ${this.path}, held by session ${stat.ephemeralOwner}`);
-        try {
-          await session.delete(this.path);
-        } catch (deleteError) {
-          if (!isZkCode(deleteError, ZK.NONODE)) throw deleteError;
-        }
+        await session.deleteIfExists(this.path);
         await session.create(this.path, data, 'ephemeral');
       }
     }
@@ -169,6 +168,7 @@ export class InstanceRegistration extends EventEmitter {
     // refreshed its data, and says nothing.
     if (alreadyOurs && this.isRegistered) return;
     this.isRegistered = true;
+    this.lastError = undefined;
     this.options.logger.info(`registered ${this.path}`);
     this.emit('registered', this.path);
   }

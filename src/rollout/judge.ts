@@ -1,5 +1,5 @@
 /**
- * The verdict of a rollout step (issue 8), from the requests and errors each lane saw since the step began. Pure.
+ * The verdict of a rollout step, from the requests and errors each lane saw since the step began. Pure.
  *
  * - Too little gray traffic (fewer than `minRequests`), or a gray instance whose metrics could not be read:
  *   `insufficient` (the step waits longer, then fails closed).

@@ -1,5 +1,5 @@
 /**
- * Progressive rollout with automatic abort (issue 8), as Argo Rollouts and Flagger do it, with only ZooKeeper:
+ * Progressive rollout with automatic abort, as Argo Rollouts and Flagger do it, with only ZooKeeper:
  * raise the gray ratio step by step; after each step's interval compare the gray lane's error rate (from the
  * instances' own metrics, and consumers' when given) with the threshold and with the normal lane; on a breach set
  * the ratio to 0 at once and read it back; after the last step, promote.
@@ -8,9 +8,9 @@
  */
 import type { GrayAdmin, ServiceStatus } from '../admin/admin';
 import { InvalidConfigError, InvalidOptionError, NotFoundError } from '../errors';
+import { sleep } from '../util/time';
 import { judge, type Verdict } from './judge';
-import { checkSteps } from './parse';
-import { StepCounter, emptyLane, metricsUrl, scrapeAll, type LaneStats } from './scrape';
+import { StepCounter, emptyLane, metricsUrl, scrapeAll, type LaneStats, type Scrape } from './scrape';
 
 export interface RolloutOptions {
   service: string;
@@ -88,6 +88,11 @@ export interface RolloutReport {
   ratio?: number;
   /** Whether the final ratio was read back from ZooKeeper as intended (0 after a rollback or a promotion). */
   ratioVerified: boolean;
+  /**
+   * What the rollout did to the ratio at the end: `promote` (flags formal, ratio 0), `rollback` (ratio 0, read
+   * back: see `ratioVerified`), `hold` (left where it was, on request), `leave` (someone else had changed it).
+   */
+  action: 'promote' | 'rollback' | 'hold' | 'leave';
   /** The last step's lanes (what the verdict was made on). */
   gray: LaneStats;
   normal: LaneStats;
@@ -97,8 +102,6 @@ export interface RolloutReport {
   startedAt: string;
   endedAt: string;
   durationMs: number;
-  /** The process exit code `graykit rollout` uses for this report. */
-  exitCode: number;
 }
 
 export type RolloutEvent =
@@ -130,29 +133,15 @@ export interface RolloutHooks {
   signal?: AbortSignal;
 }
 
-/**
- * `graykit rollout`'s exit codes. 0 promoted; 1 unexpected failure (ratio verified at 0); 3 someone else changed
- * the ratio (left as they set it); 10 aborted on a breach (ratio 0, verified); 11 failed closed: not enough traffic
- * or metrics to judge within the step's bound (ratio 0, verified); 12 the ratio could NOT be verified at 0 after an
- * abort (act now: `graykit rollback`); 130 interrupted (SIGINT; 143 for SIGTERM in the CLI).
- */
-export const ROLLOUT_EXIT = { PROMOTED: 0, FAILURE: 1, CONFLICT: 3, ABORTED: 10, INCONCLUSIVE: 11, UNVERIFIED: 12, INTERRUPTED: 130 } as const;
-
 class Interrupted extends Error {}
 class RatioChanged extends Error {}
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new Interrupted());
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new Interrupted());
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+/** `steps` as a rollout takes them: ratios in (0, 100], strictly increasing, at least one. */
+export function checkSteps(steps: readonly number[]): void {
+  if (!Array.isArray(steps) || steps.length === 0) throw new InvalidOptionError('steps', 'expected at least one ratio, e.g. 5,25,50,100');
+  steps.forEach((ratio, i) => {
+    if (typeof ratio !== 'number' || !(ratio > 0 && ratio <= 100)) throw new InvalidOptionError('steps', `each step is a ratio above 0 and at most 100, got ${JSON.stringify(ratio)}`);
+    if (i > 0 && !(ratio > steps[i - 1])) throw new InvalidOptionError('steps', `steps must increase, got ${steps[i - 1]} then ${ratio}`);
   });
 }
 
@@ -211,6 +200,165 @@ export async function rollbackVerified(admin: GrayAdmin, service: string, timeou
   }
 }
 
+/** What one step ended with: the next step may begin, or the rollout is over with this report. */
+type StepEnd = { next: true } | { next: false; report: RolloutReport };
+
+/** One rollout in progress: its options, what it has seen, and the steps it walks. */
+class RolloutRun {
+  readonly history: StepResult[] = [];
+  private readonly startedAt = Date.now();
+  /** The ratio this rollout last wrote; a different one in ZooKeeper means someone else took over. */
+  private currentRatio?: number;
+
+  constructor(
+    private readonly admin: GrayAdmin,
+    private readonly o: Required<RolloutOptions>,
+    private readonly hooks: RolloutHooks,
+  ) {}
+
+  private get service(): string {
+    return this.o.service;
+  }
+
+  emit(event: RolloutEvent): void {
+    try {
+      this.hooks.onProgress?.(event);
+    } catch {
+      // A broken view must not break the rollout.
+    }
+  }
+
+  report(outcome: RolloutOutcome, reason: string, extra: Partial<RolloutReport> & Pick<RolloutReport, 'action'>): RolloutReport {
+    const last = this.history[this.history.length - 1];
+    const done: RolloutReport = {
+      service: this.service,
+      outcome,
+      reason,
+      step: this.history.length,
+      steps: [...this.o.steps],
+      ratioVerified: false,
+      gray: last?.gray ?? emptyLane(),
+      normal: last?.normal ?? emptyLane(),
+      history: this.history,
+      startedAt: new Date(this.startedAt).toISOString(),
+      endedAt: new Date().toISOString(),
+      durationMs: Date.now() - this.startedAt,
+      ...extra,
+    };
+    this.emit({ type: 'report', report: done });
+    return done;
+  }
+
+  /** Ratio 0, read back; the report says whether it held (`ratioVerified`). */
+  async rollBack(outcome: RolloutOutcome, reason: string): Promise<RolloutReport> {
+    const result = await rollbackVerified(this.admin, this.service, this.o.rollbackTimeoutMs);
+    this.emit({ type: 'rollback', reason, ratio: result.ratio, verified: result.verified });
+    const why = result.verified ? reason : `${reason}; ROLLBACK NOT VERIFIED (${result.error}): run \`graykit rollback ${this.service}\``;
+    return this.report(outcome, why, { ratio: result.ratio, ratioVerified: result.verified, action: 'rollback' });
+  }
+
+  /** Reads the registry and every metrics page; stops the rollout if someone else changed the ratio. */
+  private async read(): Promise<{ status: ServiceStatus; scrape: Scrape }> {
+    const status = await this.admin.status(this.service);
+    if (status.config.config.ratio !== this.currentRatio || status.config.error !== undefined) {
+      throw new RatioChanged(
+        status.config.error !== undefined
+          ? `the config znode was replaced by an invalid document (${status.config.error})`
+          : `the ratio was changed by someone else to ${status.config.config.ratio ?? '(none)'} (the rollout had set ${this.currentRatio})`,
+      );
+    }
+    return { status, scrape: await scrapeAll(this.service, status.instances, this.o.consumerMetrics, this.o.scrapeTimeoutMs) };
+  }
+
+  /**
+   * Step `index`: write its ratio, take a baseline, then read every `refreshMs` until the interval is over and
+   * judge; a step without enough to judge is extended, at most `maxExtensions` times, then fails closed.
+   */
+  async step(index: number): Promise<StepEnd> {
+    const { o, hooks } = this;
+    const ratio = o.steps[index];
+    const of = o.steps.length;
+    const at = { step: index + 1, of, ratio };
+    if (hooks.signal?.aborted) throw new Interrupted();
+    await this.admin.setRatio(this.service, ratio);
+    this.currentRatio = ratio;
+    const stepStarted = Date.now();
+    this.emit({ type: 'step', ...at });
+    const counter = new StepCounter();
+    const result: StepResult = { step: index + 1, ratio, intervals: 1, durationMs: 0, gray: emptyLane(), normal: emptyLane(), unavailable: [] };
+    this.history.push(result);
+    counter.observe((await this.read()).scrape);
+    const maxIntervals = 1 + o.maxExtensions;
+    let deadline = Date.now() + o.intervalMs;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining > 0) await sleep(Math.min(o.refreshMs, remaining), hooks.signal).catch(() => Promise.reject(new Interrupted()));
+      const { scrape } = await this.read();
+      if (hooks.signal?.aborted) throw new Interrupted();
+      counter.observe(scrape);
+      Object.assign(result, counter.stats(), { durationMs: Date.now() - stepStarted, unavailable: [...scrape.grayUnavailable, ...scrape.normalUnavailable] });
+      if (Date.now() < deadline) {
+        this.emit({ type: 'progress', ...at, interval: result.intervals, maxIntervals, remainingMs: deadline - Date.now(), gray: result.gray, normal: result.normal, unavailable: result.unavailable });
+        continue;
+      }
+      const verdict = judge(result.gray, result.normal, o, scrape.grayUnavailable);
+      result.verdict = verdict;
+      const extend = verdict.result === 'insufficient' && result.intervals < maxIntervals;
+      this.emit({ type: 'verdict', ...at, result: verdict.result, reason: verdict.reason, gray: result.gray, normal: result.normal, extended: extend });
+      if (verdict.result === 'pass') return { next: true };
+      if (verdict.result === 'breach') return { next: false, report: await this.rollBack('aborted', `step ${index + 1}/${of} (ratio ${ratio}): ${verdict.reason}`) };
+      if (!extend) {
+        const reason = `step ${index + 1}/${of} (ratio ${ratio}) could not be judged after ${result.intervals} interval(s): ${verdict.reason}; failing closed`;
+        return { next: false, report: await this.rollBack('inconclusive', reason) };
+      }
+      result.intervals++;
+      deadline += o.intervalMs;
+    }
+  }
+
+  /** After the last step: gray instances become formal, ratio 0. */
+  async promote(): Promise<RolloutReport> {
+    const promoted = await this.admin.promote(this.service);
+    this.emit({ type: 'promote', promoted });
+    const after = await this.admin.getConfig(this.service).catch(() => undefined);
+    const last = this.history[this.history.length - 1];
+    return this.report('promoted', `all ${this.o.steps.length} steps passed: ${last?.verdict?.reason ?? ''}`, { promoted, ratio: after?.config.ratio, ratioVerified: after?.config.ratio === 0, action: 'promote' });
+  }
+
+  /** The report of a rollout a step threw out of: interrupted, taken over, or failed. */
+  async ended(error: unknown): Promise<RolloutReport> {
+    const { o } = this;
+    if (error instanceof Interrupted) {
+      if (o.onInterrupt === 'hold') {
+        const current = await this.admin.getConfig(this.service).catch(() => undefined);
+        return this.report('interrupted', `interrupted; ratio held at ${current?.config.ratio ?? this.currentRatio} (--on-interrupt hold)`, { ratio: current?.config.ratio, ratioVerified: current !== undefined, action: 'hold' });
+      }
+      return this.rollBack('interrupted', `interrupted at step ${this.history.length}/${o.steps.length}; rolled back`);
+    }
+    if (error instanceof RatioChanged) {
+      const current = await this.admin.getConfig(this.service).catch(() => undefined);
+      return this.report('conflict', `${error.message}; rollout stopped, ratio left as it is`, { ratio: current?.config.ratio, ratioVerified: false, action: 'leave' });
+    }
+    return this.rollBack('failed', `rollout failed: ${(error as Error).message}`);
+  }
+}
+
+/** Refuses to start (nothing written) without a gray and a normal instance, or when a gray one has no metrics. */
+async function checkStartable(admin: GrayAdmin, service: string): Promise<{ gray: string[]; normal: string[] }> {
+  const initial = await admin.status(service);
+  const gray = initial.instances.filter((i) => i.effective?.gray).map((i) => i.id);
+  const normal = initial.instances.filter((i) => i.effective && !i.effective.gray).map((i) => i.id);
+  if (gray.length === 0) throw new NotFoundError(`a gray instance of service "${service}"`, initial.instances[0]?.path.replace(/\/[^/]*$/, '') ?? service);
+  if (normal.length === 0) {
+    throw new InvalidOptionError('service', `service "${service}" has no normal instance: with one lane empty every instance takes every request, so the ratio changes nothing`);
+  }
+  const blind = initial.instances.filter((i) => i.effective?.gray && metricsUrl(i) === undefined).map((i) => i.id);
+  if (blind.length > 0) {
+    throw new InvalidOptionError('service', `gray instance(s) ${blind.join(', ')} advertise no metricsPath: start them with grayRegister({ metricsPath: '/metrics' })`);
+  }
+  return { gray, normal };
+}
+
 /**
  * Runs a progressive rollout of `service` (see the module comment and README "Progressive rollout"). Throws only
  * before anything was changed (invalid options: InvalidOptionError; unknown service, no gray or no normal
@@ -218,141 +366,24 @@ export async function rollbackVerified(admin: GrayAdmin, service: string, timeou
  * outcome is a report.
  *
  * @example
+ * const admin = createAdmin();
  * const report = await runRollout(admin, { service: 'demo', steps: [5, 25, 50, 100], intervalMs: 30_000, maxErrorRate: 0.01 },
  *   { onProgress: (event) => console.log(event.type), signal: controller.signal });
- * process.exitCode = report.exitCode;
+ * admin.close();
+ * console.log(report.outcome);
  */
 export async function runRollout(admin: GrayAdmin, options: RolloutOptions, hooks: RolloutHooks = {}): Promise<RolloutReport> {
   const o = resolveOptions(options);
-  const { service } = o;
-  const signal = hooks.signal;
-  const emit = (event: RolloutEvent) => {
-    try {
-      hooks.onProgress?.(event);
-    } catch {
-      // A broken view must not break the rollout.
-    }
-  };
-
-  const initial = await admin.status(service);
-  const grayIds = initial.instances.filter((i) => i.effective?.gray).map((i) => i.id);
-  const normalIds = initial.instances.filter((i) => i.effective && !i.effective.gray).map((i) => i.id);
-  if (grayIds.length === 0) throw new NotFoundError(`a gray instance of service "${service}"`, initial.instances[0]?.path.replace(/\/[^/]*$/, '') ?? service);
-  if (normalIds.length === 0) {
-    throw new InvalidOptionError('service', `service "${service}" has no normal instance: with one lane empty every instance takes every request, so the ratio changes nothing`);
-  }
-  const blind = initial.instances.filter((i) => i.effective?.gray && metricsUrl(i) === undefined).map((i) => i.id);
-  if (blind.length > 0) {
-    throw new InvalidOptionError('service', `gray instance(s) ${blind.join(', ')} advertise no metricsPath: start them with grayRegister({ metricsPath: '/metrics' })`);
-  }
-
-  const startedAt = Date.now();
-  const history: StepResult[] = [];
-  const report = (outcome: RolloutOutcome, reason: string, extra: Partial<RolloutReport>, exitCode: number): RolloutReport => {
-    const last = history[history.length - 1];
-    const done: RolloutReport = {
-      service,
-      outcome,
-      reason,
-      step: history.length,
-      steps: [...o.steps],
-      ratioVerified: false,
-      gray: last?.gray ?? emptyLane(),
-      normal: last?.normal ?? emptyLane(),
-      history,
-      startedAt: new Date(startedAt).toISOString(),
-      endedAt: new Date().toISOString(),
-      durationMs: Date.now() - startedAt,
-      exitCode,
-      ...extra,
-    };
-    emit({ type: 'report', report: done });
-    return done;
-  };
-  /** Ratio 0, read back; the report says whether it held. */
-  const rollBack = async (outcome: RolloutOutcome, reason: string, exitCode: number): Promise<RolloutReport> => {
-    const result = await rollbackVerified(admin, service, o.rollbackTimeoutMs);
-    emit({ type: 'rollback', reason, ratio: result.ratio, verified: result.verified });
-    const why = result.verified ? reason : `${reason}; ROLLBACK NOT VERIFIED (${result.error}): run \`graykit rollback ${service}\``;
-    return report(outcome, why, { ratio: result.ratio, ratioVerified: result.verified }, result.verified ? exitCode : ROLLOUT_EXIT.UNVERIFIED);
-  };
-
-  emit({ type: 'start', service, steps: [...o.steps], intervalMs: o.intervalMs, maxErrorRate: o.maxErrorRate, minRequests: o.minRequests, gray: grayIds, normal: normalIds });
-
-  let currentRatio: number | undefined;
-  /** Reads the registry and every metrics page; stops the rollout if someone else changed the ratio. */
-  const read = async (): Promise<{ status: ServiceStatus; scrape: Awaited<ReturnType<typeof scrapeAll>> }> => {
-    const status = await admin.status(service);
-    if (status.config.config.ratio !== currentRatio || status.config.error !== undefined) {
-      throw new RatioChanged(
-        status.config.error !== undefined
-          ? `the config znode was replaced by an invalid document (${status.config.error})`
-          : `the ratio was changed by someone else to ${status.config.config.ratio ?? '(none)'} (the rollout had set ${currentRatio})`,
-      );
-    }
-    return { status, scrape: await scrapeAll(service, status.instances, o.consumerMetrics, o.scrapeTimeoutMs) };
-  };
-
+  const lanes = await checkStartable(admin, o.service);
+  const run = new RolloutRun(admin, o, hooks);
+  run.emit({ type: 'start', service: o.service, steps: [...o.steps], intervalMs: o.intervalMs, maxErrorRate: o.maxErrorRate, minRequests: o.minRequests, ...lanes });
   try {
     for (let index = 0; index < o.steps.length; index++) {
-      const ratio = o.steps[index];
-      const of = o.steps.length;
-      if (signal?.aborted) throw new Interrupted();
-      await admin.setRatio(service, ratio);
-      currentRatio = ratio;
-      const stepStarted = Date.now();
-      emit({ type: 'step', step: index + 1, of, ratio });
-      const counter = new StepCounter();
-      const result: StepResult = { step: index + 1, ratio, intervals: 1, durationMs: 0, gray: emptyLane(), normal: emptyLane(), unavailable: [] };
-      history.push(result);
-      counter.observe((await read()).scrape);
-      const maxIntervals = 1 + o.maxExtensions;
-      let deadline = Date.now() + o.intervalMs;
-      for (;;) {
-        const remaining = deadline - Date.now();
-        if (remaining > 0) await sleep(Math.min(o.refreshMs, remaining), signal);
-        const { scrape } = await read();
-        if (signal?.aborted) throw new Interrupted();
-        counter.observe(scrape);
-        Object.assign(result, counter.stats(), { durationMs: Date.now() - stepStarted, unavailable: [...scrape.grayUnavailable, ...scrape.normalUnavailable] });
-        if (Date.now() < deadline) {
-          emit({ type: 'progress', step: index + 1, of, ratio, interval: result.intervals, maxIntervals, remainingMs: deadline - Date.now(), gray: result.gray, normal: result.normal, unavailable: result.unavailable });
-          continue;
-        }
-        const verdict = judge(result.gray, result.normal, o, scrape.grayUnavailable);
-        result.verdict = verdict;
-        const extend = verdict.result === 'insufficient' && result.intervals < maxIntervals;
-        emit({ type: 'verdict', step: index + 1, of, ratio, result: verdict.result, reason: verdict.reason, gray: result.gray, normal: result.normal, extended: extend });
-        if (verdict.result === 'pass') break;
-        if (verdict.result === 'breach') return await rollBack('aborted', `step ${index + 1}/${of} (ratio ${ratio}): ${verdict.reason}`, ROLLOUT_EXIT.ABORTED);
-        if (!extend) {
-          return await rollBack(
-            'inconclusive',
-            `step ${index + 1}/${of} (ratio ${ratio}) could not be judged after ${result.intervals} interval(s): ${verdict.reason}; failing closed`,
-            ROLLOUT_EXIT.INCONCLUSIVE,
-          );
-        }
-        result.intervals++;
-        deadline += o.intervalMs;
-      }
+      const end = await run.step(index);
+      if (!end.next) return end.report;
     }
-    const promoted = await admin.promote(service);
-    emit({ type: 'promote', promoted });
-    const after = await admin.getConfig(service).catch(() => undefined);
-    const last = history[history.length - 1];
-    return report('promoted', `all ${o.steps.length} steps passed: ${last?.verdict?.reason ?? ''}`, { promoted, ratio: after?.config.ratio, ratioVerified: after?.config.ratio === 0 }, ROLLOUT_EXIT.PROMOTED);
+    return await run.promote();
   } catch (error) {
-    if (error instanceof Interrupted) {
-      if (o.onInterrupt === 'hold') {
-        const current = await admin.getConfig(service).catch(() => undefined);
-        return report('interrupted', `interrupted; ratio held at ${current?.config.ratio ?? currentRatio} (--on-interrupt hold)`, { ratio: current?.config.ratio, ratioVerified: current !== undefined }, ROLLOUT_EXIT.INTERRUPTED);
-      }
-      return rollBack('interrupted', `interrupted at step ${history.length}/${o.steps.length}; rolled back`, ROLLOUT_EXIT.INTERRUPTED);
-    }
-    if (error instanceof RatioChanged) {
-      const current = await admin.getConfig(service).catch(() => undefined);
-      return report('conflict', `${error.message}; rollout stopped, ratio left as it is`, { ratio: current?.config.ratio, ratioVerified: false }, ROLLOUT_EXIT.CONFLICT);
-    }
-    return rollBack('failed', `rollout failed: ${(error as Error).message}`, ROLLOUT_EXIT.FAILURE);
+    return run.ended(error);
   }
 }

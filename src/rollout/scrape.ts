@@ -4,9 +4,10 @@
  * `increase()` does: a counter that went down was reset (the process restarted) and counts from 0 again.
  */
 import type { InstanceStatus } from '../admin/admin';
-import { parseExposition, type Sample } from '../metrics/exposition';
-import { CONSUMER_OUTCOMES, PROVIDER_REQUESTS } from '../metrics/names';
+import { CONSUMER_OUTCOMES, PROVIDER_REQUESTS } from '../metrics';
+import { urlHost } from '../registry/paths';
 import type { Lane } from '../types';
+import { parseExposition, type Sample } from './exposition';
 
 /** GETs a metrics page; rejects on a non-2xx status or after `timeoutMs`. */
 export async function scrapeText(url: string, timeoutMs: number): Promise<string> {
@@ -21,8 +22,7 @@ export function metricsUrl(instance: InstanceStatus): string | undefined {
   const meta = instance.effective;
   const path = meta?.meta.metricsPath;
   if (!meta || typeof path !== 'string' || !path.startsWith('/')) return undefined;
-  const host = meta.host.includes(':') ? `[${meta.host}]` : meta.host;
-  return `http://${host}:${meta.port}${path}`;
+  return `http://${urlHost(meta.host)}:${meta.port}${path}`;
 }
 
 /** A provider's served requests (every status class but `aborted`: no response was sent) and its 5xx. */

@@ -7,7 +7,7 @@ import { createBalancer, type Balancer } from './balancer';
 import { pickLane } from './split';
 
 export { createBalancer, type Balancer } from './balancer';
-export { pickLane, isValidRatio } from './split';
+export { pickLane } from './split';
 
 /** A service's instances split by lane, each lane with its own balancer. Build one per snapshot. */
 export interface RoutingTable {

@@ -19,15 +19,17 @@ export interface RequestView {
 /** The user key for bucketing: a header name, or a function of the request (undefined: no key, no bucketing). */
 export type HashBy = string | ((request: RequestView) => string | undefined);
 
-interface CompiledRule {
+/** A lane rule ready to run: where it reads (a header, lower-cased, or a cookie), what it tests, the lane it gives. */
+export interface LaneRuleMatcher {
   readonly source: 'header' | 'cookie';
   readonly name: string;
   readonly test: (value: string) => boolean;
   readonly lane: Lane;
 }
 
+/** The rules and bucketing key in force for calls to one service (`GrayConsumer.lanePolicy`). */
 export interface LanePolicy {
-  readonly rules: readonly CompiledRule[];
+  readonly rules: readonly LaneRuleMatcher[];
   readonly hashBy?: HashBy;
 }
 

@@ -11,8 +11,3 @@ export function pickLane(ratio: number, random: () => number = Math.random): Lan
   if (ratio >= 100) return 'gray';
   return random() * 100 < ratio ? 'gray' : 'normal';
 }
-
-/** True for a ratio the router accepts: a finite number from 0 to 100. */
-export function isValidRatio(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 100;
-}

@@ -22,7 +22,7 @@ import {
 } from './harness';
 import type { LoadGenerator } from './load';
 import { eventually } from '../support/helpers';
-import { instancePath } from '../../src';
+import { instancePath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { Ensemble } from './zookeeper';
 

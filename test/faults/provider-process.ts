@@ -8,7 +8,8 @@
  *   GET /work?delay=ms   answers {port, pid, version} after `delay` ms
  *
  * It reports its lifecycle on stdout, one JSON object a line: listening (port), registered (path), draining,
- * closing, closed. Over the IPC channel, `{ type: 'expire' }` ends its own ZooKeeper session from outside (as the
+ * closing, closed; and `request` (delay) when a /work request with a delay arrives, so that a test can wait for
+ * it to be in flight. Over the IPC channel, `{ type: 'expire' }` ends its own ZooKeeper session from outside (as the
  * server does on expiry) and answers `{ type: 'expired' }`. It exits when its parent goes away (IPC disconnect).
  */
 import type { AddressInfo, Server } from 'node:net';
@@ -50,8 +51,10 @@ let port = 0;
 app.get('/work', (req, res) => {
   const delay = Math.min(Number(req.query.delay ?? 0) || 0, 10_000);
   const answer = () => res.json({ port, pid: process.pid, version: registration.metadata.version });
-  if (delay > 0) setTimeout(answer, delay);
-  else answer();
+  if (delay > 0) {
+    report('request', { delay });
+    setTimeout(answer, delay);
+  } else answer();
 });
 
 const server: Server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {

@@ -1,18 +1,8 @@
 import type { AddressInfo, Server } from 'node:net';
 import axios, { type AxiosInstance } from 'axios';
 import express from 'express';
-import {
-  configPath,
-  grayContext,
-  grayRoute,
-  instancePath,
-  instancesPath,
-  NoInstanceError,
-  RegistryUnavailableError,
-  silentLogger,
-  type GrayRouteInterceptor,
-  type GrayRouteOptions,
-} from '../../src';
+import { grayContext, grayRoute, NoInstanceError, RegistryUnavailableError, silentLogger, type GrayRouteInterceptor, type GrayRouteOptions } from '../../src';
+import { configPath, instancePath, instancesPath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { adminSession, eventually, forceExpiry, recordingLogger, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
 

@@ -1,5 +1,5 @@
 /**
- * Failover and outlier ejection (issue 5) on a real ZooKeeper, real HTTP servers on 127.0.0.1 and real axios.
+ * Failover and outlier ejection on a real ZooKeeper, real HTTP servers on 127.0.0.1 and real axios.
  * An instance that "refuses connections" is a registered znode pointing at a port nobody listens on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -7,17 +7,8 @@ import http from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import axios, { type AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import express from 'express';
-import {
-  instancePath,
-  isConnectionError,
-  silentLogger,
-  withConnectTimeout,
-  useGray,
-  type GrayInterceptors,
-  type OutlierEvent,
-  type RetryEvent,
-  type UseGrayOptions,
-} from '../../src';
+import { isConnectionError, silentLogger, withConnectTimeout, useGray, type GrayInterceptors, type OutlierEvent, type RetryEvent, type UseGrayOptions } from '../../src';
+import { instancePath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { adminSession, eventually, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
 

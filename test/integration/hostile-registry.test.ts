@@ -1,5 +1,5 @@
 /**
- * Issue 7, hostile input end to end: a registry holding hostile znodes (names a URL parser reads as other
+ * Hostile input end to end: a registry holding hostile znodes (names a URL parser reads as other
  * addresses, data nested deep enough to break JSON.stringify, oversized data) next to good ones, a real consumer
  * reading it, and the real interceptor deciding on 10 000 generated request URLs against that fixed snapshot.
  * The fuzz calls the interceptor itself and nothing is sent; requests through axios are captured by an adapter where
@@ -7,7 +7,8 @@
  */
 import axios, { AxiosHeaders, type AxiosAdapter, type InternalAxiosRequestConfig } from 'axios';
 import fc from 'fast-check';
-import { createConsumer, grayRoute, instancePath, NoInstanceError, type GrayConsumer, type GrayRouteInterceptor } from '../../src';
+import { createConsumer, grayRoute, NoInstanceError, type GrayConsumer, type GrayRouteInterceptor } from '../../src';
+import { instancePath } from '../../src/registry/paths';
 import { combineUrl } from '../../src/consumer/rewrite';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { effectivePort, FUZZ_RUNS, requestish } from '../support/hostile';

@@ -1,9 +1,11 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import express from 'express';
-import { grayRegister, instancePath, silentLogger } from '../../src';
+import { grayRegister, silentLogger } from '../../src';
+import { instancePath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { adminSession, eventually, forceExpiry, startProvider, testZk, uniqueRoot } from '../support/helpers';
+import { startSlowProxy, type SlowProxy } from '../support/slow-proxy';
 
 describe('grayRegister (real ZooKeeper)', () => {
   let admin: ZkSession;
@@ -117,16 +119,24 @@ describe('grayRegister (real ZooKeeper)', () => {
   });
 
   test('ZooKeeper unreachable at start: the app still serves and registration waits in the background', async () => {
+    // A port nothing listens on yet; later a proxy to the real ZooKeeper opens there, as a registry that comes up.
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
     const app = express();
-    const gray = grayRegister({ zk: '127.0.0.1:1', root, service: 'demo', host: '127.0.0.1', logger: silentLogger });
+    const gray = grayRegister({ zk: `127.0.0.1:${port}`, root, service: 'demo', host: '127.0.0.1', sessionTimeout: 4000, logger: silentLogger });
     app.use(gray);
     app.get('/ping', (_req, res) => void res.send('pong'));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
+    let proxy: SlowProxy | undefined;
     try {
-      const port = (server.address() as AddressInfo).port;
+      const appPort = (server.address() as AddressInfo).port;
       const body = await new Promise<string>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port, path: '/ping', agent: false }, (res) => {
+        http.get({ host: '127.0.0.1', port: appPort, path: '/ping', agent: false }, (res) => {
           let text = '';
           res.on('data', (chunk) => (text += chunk));
           res.on('end', () => resolve(text));
@@ -134,12 +144,18 @@ describe('grayRegister (real ZooKeeper)', () => {
       });
       expect(body).toBe('pong');
       expect(gray.registration.registered).toBe(false);
+      // The registry comes up: the instance registers by itself, without a restart.
+      proxy = await startSlowProxy(testZk(), 0, port);
+      const path = await gray.registration.whenRegistered(20_000);
+      expect(path).toBe(instancePath(root, 'demo', `127.0.0.1:${appPort}`));
+      expect(await admin.exists(path)).not.toBeNull();
     } finally {
       const started = Date.now();
       await new Promise((resolve) => server.close(resolve));
       expect(Date.now() - started).toBeLessThan(5000); // close is bounded by deregisterTimeout, never hangs
+      await proxy?.close();
     }
-  });
+  }, 30_000);
 
   test('invalid options are refused when the factory is called, with a message that names the option', async () => {
     expect(() => grayRegister({ zk: testZk(), service: 'Bad/Name' })).toThrow(/`service`/);

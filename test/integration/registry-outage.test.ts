@@ -1,5 +1,5 @@
 /**
- * ZooKeeper outages as a consumer lives them (issue 5): a lost connection keeps the snapshot and routing goes on;
+ * ZooKeeper outages as a consumer lives them: a lost connection keeps the snapshot and routing goes on;
  * after reconnecting, changes are seen again. And a multi-host connect string works. Real ZooKeeper (a private one
  * for the outage, since this test stops it), real providers and real axios.
  */

@@ -1,7 +1,8 @@
 /**
- * Progressive rollout (issue 8), in-process: runRollout against a real ZooKeeper, real providers with metrics on
+ * Progressive rollout, in-process: runRollout against a real ZooKeeper, real providers with metrics on
  * 127.0.0.1 and a real consumer (axios + useGray) sending bounded traffic. Intervals are compressed to ~1.5 s.
  */
+import { rolloutExitCode } from '../../src/cli/exit';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios from 'axios';
@@ -73,7 +74,7 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
     const events: RolloutEvent[] = [];
     const report = await runRollout(admin, { ...base, steps: [20, 60, 100] }, { onProgress: (event) => events.push(event) });
 
-    expect({ outcome: report.outcome, exitCode: report.exitCode, reason: report.reason }).toMatchObject({ outcome: 'promoted', exitCode: 0 });
+    expect({ outcome: report.outcome, exitCode: rolloutExitCode(report), reason: report.reason }).toMatchObject({ outcome: 'promoted', exitCode: 0 });
     expect(report.history.map((step) => [step.ratio, step.verdict?.result])).toEqual([
       [20, 'pass'],
       [60, 'pass'],
@@ -107,7 +108,7 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
     const events: RolloutEvent[] = [];
     const report = await runRollout(admin, { ...base, steps: [20, 60, 100] }, { onProgress: (event) => events.push(event) });
 
-    expect({ outcome: report.outcome, exitCode: report.exitCode, step: report.step }).toEqual({ outcome: 'aborted', exitCode: 10, step: 1 });
+    expect({ outcome: report.outcome, exitCode: rolloutExitCode(report), step: report.step }).toEqual({ outcome: 'aborted', exitCode: 10, step: 1 });
     expect(report.history).toHaveLength(1);
     expect(report.history[0].verdict?.result).toBe('breach');
     expect(report.reason).toMatch(/^step 1\/3 \(ratio 20\): gray error rate \d+\.\d\d% > max 1\.00%/);
@@ -139,7 +140,7 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
       { ...base, steps: [50, 100], intervalMs: 1000, minRequests: 1000, maxExtensions: 2 },
       { onProgress: (event) => event.type === 'verdict' && verdicts.push(event) },
     );
-    expect({ outcome: report.outcome, exitCode: report.exitCode, step: report.step }).toEqual({ outcome: 'inconclusive', exitCode: 11, step: 1 });
+    expect({ outcome: report.outcome, exitCode: rolloutExitCode(report), step: report.step }).toEqual({ outcome: 'inconclusive', exitCode: 11, step: 1 });
     expect(verdicts.map((v) => [v.result, v.extended])).toEqual([
       ['insufficient', true],
       ['insufficient', true],
@@ -163,7 +164,7 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
 
     const report = await runRollout(admin, { ...base, steps: [30, 100], consumerMetrics: [url] });
-    expect({ outcome: report.outcome, exitCode: report.exitCode, step: report.step }).toEqual({ outcome: 'aborted', exitCode: 10, step: 1 });
+    expect({ outcome: report.outcome, exitCode: rolloutExitCode(report), step: report.step }).toEqual({ outcome: 'aborted', exitCode: 10, step: 1 });
     // The provider answered none of the reset requests, so its own metrics hold no error: only the consumer's do.
     expect(report.gray.http5xx).toBe(0);
     expect(report.gray.connectionErrors).toBeGreaterThanOrEqual(1);
@@ -183,7 +184,7 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
         { ...base, steps: [20, 100], intervalMs: 60_000, refreshMs: 200, onInterrupt },
         { signal: controller.signal, onProgress: (event) => event.type === 'progress' && controller.abort() },
       );
-      expect({ outcome: report.outcome, exitCode: report.exitCode }).toEqual({ outcome: 'interrupted', exitCode: 130 });
+      expect({ outcome: report.outcome, exitCode: rolloutExitCode(report) }).toEqual({ outcome: 'interrupted', exitCode: 130 });
       expect(report.durationMs).toBeLessThan(60_000);
       expect(await ratioInZk()).toBe(onInterrupt === 'rollback' ? 0 : 20);
       expect(report.ratio).toBe(onInterrupt === 'rollback' ? 0 : 20);
@@ -207,7 +208,7 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
         },
       },
     );
-    expect({ outcome: report.outcome, exitCode: report.exitCode }).toEqual({ outcome: 'conflict', exitCode: 3 });
+    expect({ outcome: report.outcome, exitCode: rolloutExitCode(report) }).toEqual({ outcome: 'conflict', exitCode: 3 });
     expect(report.reason).toMatch(/changed by someone else to 33/);
     expect(await ratioInZk()).toBe(33);
   });

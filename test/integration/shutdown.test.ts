@@ -1,7 +1,8 @@
 /**
- * Graceful shutdown ordering (issue 5): deregister → drain (still accepting) → stop accepting → in-flight requests
+ * Graceful shutdown ordering: deregister → drain (still accepting) → stop accepting → in-flight requests
  * finish, keep-alive connections closed → resolve. Real ZooKeeper, real servers on 127.0.0.1.
  */
+import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import express from 'express';
@@ -36,16 +37,26 @@ async function slowProvider(root: string, options: { drainMs: number; shutdownTi
   app.use(gray);
   app.get('/version', (_req, res) => void res.json({ ok: true }));
   const answered: number[] = [];
+  // 'arrived' when a slow or hanging request has reached its handler: from then on it is in flight.
+  const requests = new EventEmitter();
   app.get('/slow', (req, res) => {
     res.on('finish', () => answered.push(Date.now())); // when the server has handed the whole response to the socket
     setTimeout(() => res.json({ slow: true }), Number(req.query.ms));
+    requests.emit('arrived');
   });
-  app.get('/hang', () => undefined);
+  app.get('/hang', () => void requests.emit('arrived'));
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   await gray.registration.whenRegistered();
-  return { server, port: (server.address() as AddressInfo).port, registration: gray.registration, answered };
+  /** Sends a request to a slow route and resolves once it is in flight, with its answer still to come. */
+  const inFlight = async (path: string, agent: http.Agent | false = false): Promise<{ answer: Promise<Answer> }> => {
+    const arrived = once(requests, 'arrived');
+    const answer = get((server.address() as AddressInfo).port, path, agent);
+    await arrived;
+    return { answer };
+  };
+  return { server, port: (server.address() as AddressInfo).port, registration: gray.registration, answered, inFlight };
 }
 
 describe('graceful shutdown (real ZooKeeper, real servers)', () => {
@@ -67,7 +78,7 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
 
   test('shutdown(): deregister, drain while accepting, stop accepting, finish in-flight requests, close keep-alive connections, resolve', async () => {
     const drainMs = 400;
-    const { server, port, registration, answered } = await slowProvider(root, { drainMs });
+    const { server, port, registration, answered, inFlight: sendSlow } = await slowProvider(root, { drainMs });
     const path = registration.path as string;
     const timeline: Array<[string, number]> = [];
     const mark = (label: string) => timeline.push([label, Date.now()]);
@@ -84,8 +95,7 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
     let idleSocket: Socket | undefined;
     expect((await get(port, '/version', idleAgent, (socket) => (idleSocket = socket))).status).toBe(200);
     idleSocket!.once('close', () => mark('idle keep-alive connection closed'));
-    const inFlight = get(port, '/slow?ms=1200', busyAgent);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the request reaches the server (polled below)
+    const { answer: inFlight } = await sendSlow('/slow?ms=1200', busyAgent);
 
     // When the znode goes, the port must still accept; once closing, it must refuse.
     let duringDrain: Promise<Answer> | undefined;
@@ -140,9 +150,8 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
   });
 
   test('server.close(callback) runs the same sequence and calls back once the in-flight request is answered', async () => {
-    const { server, port, registration, answered } = await slowProvider(root, { drainMs: 100 });
-    const inFlight = get(port, '/slow?ms=500');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const { server, registration, answered, inFlight: sendSlow } = await slowProvider(root, { drainMs: 100 });
+    const { answer: inFlight } = await sendSlow('/slow?ms=500');
     const events: string[] = [];
     for (const event of ['draining', 'closing', 'closed'] as const) (registration as ProviderRegistration).on(event, () => events.push(event));
     const closedAt = await new Promise<number>((resolve) => server.close(() => resolve(Date.now())));
@@ -153,9 +162,8 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
   });
 
   test('in-flight requests get at most shutdownTimeout, then their connections are closed', async () => {
-    const { port, registration } = await slowProvider(root, { drainMs: 0, shutdownTimeout: 300 });
-    const hung = get(port, '/hang');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const { registration, inFlight: sendSlow } = await slowProvider(root, { drainMs: 0, shutdownTimeout: 300 });
+    const { answer: hung } = await sendSlow('/hang');
     const started = Date.now();
     await registration.shutdown();
     const elapsed = Date.now() - started;
@@ -170,7 +178,7 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
       const port = provider.port!;
       const path = (await provider.waitFor('registered')).path as string;
       const inFlight = get(port, '/work?delay=1500');
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await provider.waitFor('request');
       let duringDrain: Promise<Answer> | undefined;
       let deletedAt = 0;
       let onDeleted = () => {};
@@ -197,7 +205,7 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
       expect(closing.at - deletedAt).toBeGreaterThanOrEqual(450);
       expect(slow.at).toBeGreaterThan(closing.at);
       expect(slow.at).toBeLessThanOrEqual(exitedAt);
-      expect(provider.events.map((event) => event.event)).toEqual(['listening', 'registered', 'draining', 'closing', 'closed']);
+      expect(provider.events.map((event) => event.event).filter((event) => event !== 'request')).toEqual(['listening', 'registered', 'draining', 'closing', 'closed']);
     } finally {
       await provider.kill();
     }

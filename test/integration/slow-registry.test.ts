@@ -1,26 +1,42 @@
 /**
  * A registry on a slow network: real ZooKeeper behind a proxy that delays every packet, so that one read takes
- * longer than the catalog's 500 ms retry tick. The first load must still read each znode once (issue 6: the tick
- * used to queue a second read behind every read still in flight), and routing must come out right.
+ * longer than the catalog's 500 ms retry tick. The first load must still read each znode once (the tick used to
+ * queue a second read behind every read still in flight), and routing must come out right.
  */
-import { GrayConsumer, instancePath, instancesPath, silentLogger } from '../../src';
+import { silentLogger } from '../../src';
+import { GrayConsumer } from '../../src/consumer/consumer';
+import { instancePath, instancesPath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { adminSession, eventually, testZk, uniqueRoot } from '../support/helpers';
 import { startSlowProxy, type SlowProxy } from '../support/slow-proxy';
 
 type Read = 'getChildren' | 'exists' | 'getData';
 
-/** Counts the reads a consumer's own session makes, by kind and path, calling the real methods. */
-function countReads(session: ZkSession): Map<string, number> {
+/** Counts the reads a consumer's own session makes, by kind and path, and those in flight, calling the real methods. */
+function countReads(session: ZkSession): { counts: Map<string, number>; inFlight: () => number } {
   const counts = new Map<string, number>();
+  let pending = 0;
   for (const op of ['getChildren', 'exists', 'getData'] as Read[]) {
-    const real = (session[op] as (...args: unknown[]) => unknown).bind(session);
+    const real = (session[op] as (...args: unknown[]) => Promise<unknown>).bind(session);
     (session as unknown as Record<Read, unknown>)[op] = (path: string, ...rest: unknown[]) => {
       counts.set(`${op} ${path}`, (counts.get(`${op} ${path}`) ?? 0) + 1);
-      return real(path, ...rest);
+      pending++;
+      return real(path, ...rest).finally(() => pending--);
     };
   }
-  return counts;
+  return { counts, inFlight: () => pending };
+}
+
+/** Counts the catalog's periodic retry ticks (its private `retryStale(true)`), calling the real method. */
+function countTicks(consumer: GrayConsumer): () => number {
+  const catalog = (consumer as unknown as { catalog: { retryStale(tick: boolean): void } }).catalog;
+  const real = catalog.retryStale.bind(catalog);
+  let ticks = 0;
+  catalog.retryStale = (tick: boolean) => {
+    if (tick) ticks++;
+    real(tick);
+  };
+  return () => ticks;
 }
 
 describe('a registry on a slow network (real ZooKeeper behind a delaying proxy)', () => {
@@ -46,12 +62,16 @@ describe('a registry on a slow network (real ZooKeeper behind a delaying proxy)'
     await admin.mkdirp(instancesPath(root, 'slow'));
     for (const id of ids) await admin.create(instancePath(root, 'slow', id), JSON.stringify({ gray: id.endsWith('1'), version: 'v1' }), 'persistent');
     consumer = new GrayConsumer({ zk: proxy.address, root, services: ['slow'], sessionTimeout: 20_000, timeout: 20_000, logger: silentLogger });
-    const reads = countReads((consumer as unknown as { session: ZkSession }).session);
+    const { counts: reads, inFlight } = countReads((consumer as unknown as { session: ZkSession }).session);
+    const ticks = countTicks(consumer);
     const started = Date.now();
     await eventually(() => expect(consumer!.snapshot('slow')?.instances).toHaveLength(3), 30_000);
     const tookMs = Date.now() - started;
-    // Let any read the tick might have queued show up before counting (three more ticks).
-    await new Promise((resolve) => setTimeout(resolve, 1600));
+    // Any read a tick queued starts as soon as the read before it ends: wait for three more ticks, then for every
+    // read to have come back, before counting.
+    const ticksAtSnapshot = ticks();
+    await eventually(() => expect(ticks()).toBeGreaterThanOrEqual(ticksAtSnapshot + 3), 10_000);
+    await eventually(() => expect(inFlight()).toBe(0), 10_000);
     expect(tookMs).toBeGreaterThan(1000); // the network really was slower than the tick
     const repeated = [...reads].filter(([, n]) => n > 1);
     expect(repeated).toEqual([]);

@@ -8,7 +8,8 @@ import http from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
 import axios, { type AxiosInstance } from 'axios';
 import express from 'express';
-import { bindLane, contextBackend, grayContext, grayRegister, grayRoute, silentLogger, type ContextKind, type GrayRouteInterceptor, type GrayRouteOptions } from '../../src';
+import { bindLane, grayContext, grayRegister, grayRoute, silentLogger, type ContextKind, type GrayRouteInterceptor, type GrayRouteOptions } from '../../src';
+import { contextBackend } from '../../src/context/lane-context';
 import { bucketLane } from '../../src/router/lane-policy';
 import { startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
 

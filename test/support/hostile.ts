@@ -1,5 +1,5 @@
 /**
- * fast-check arbitraries for hostile input (issue 7): znode names and data that someone with write access to the
+ * fast-check arbitraries for hostile input: znode names and data that someone with write access to the
  * registry could leave there, and request URLs that an app could build from user input. Each mixes known-nasty
  * constants (parser differentials, numeric hosts, deep nesting) with random text, so that shrinking lands on a
  * readable counterexample.

@@ -10,8 +10,9 @@ export interface SlowProxy {
   close(): Promise<void>;
 }
 
-export async function startSlowProxy(target: string, delayMs: number): Promise<SlowProxy> {
-  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+/** `port`: listen there (a port a client was already told to use); default a free one. */
+export async function startSlowProxy(target: string, delayMs: number, port = 0): Promise<SlowProxy> {
+  const [host, targetPort] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const delayed = (from: Socket, to: Socket) => {
@@ -24,7 +25,7 @@ export async function startSlowProxy(target: string, delayMs: number): Promise<S
     });
   };
   const server = createServer((client) => {
-    const upstream = connect(port, host);
+    const upstream = connect(targetPort, host);
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('error', () => undefined);
@@ -37,7 +38,7 @@ export async function startSlowProxy(target: string, delayMs: number): Promise<S
     delayed(client, upstream);
     delayed(upstream, client);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
     address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: async () => {

@@ -1,4 +1,4 @@
-import { decodeConfig, decodeInstance, encodeInstance, MAX_DATA_BYTES } from '../../src';
+import { decodeConfig, decodeInstance, encodeInstance, MAX_DATA_BYTES } from '../../src/registry/codec';
 import { parseInstanceId } from '../../src/registry/codec';
 
 const path = '/graykit/services/demo/instances/10.0.0.1:8081';

@@ -42,7 +42,7 @@ function parse(url: string | undefined): URL | undefined {
 
 /**
  * The reading parseTarget memoises, done the slow way on every call: the whole URL through the WHATWG parser, and
- * Node's isIP for the address test (graykit before the authority cache, issue 6).
+ * Node's isIP for the address test (graykit before the authority cache).
  */
 function uncachedTarget(url: string): TargetUrl | undefined {
   const match = /^(https?:)\/\/(?:([^@/?#]*)@)?(\[[^\]]*\]|[^:/?#]*)(?::\d*)?([/?#].*)?$/is.exec(url);

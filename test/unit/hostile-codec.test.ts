@@ -1,5 +1,5 @@
 /**
- * Issue 7, table-driven: the gaps the fuzzers found or that a reading of the code showed, one row each, plus the
+ * Hostile registry data, table-driven: the gaps the fuzzers found or that a reading of the code showed, one row each, plus the
  * pure helpers of registry access (digest identities, ACL checks) and the CLI's terminal escaping.
  */
 import { canonicalHost, decodeConfig, decodeInstance, decodeInstanceMeta, decodeOverride, describe as describeValue, MAX_JSON_DEPTH, MAX_WEIGHT, validateConfig } from '../../src/registry/codec';

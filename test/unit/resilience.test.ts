@@ -1,5 +1,6 @@
-/** The pure parts of issue 5: routing around instances, what counts as a connection failure, the ejection state. */
-import { buildRoutingTable, isConnectionError, route, DEFAULT_FAILOVER_OPTIONS, DEFAULT_OUTLIER_OPTIONS, type Instance } from '../../src';
+/** The pure parts of resilience: routing around instances, what counts as a connection failure, the ejection state. */
+import { isConnectionError, DEFAULT_FAILOVER_OPTIONS, DEFAULT_OUTLIER_OPTIONS, type Instance } from '../../src';
+import { buildRoutingTable, route } from '../../src/router';
 import { resolveFailoverOptions } from '../../src/consumer/failover';
 import { ServiceOutliers, resolveOutlierOptions } from '../../src/consumer/outlier';
 

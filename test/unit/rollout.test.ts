@@ -1,5 +1,8 @@
-/** The pure parts of the rollout (issue 8): parsing, the verdict, the exposition reader, counter increases. */
-import { InvalidOptionError, judge, normalQuantile, parseDuration, parseExposition, parsePercent, parseSteps, zScore } from '../../src';
+/** The pure parts of the rollout: parsing, the verdict, the exposition reader, counter increases. */
+import { InvalidOptionError } from '../../src';
+import { parseDuration, parsePercent, parseSteps } from '../../src/cli/parse';
+import { parseExposition } from '../../src/rollout/exposition';
+import { judge, normalQuantile, zScore } from '../../src/rollout/judge';
 import { StepCounter, providerCounts, type Scrape } from '../../src/rollout/scrape';
 
 describe('rollout input parsing', () => {

@@ -1,4 +1,5 @@
-import { buildRoutingTable, createBalancer, pickLane, route, type Instance } from '../../src';
+import { type Instance } from '../../src';
+import { buildRoutingTable, createBalancer, pickLane, route } from '../../src/router';
 
 function instance(port: number, gray: boolean, weight = 100): Instance {
   return { id: `127.0.0.1:${port}`, host: '127.0.0.1', port, gray, weight, meta: {}, path: `/x/${port}` };

@@ -1,5 +1,6 @@
-/** Parsers for the rollout's inputs (`--steps`, `--interval`, `--max-error-rate`), shared by the CLI and tests. Pure. */
+/** Parsers of the rollout command's arguments (`--steps`, `--interval`, `--max-error-rate`). Pure. */
 import { InvalidOptionError } from '../errors';
+import { checkSteps } from '../rollout/rollout';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -20,6 +21,11 @@ export function parseDuration(text: string, option = 'interval'): number {
   return Math.round(total);
 }
 
+/** A duration for a help text: `3000` → `3s`, `1500` → `1.5s`, `250` → `250ms`. */
+export function formatDuration(ms: number): string {
+  return ms >= 1000 && ms % 100 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
 /** `1%`, `0.5%` or `1` (percent) → a fraction (0.01). From 0 to 100. */
 export function parsePercent(text: string, option = 'maxErrorRate'): number {
   const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*%?\s*$/.exec(String(text));
@@ -28,20 +34,21 @@ export function parsePercent(text: string, option = 'maxErrorRate'): number {
   return percent / 100;
 }
 
-/** `5,25,50,100` → ratios, each in (0, 100], strictly increasing. */
+/** A fraction for a help text: `0.999` → `99.9%`. */
+export function formatPercent(fraction: number): string {
+  return `${Number((fraction * 100).toPrecision(12))}%`;
+}
+
+/** `5,25,50,100` → ratios, each in (0, 100], strictly increasing. A part that is not a number is named. */
 export function parseSteps(text: string): number[] {
   const steps = String(text)
     .split(',')
-    .map((part) => part.trim().replace(/%$/, ''))
-    .map((part) => (part === '' ? NaN : Number(part)));
+    .map((part) => {
+      const trimmed = part.trim().replace(/%$/, '');
+      const ratio = trimmed === '' ? NaN : Number(trimmed);
+      if (Number.isNaN(ratio)) throw new InvalidOptionError('steps', `each step is a ratio above 0 and at most 100, got ${JSON.stringify(part.trim())} in ${JSON.stringify(text)}`);
+      return ratio;
+    });
   checkSteps(steps);
   return steps;
-}
-
-export function checkSteps(steps: readonly number[]): void {
-  if (!Array.isArray(steps) || steps.length === 0) throw new InvalidOptionError('steps', 'expected at least one ratio, e.g. 5,25,50,100');
-  steps.forEach((ratio, i) => {
-    if (typeof ratio !== 'number' || !(ratio > 0 && ratio <= 100)) throw new InvalidOptionError('steps', `each step is a ratio above 0 and at most 100, got ${JSON.stringify(ratio)}`);
-    if (i > 0 && !(ratio > steps[i - 1])) throw new InvalidOptionError('steps', `steps must increase, got ${steps[i - 1]} then ${ratio}`);
-  });
 }

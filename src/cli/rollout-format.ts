@@ -1,8 +1,8 @@
 /** Text rendering of a rollout's events and report, for the CLI's live view. Pure. */
-import { table } from '../cli/format';
-import { formatRate } from './judge';
-import type { RolloutEvent, RolloutReport } from './rollout';
-import type { LaneStats } from './scrape';
+import { formatRate } from '../rollout/judge';
+import type { RolloutEvent, RolloutReport } from '../rollout/rollout';
+import type { LaneStats } from '../rollout/scrape';
+import { table } from './format';
 
 function seconds(ms: number): string {
   return ms >= 10_000 ? `${Math.round(ms / 1000)}s` : `${(ms / 1000).toFixed(1)}s`;
@@ -40,7 +40,7 @@ export function formatEvent(event: RolloutEvent): string | undefined {
 }
 
 /** The final report, several lines. */
-export function formatReport(report: RolloutReport): string {
+export function formatReport(report: RolloutReport, exitCode: number): string {
   const headline: Record<RolloutReport['outcome'], string> = {
     promoted: 'PROMOTED',
     aborted: 'ABORTED',
@@ -83,6 +83,6 @@ export function formatReport(report: RolloutReport): string {
     ...(report.history.some((step) => step.unavailable.length)
       ? ['metrics unreadable at the last read of a step:', ...report.history.flatMap((step) => step.unavailable.map((what) => `  step ${step.step}: ${what}`)), '']
       : []),
-    `${seconds(report.durationMs)} in all; exit ${report.exitCode}`,
+    `${seconds(report.durationMs)} in all; exit ${exitCode}`,
   ].join('\n');
 }

@@ -1,14 +1,14 @@
 /**
- * Provider request metrics (issue 8): a counter and a latency histogram per status class, labelled with the
+ * Provider request metrics: a counter and a latency histogram per status class, labelled with the
  * service, the version and the lane, on a prom-client registry; served at `metricsPath` when the provider opts in,
  * and advertised in the instance metadata so that `graykit rollout` finds them at
  * `http://<host>:<port><metricsPath>`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, Histogram, Registry } from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
 import { InvalidOptionError } from '../errors';
+import { DEFAULT_DURATION_BUCKETS, PROVIDER_DURATION, PROVIDER_REQUESTS, promClient, reuseMetric, serveRegistry } from '../metrics';
 import { DEFAULT_LANE_HEADER, parseLane, type Lane } from '../types';
-import { DEFAULT_DURATION_BUCKETS, PROVIDER_DURATION, PROVIDER_REQUESTS } from './names';
 
 /** The `metrics` option of `grayRegister()`. */
 export interface ProviderMetricsOptions {
@@ -46,14 +46,6 @@ export function checkMetricsPath(path: unknown): string {
   return path;
 }
 
-/** The metric of that name already on `registry` (a second provider sharing it), or a new one. */
-function reuse<T>(registry: Registry, name: string, kind: new (...args: never[]) => T, make: () => T): T {
-  const existing = registry.getSingleMetric(name);
-  if (existing === undefined) return make();
-  if (!(existing instanceof kind)) throw new InvalidOptionError('metrics.registry', `the registry already has a metric "${name}" of another type`);
-  return existing;
-}
-
 function pathOf(req: IncomingMessage): string {
   // Express keeps the URL as the app received it in originalUrl; a sub-app sees req.url relative to its mount.
   const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
@@ -72,6 +64,7 @@ export function createProviderMetrics(
   path?: string,
 ): ProviderMetrics {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('metrics', `expected true, false or an options object, got ${JSON.stringify(options)}`);
+  const { Counter, Histogram, Registry } = promClient('provider metrics (grayRegister `metrics` or `metricsPath`)');
   if (options.registry !== undefined && !(options.registry instanceof Registry)) throw new InvalidOptionError('metrics.registry', 'expected a prom-client Registry');
   const buckets = options.buckets ?? DEFAULT_DURATION_BUCKETS;
   if (!Array.isArray(buckets) || buckets.some((b) => typeof b !== 'number' || !(b > 0))) {
@@ -80,23 +73,24 @@ export function createProviderMetrics(
   const laneHeader = (options.laneHeader ?? DEFAULT_LANE_HEADER).toLowerCase();
   const registry = options.registry ?? new Registry();
   const labelNames: Labels[] = ['service', 'version', 'lane', 'status_class'];
-  const requests = reuse(registry, PROVIDER_REQUESTS, Counter<Labels>, () =>
-    new Counter({ name: PROVIDER_REQUESTS, help: 'HTTP requests served, by status class (2xx..5xx; aborted: the connection closed before the response was sent)', labelNames, registers: [registry] }),
+  const requests = reuseMetric(
+    registry,
+    PROVIDER_REQUESTS,
+    Counter<Labels>,
+    () => new Counter({ name: PROVIDER_REQUESTS, help: 'HTTP requests served, by status class (2xx..5xx; aborted: the connection closed before the response was sent)', labelNames, registers: [registry] }),
+    'metrics.registry',
   );
-  const duration = reuse(registry, PROVIDER_DURATION, Histogram<Labels>, () =>
-    new Histogram({ name: PROVIDER_DURATION, help: 'HTTP request latency in seconds, by status class', labelNames, buckets: [...buckets], registers: [registry] }),
+  const duration = reuseMetric(
+    registry,
+    PROVIDER_DURATION,
+    Histogram<Labels>,
+    () => new Histogram({ name: PROVIDER_DURATION, help: 'HTTP request latency in seconds, by status class', labelNames, buckets: [...buckets], registers: [registry] }),
+    'metrics.registry',
   );
 
   const middleware = function grayMetricsMiddleware(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
     if (path !== undefined && (req.method === 'GET' || req.method === 'HEAD') && pathOf(req) === path) {
-      registry.metrics().then(
-        (text) => {
-          res.statusCode = 200;
-          res.setHeader('Content-Type', registry.contentType);
-          res.end(req.method === 'HEAD' ? undefined : text);
-        },
-        (error: unknown) => next(error),
-      );
+      serveRegistry(registry, req, res, next);
       return;
     }
     const started = process.hrtime.bigint();

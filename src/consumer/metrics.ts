@@ -1,15 +1,15 @@
 /**
- * Consumer outcome metrics (issue 8): one counter, `graykit_client_requests_total{service,instance,lane,outcome}`,
+ * Consumer outcome metrics: one counter, `graykit_client_requests_total{service,instance,lane,outcome}`,
  * fed by the `outcome` events useGray emits for every attempt (retries included), on a prom-client registry the
  * consumer can serve. `graykit rollout --consumer-metrics <url>` adds its connection errors to the gray lane's
  * errors: requests that never reached a provider, so providers' own counters cannot see them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, Registry } from 'prom-client';
-import type { GrayConsumer } from '../consumer/consumer';
-import type { OutcomeEvent } from '../consumer/outcome';
+import type { Counter, Registry } from 'prom-client';
 import { InvalidOptionError } from '../errors';
-import { CONSUMER_OUTCOMES } from './names';
+import { CONSUMER_OUTCOMES, promClient, reuseMetric, serveRegistry } from '../metrics';
+import type { GrayConsumer } from './consumer';
+import type { OutcomeEvent } from './outcome';
 
 export interface ConsumerMetricsOptions {
   /** Registry to put the counter on (e.g. the app's own). Default: a registry of its own. */
@@ -45,34 +45,28 @@ export function consumerMetrics(target: GrayConsumer | { consumer: GrayConsumer 
   if (!consumer || typeof (consumer as GrayConsumer).on !== 'function') {
     throw new InvalidOptionError('consumer', 'consumerMetrics takes a GrayConsumer or what useGray() returned');
   }
+  const { Counter, Registry } = promClient('consumerMetrics()');
   if (options.registry !== undefined && !(options.registry instanceof Registry)) throw new InvalidOptionError('registry', 'expected a prom-client Registry');
   const registry = options.registry ?? new Registry();
-  const existing = registry.getSingleMetric(CONSUMER_OUTCOMES);
-  if (existing !== undefined && !(existing instanceof Counter)) throw new InvalidOptionError('registry', `the registry already has a metric "${CONSUMER_OUTCOMES}" of another type`);
-  const outcomes =
-    (existing as Counter<Labels> | undefined) ??
-    new Counter<Labels>({
-      name: CONSUMER_OUTCOMES,
-      help: 'Attempts sent to an instance, by outcome: success (a response below 500), http_error (5xx), connection_error (no connection or no response), other_error (timeout)',
-      labelNames: ['service', 'instance', 'lane', 'outcome'],
-      registers: [registry],
-    });
+  const outcomes = reuseMetric(
+    registry,
+    CONSUMER_OUTCOMES,
+    Counter<Labels>,
+    () =>
+      new Counter<Labels>({
+        name: CONSUMER_OUTCOMES,
+        help: 'Attempts sent to an instance, by outcome: success (a response below 500), http_error (5xx), connection_error (no connection or no response), other_error (timeout)',
+        labelNames: ['service', 'instance', 'lane', 'outcome'],
+        registers: [registry],
+      }),
+    'registry',
+  );
   const listener = (event: OutcomeEvent) => {
     outcomes.inc({ service: event.service, instance: event.instance.id, lane: event.lane ?? (event.instance.gray ? 'gray' : 'normal'), outcome: event.outcome });
   };
   consumer.on('outcome', listener);
-  const handler = function consumerMetricsHandler(_req: IncomingMessage, res: ServerResponse): void {
-    registry.metrics().then(
-      (text) => {
-        res.statusCode = 200;
-        res.setHeader('Content-Type', registry.contentType);
-        res.end(text);
-      },
-      (error: unknown) => {
-        res.statusCode = 500;
-        res.end(String(error));
-      },
-    );
+  const handler = function consumerMetricsHandler(req: IncomingMessage, res: ServerResponse): void {
+    serveRegistry(registry, req, res);
   };
   return { registry, outcomes, handler, close: () => void consumer.off('outcome', listener) };
 }

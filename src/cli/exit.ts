@@ -1,0 +1,59 @@
+/**
+ * The `graykit` command's exit codes: what each command says to a script that runs it. The library reports
+ * outcomes (errors with codes, rollout reports); only the command turns them into process exit codes.
+ */
+import { GrayKitError, type ZooKeeperError } from '../errors';
+import type { RolloutReport } from '../rollout/rollout';
+
+/** 0 done; 1 unexpected failure; 2 invalid input (nothing changed); 3 conflict (someone else wrote first; nothing
+ * changed); 4 service or instance not found; 5 ZooKeeper unreachable; 6 access denied (README "Security"). */
+export const EXIT = { OK: 0, FAILURE: 1, INVALID: 2, CONFLICT: 3, NOT_FOUND: 4, UNREACHABLE: 5, DENIED: 6 } as const;
+
+/**
+ * `graykit rollout`'s own: 0 promoted; 1 unexpected failure (ratio verified at 0); 3 someone else changed the
+ * ratio (left as they set it); 10 aborted on a breach (ratio 0, verified); 11 failed closed: not enough traffic or
+ * metrics to judge within the step's bound (ratio 0, verified); 12 the ratio could NOT be verified at 0 after an
+ * abort (act now: `graykit rollback`); 130 interrupted (SIGINT; 143 for SIGTERM).
+ */
+export const ROLLOUT_EXIT = { PROMOTED: 0, FAILURE: 1, CONFLICT: 3, ABORTED: 10, INCONCLUSIVE: 11, UNVERIFIED: 12, INTERRUPTED: 130 } as const;
+
+/** The exit code of an error thrown by a command. */
+export function exitCodeOf(error: unknown): number {
+  if (!(error instanceof GrayKitError)) return EXIT.FAILURE;
+  switch (error.code) {
+    case 'ERR_GRAYKIT_INVALID_OPTION':
+    case 'ERR_GRAYKIT_INVALID_CONFIG':
+      return EXIT.INVALID;
+    case 'ERR_GRAYKIT_CONFLICT':
+      return EXIT.CONFLICT;
+    case 'ERR_GRAYKIT_NOT_FOUND':
+      return EXIT.NOT_FOUND;
+    case 'ERR_GRAYKIT_REGISTRY_UNAVAILABLE':
+      return EXIT.UNREACHABLE;
+    case 'ERR_GRAYKIT_ACCESS_DENIED':
+      return EXIT.DENIED;
+    case 'ERR_GRAYKIT_ZOOKEEPER':
+      return (error as ZooKeeperError).operation === 'connect' ? EXIT.UNREACHABLE : EXIT.FAILURE;
+    default:
+      return EXIT.FAILURE;
+  }
+}
+
+/** The exit code of a rollout's report (SIGTERM's 143 is the command's own: it knows which signal came). */
+export function rolloutExitCode(report: RolloutReport): number {
+  if (report.action === 'rollback' && !report.ratioVerified) return ROLLOUT_EXIT.UNVERIFIED;
+  switch (report.outcome) {
+    case 'promoted':
+      return ROLLOUT_EXIT.PROMOTED;
+    case 'aborted':
+      return ROLLOUT_EXIT.ABORTED;
+    case 'inconclusive':
+      return ROLLOUT_EXIT.INCONCLUSIVE;
+    case 'failed':
+      return ROLLOUT_EXIT.FAILURE;
+    case 'conflict':
+      return ROLLOUT_EXIT.CONFLICT;
+    case 'interrupted':
+      return ROLLOUT_EXIT.INTERRUPTED;
+  }
+}

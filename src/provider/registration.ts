@@ -1,0 +1,239 @@
+/**
+ * The provider's handle, `grayRegister(...).registration`: attaches the server, keeps the instance registered
+ * (registry/registration.ts does the ZooKeeper part), flips the gray flag live, and shuts down gracefully:
+ * deregister → wait `drainMs` so consumers see the removal → stop accepting → finish in-flight requests, closing
+ * keep-alive connections as they go idle (shutdown.ts) → resolve. Bounded by `shutdownTimeout`.
+ */
+import { EventEmitter } from 'node:events';
+import type { Server } from 'node:net';
+import { InvalidOptionError, RegistryUnavailableError } from '../errors';
+import { instanceId, instancesPath } from '../registry/paths';
+import { InstanceRegistration } from '../registry/registration';
+import type { ZkSession } from '../registry/zk-session';
+import type { InstanceMeta } from '../types';
+import { safeEmit } from '../util/emit';
+import { settlesWithin } from '../util/time';
+import { invalidWeight, resolveRegisterOptions, type GrayRegisterOptions, type ResolvedRegisterOptions } from './options';
+import { HttpDrain } from './shutdown';
+import { isValidWeight } from '../registry/codec';
+
+/**
+ * Events: `registered` (path), `deregistered` (path), `failed` (error) — a failed attempt, retried by itself;
+ * during shutdown `draining` (drainMs) once the znode is gone, `closing` when the server stops accepting, `closed`
+ * when the last connection has ended.
+ */
+export class ProviderRegistration extends EventEmitter {
+  readonly service: string;
+  private readonly options: ResolvedRegisterOptions;
+  private meta: InstanceMeta;
+  private session?: ZkSession;
+  private registration?: InstanceRegistration;
+  private server?: Server;
+  private drain?: HttpDrain;
+  private originalClose?: Server['close'];
+  private signalHandler?: (signal: NodeJS.Signals) => void;
+  private shutdownPromise?: Promise<void>;
+  private closeError?: Error;
+  private warnedUnattached = false;
+
+  constructor(options: GrayRegisterOptions = {}, env: NodeJS.ProcessEnv = process.env) {
+    super();
+    this.options = resolveRegisterOptions(options, env);
+    this.service = this.options.service;
+    this.meta = this.options.meta;
+  }
+
+  /** The instance znode's path once a server listens, else undefined. */
+  get path(): string | undefined {
+    return this.registration?.path;
+  }
+
+  get registered(): boolean {
+    return this.registration?.registered ?? false;
+  }
+
+  get metadata(): Readonly<InstanceMeta> {
+    return this.meta;
+  }
+
+  /** Whether a server is attached (it registers once it listens). */
+  get attached(): boolean {
+    return this.server !== undefined;
+  }
+
+  private emitSafely(event: string, ...args: unknown[]): void {
+    safeEmit(this, this.options.connection.logger, event, ...args);
+  }
+
+  /**
+   * Registers `server` once it listens (at once if it already does), and hooks its `close()` so that it shuts down
+   * gracefully (see `shutdown()`): the znode is removed before the port stops accepting. `app.listen()` is attached
+   * by itself; call this for `http.createServer(app).listen()`.
+   */
+  attach(server: Server): this {
+    if (this.server === server) return this;
+    if (this.server) {
+      this.options.connection.logger.warn(`service "${this.service}": a second server is listening; only the first one is registered`);
+      return this;
+    }
+    this.server = server;
+    this.drain = new HttpDrain(server);
+    this.originalClose = server.close;
+    const registration = this;
+    server.close = function closeAfterDeregister(this: Server, callback?: (error?: Error) => void) {
+      void registration.shutdown().then(() => callback?.(registration.closeError));
+      return server;
+    } as Server['close'];
+    server.once('close', () => void this.deregister());
+    if (server.listening) this.start(server);
+    else server.once('listening', () => this.start(server));
+    return this;
+  }
+
+  /**
+   * Called by the middleware for each request: a request served while no server is attached means the app listens
+   * in a way graykit did not see, and the instance will never register. Said once, with the fix.
+   */
+  noteRequest(): void {
+    if (this.server || this.warnedUnattached) return;
+    this.warnedUnattached = true;
+    this.options.connection.logger.warn(
+      `service "${this.service}": serving requests but not registered: grayRegister() never saw its server listen. ` +
+        'Mount it on the app itself (app.use(gray), not on an express.Router()) and start it with app.listen(); with ' +
+        'http.createServer(app), call gray.registration.attach(server) before server.listen()',
+    );
+  }
+
+  private start(server: Server): void {
+    if (this.server !== server || this.registration) return;
+    const address = server.address();
+    const port = this.options.port ?? (typeof address === 'object' && address ? address.port : undefined);
+    if (port === undefined) {
+      this.options.connection.logger.error(`service "${this.service}": the server listens on a pipe; set the \`port\` option to register it`);
+      return;
+    }
+    const session = this.options.connection.openSession();
+    const registration = new InstanceRegistration({
+      session,
+      root: this.options.connection.root,
+      service: this.service,
+      id: instanceId(this.options.host, port),
+      meta: this.meta,
+      logger: this.options.connection.logger,
+    });
+    registration.on('registered', (path: string) => this.emit('registered', path));
+    registration.on('failed', (error: Error) => {
+      if (this.listenerCount('failed') > 0) this.emit('failed', error);
+    });
+    this.session = session;
+    this.registration = registration;
+  }
+
+  /**
+   * Resolves with the znode's path once registered; rejects after `timeoutMs` with RegistryUnavailableError, whose
+   * `cause` is the last failed attempt's error (ZooKeeper unreachable, access denied, …) when there was one.
+   */
+  whenRegistered(timeoutMs = 10_000): Promise<string> {
+    if (this.registration?.registered) return Promise.resolve(this.registration.path);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('registered', onRegistered);
+        const path = this.registration?.path ?? instancesPath(this.options.connection.root, this.service);
+        const cause = this.registration?.lastError ?? this.session?.unusable;
+        const waitingFor = this.server ? `registration of service "${this.service}"` : `registration of service "${this.service}" (no server attached yet)`;
+        reject(new RegistryUnavailableError(this.service, path, timeoutMs, { cause, waitingFor }));
+      }, timeoutMs);
+      timer.unref();
+      const onRegistered = (path: string) => {
+        clearTimeout(timer);
+        resolve(path);
+      };
+      this.once('registered', onRegistered);
+    });
+  }
+
+  /** Flips this instance's gray flag live: same znode, data rewritten. */
+  setGray(gray: boolean): Promise<void> {
+    return this.update({ gray });
+  }
+
+  /** Merges fields into the published metadata and rewrites the znode's data. */
+  update(fields: Partial<InstanceMeta>): Promise<void> {
+    const next = { ...this.meta, ...fields };
+    if (typeof next.gray !== 'boolean') return Promise.reject(new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(next.gray)}`));
+    if (!isValidWeight(next.weight)) return Promise.reject(invalidWeight(next.weight));
+    this.meta = next;
+    return this.registration ? this.registration.update(next) : Promise.resolve();
+  }
+
+  /**
+   * Deletes the znode (waiting at most `deregisterTimeout`) and closes the ZooKeeper session. The server keeps
+   * running; `server.close()` calls this first by itself.
+   */
+  async deregister(): Promise<void> {
+    const registration = this.registration;
+    const session = this.session;
+    this.registration = undefined;
+    this.session = undefined;
+    if (!registration || !session) return;
+    try {
+      await settlesWithin(registration.deregister(), this.options.deregisterTimeout);
+    } finally {
+      session.close();
+      this.emitSafely('deregistered', registration.path);
+    }
+  }
+
+  /**
+   * Graceful shutdown: deregister (at most `deregisterTimeout`) → keep serving for `drainMs` so that consumers see
+   * the removal → stop accepting → let in-flight requests finish, closing each keep-alive connection once idle
+   * (responses from now on carry `Connection: close`) → resolve once the last connection has ended. In-flight
+   * requests get at most `shutdownTimeout`, then their connections are destroyed. Never rejects; idempotent (every
+   * call returns the same promise). `server.close()` on an attached server does the same.
+   *
+   * @example
+   * process.on('SIGTERM', () => void gray.registration.shutdown().then(() => process.exit(0)));
+   */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.runShutdown();
+    return this.shutdownPromise;
+  }
+
+  private async runShutdown(): Promise<void> {
+    const server = this.server;
+    this.drain?.beginDraining();
+    await this.deregister();
+    this.emitSafely('draining', this.options.drainMs);
+    if (server?.listening && this.options.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, this.options.drainMs));
+    if (server && this.drain) {
+      this.closeError = await this.drain.close(this.originalClose ?? server.close, this.options.shutdownTimeout, {
+        onClosing: () => this.emitSafely('closing'),
+        onForced: () => this.options.connection.logger.warn(`service "${this.service}": requests still in flight after ${this.options.shutdownTimeout} ms; closing their connections`),
+      });
+    }
+    this.emitSafely('closed');
+  }
+
+  /**
+   * Opt-in: on SIGTERM/SIGINT, `shutdown()`, then let the signal do what it would have done. After `timeoutMs` it
+   * stops waiting. Default: deregisterTimeout + drainMs + shutdownTimeout + 1000 (16 s with the defaults).
+   */
+  handleSignals(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'], timeoutMs?: number): this {
+    if (this.signalHandler) return this;
+    const bound = timeoutMs ?? this.options.deregisterTimeout + this.options.drainMs + this.options.shutdownTimeout + 1000;
+    const handler = (signal: NodeJS.Signals) => {
+      for (const s of signals) process.off(s, handler);
+      let raised = false;
+      const raise = () => {
+        if (raised) return;
+        raised = true;
+        process.kill(process.pid, signal);
+      };
+      setTimeout(raise, bound).unref();
+      void this.shutdown().finally(raise);
+    };
+    this.signalHandler = handler;
+    for (const signal of signals) process.on(signal, handler);
+    return this;
+  }
+}

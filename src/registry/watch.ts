@@ -1,0 +1,309 @@
+/**
+ * Keeping a view of znodes current with ZooKeeper's one-shot watches: the recipe, apart from the views it feeds
+ * (catalog.ts builds service snapshots on top of it, as Curator's ServiceCache sits on CuratorCache).
+ *
+ * - `WatchArm` holds the one arming rule: a watch counts as armed only once the read that set it has succeeded,
+ *   and only until it fires. A read made while a watch is armed passes none (ZooKeeper would add a duplicate), and
+ *   a watch that fires before its read's answer is processed never counts as armed.
+ * - `Coalescer` runs a load one at a time and queues at most one more, so a burst of events costs two reads and a
+ *   late answer never overwrites a newer one.
+ * - `DirectoryWatch` (children and each child's data), `NodeWatch` (one znode's data, or its absence) and
+ *   `ChildrenWatch` (names only) combine the two. After a new session, `reset()` forgets every watch; results of
+ *   reads started before it are dropped.
+ *
+ * Everything here talks to ZooKeeper through `WatchSession`, which test/unit/watch.test.ts implements in memory.
+ */
+import { isZkCode } from '../errors';
+import { ZK_CODES } from '../zk-codes';
+import type { Stat, Watcher, WatchEvent } from './zk-session';
+
+/** The reads a watch needs: ZkSession's, with their errors (a missing znode is a ZooKeeperError NONODE). */
+export interface WatchSession {
+  getChildren(path: string, watcher?: Watcher): Promise<string[]>;
+  getData(path: string, watcher?: Watcher): Promise<{ data: Buffer | null; stat: Stat }>;
+  exists(path: string, watcher?: Watcher): Promise<Stat | null>;
+}
+
+/** A znode's data and stat as read. */
+export interface NodeValue {
+  readonly data: Buffer | null;
+  readonly stat: Stat;
+}
+
+/** Callbacks of a watched view: `onChange` after a change was applied, `onError` when a read failed (retried). */
+export interface WatchHooks {
+  /** Whether the owner still wants results (false once it was closed or replaced). */
+  isCurrent(): boolean;
+  onChange(): void;
+  onError(error: Error): void;
+}
+
+interface ArmToken {
+  fired: boolean;
+}
+
+/** One one-shot watch, kept armed by the reads that pass it (see the module comment). */
+export class WatchArm {
+  private armed?: ArmToken;
+  private epoch = 0;
+
+  constructor(
+    private readonly onFire: (event: WatchEvent) => void,
+    private readonly isCurrent: () => boolean,
+  ) {}
+
+  get isArmed(): boolean {
+    return this.armed !== undefined;
+  }
+
+  /** Runs `read`, giving it a watcher when none is armed; the watch counts as armed once `read` succeeded. */
+  async read<T>(read: (watcher: Watcher | undefined) => Promise<T>): Promise<T> {
+    if (this.armed) return read(undefined);
+    const token: ArmToken = { fired: false };
+    const epoch = this.epoch;
+    const watcher: Watcher = (event) => {
+      token.fired = true;
+      if (this.armed === token) this.armed = undefined;
+      if (epoch === this.epoch && this.isCurrent()) this.onFire(event);
+    };
+    const result = await read(watcher);
+    if (!token.fired && epoch === this.epoch) this.armed = token;
+    return result;
+  }
+
+  /** A new session: the server forgot every watch, and watchers set before now are ignored. */
+  reset(): void {
+    this.armed = undefined;
+    this.epoch++;
+  }
+}
+
+/** Runs `task` one at a time; a call while it runs queues exactly one more run and returns the running one. */
+export class Coalescer {
+  private running?: Promise<void>;
+  private again = false;
+
+  constructor(
+    private readonly task: () => Promise<void>,
+    private readonly hooks: Pick<WatchHooks, 'isCurrent' | 'onError'>,
+  ) {}
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  run(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.task()
+      .catch((error: Error) => this.hooks.onError(error))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again && this.hooks.isCurrent()) {
+          this.again = false;
+          void this.run();
+        }
+      });
+    return this.running;
+  }
+}
+
+/**
+ * The children of `path` (passing `watcher` to arm a child watch); [] when `path` does not exist, with an exists
+ * watch instead so that its creation is seen.
+ */
+export async function childrenOrAbsent(session: WatchSession, path: string, watcher: Watcher | undefined): Promise<string[]> {
+  for (;;) {
+    try {
+      return await session.getChildren(path, watcher);
+    } catch (error) {
+      if (!isZkCode(error, ZK_CODES.NONODE)) throw error;
+    }
+    if (!(await session.exists(path, watcher))) return [];
+    // Created between the two calls: read its children.
+  }
+}
+
+/** Shared by the views below: loaded state, a session epoch, and a coalesced load. */
+abstract class WatchedView {
+  loaded = false;
+  protected epoch = 0;
+  private readonly loader: Coalescer;
+
+  constructor(
+    protected readonly session: WatchSession,
+    readonly path: string,
+    protected readonly hooks: WatchHooks,
+  ) {
+    this.loader = new Coalescer(() => this.load(), hooks);
+  }
+
+  /** Whether a (re)read is needed: never read, or its watch is not armed. */
+  abstract get stale(): boolean;
+
+  /** Whether a read is in flight (it will arm the watch, or fail and be retried). */
+  get reading(): boolean {
+    return this.loader.busy;
+  }
+
+  /** Reads again (coalesced). Failures go to `onError`; the owner retries what is stale. */
+  reload(): Promise<void> {
+    return this.loader.run();
+  }
+
+  /** After a new session: every watch is gone. What was read stays until the next read replaces it whole. */
+  reset(): void {
+    this.loaded = false;
+    this.epoch++;
+  }
+
+  /** True while a load started in `epoch` may still apply its results. */
+  protected current(epoch: number): boolean {
+    return epoch === this.epoch && this.hooks.isCurrent();
+  }
+
+  protected abstract load(): Promise<void>;
+}
+
+/** The names of a directory's children, kept current by a child watch. */
+export class ChildrenWatch extends WatchedView {
+  names: readonly string[] = [];
+  private readonly arm = new WatchArm(() => void this.reload(), () => this.hooks.isCurrent());
+
+  get stale(): boolean {
+    return !this.loaded || !this.arm.isArmed;
+  }
+
+  override reset(): void {
+    super.reset();
+    this.arm.reset();
+  }
+
+  protected async load(): Promise<void> {
+    const epoch = this.epoch;
+    const names = await this.arm.read((watcher) => childrenOrAbsent(this.session, this.path, watcher));
+    if (!this.current(epoch)) return;
+    this.names = names;
+    this.loaded = true;
+    this.hooks.onChange();
+  }
+}
+
+/** One znode's data and stat (null while it does not exist), kept current by an exists watch. */
+export class NodeWatch extends WatchedView {
+  value: NodeValue | null = null;
+  // An exists watch fires on creation, deletion and data changes alike.
+  private readonly arm = new WatchArm(() => void this.reload(), () => this.hooks.isCurrent());
+
+  get stale(): boolean {
+    return !this.loaded || !this.arm.isArmed;
+  }
+
+  override reset(): void {
+    super.reset();
+    this.arm.reset();
+  }
+
+  protected async load(): Promise<void> {
+    const epoch = this.epoch;
+    const stat = await this.arm.read((watcher) => this.session.exists(this.path, watcher));
+    let value: NodeValue | null = null;
+    if (stat) {
+      try {
+        value = await this.session.getData(this.path);
+      } catch (error) {
+        if (!isZkCode(error, ZK_CODES.NONODE)) throw error; // deleted in between: its watch has fired
+      }
+    }
+    if (!this.current(epoch)) return;
+    this.value = value;
+    this.loaded = true;
+    this.hooks.onChange();
+  }
+}
+
+/**
+ * The children of one directory znode and each child's data and stat, kept current by a child watch and one data
+ * watch per child. A first read (and the first after a new session) replaces the entries whole; later reads read
+ * only the children that are new or whose watch is not armed, and keep the updates their watches applied meanwhile.
+ */
+export class DirectoryWatch extends WatchedView {
+  /** Data and stat by child name. */
+  entries = new Map<string, NodeValue>();
+  private readonly children = new WatchArm(() => void this.reload(), () => this.hooks.isCurrent());
+  private readonly childArms = new Map<string, WatchArm>();
+
+  get stale(): boolean {
+    return !this.loaded || !this.children.isArmed;
+  }
+
+  override reset(): void {
+    super.reset();
+    this.children.reset();
+    this.childArms.clear();
+  }
+
+  protected async load(): Promise<void> {
+    const epoch = this.epoch;
+    const fresh = !this.loaded;
+    const names = await this.children.read((watcher) => childrenOrAbsent(this.session, this.path, watcher));
+    if (!this.current(epoch)) return;
+    const listed = new Set(names);
+    const toRead = names.filter((name) => fresh || !this.entries.has(name) || !this.armOf(name).isArmed);
+    const results = await Promise.all(toRead.map((name) => this.readChild(name)));
+    if (!this.current(epoch)) return;
+    const entries = fresh ? new Map<string, NodeValue>() : this.entries;
+    for (const name of entries.keys()) if (!listed.has(name)) entries.delete(name);
+    for (const name of this.childArms.keys()) if (!listed.has(name)) this.childArms.delete(name);
+    toRead.forEach((name, i) => {
+      const result = results[i];
+      if (result === 'gone') entries.delete(name);
+      else entries.set(name, result);
+    });
+    this.entries = entries;
+    this.loaded = true;
+    this.hooks.onChange();
+  }
+
+  private armOf(name: string): WatchArm {
+    let arm = this.childArms.get(name);
+    if (!arm) {
+      arm = new WatchArm((event) => this.onChildEvent(name, event), () => this.hooks.isCurrent());
+      this.childArms.set(name, arm);
+    }
+    return arm;
+  }
+
+  /** Reads one child, arming its data watch; 'gone' when it no longer exists. */
+  private async readChild(name: string): Promise<NodeValue | 'gone'> {
+    try {
+      return await this.armOf(name).read((watcher) => this.session.getData(`${this.path}/${name}`, watcher));
+    } catch (error) {
+      if (isZkCode(error, ZK_CODES.NONODE)) return 'gone';
+      throw error;
+    }
+  }
+
+  private onChildEvent(name: string, event: WatchEvent): void {
+    if (event.type === 'deleted') {
+      if (this.entries.delete(name)) this.hooks.onChange();
+      return;
+    }
+    const epoch = this.epoch;
+    this.readChild(name).then(
+      (result) => {
+        if (!this.current(epoch)) return;
+        if (result === 'gone') this.entries.delete(name);
+        else this.entries.set(name, result);
+        this.hooks.onChange();
+      },
+      (error: Error) => {
+        if (!this.current(epoch)) return;
+        this.loaded = false; // the owner's retry re-reads the directory, arming what is missing
+        this.hooks.onError(error);
+      },
+    );
+  }
+}

@@ -1,0 +1,439 @@
+/**
+ * The watch primitive (src/registry/watch.ts) against an in-memory ZooKeeper double: one-shot watches, reads that
+ * can be held or failed on demand, and session resets. Deterministic: every interleaving is forced, none is hoped
+ * for. These replace the hand-run bench/repro-lost-config-watch.ts.
+ */
+import { ZooKeeperError } from '../../src/errors';
+import { ChildrenWatch, Coalescer, DirectoryWatch, NodeWatch, WatchArm, type WatchHooks, type WatchSession } from '../../src/registry/watch';
+import type { Stat, Watcher, WatchEvent } from '../../src/registry/zk-session';
+import { ZK_CODES } from '../../src/zk-codes';
+
+interface Node {
+  data: Buffer | null;
+  version: number;
+}
+
+type ReadKind = 'getData' | 'getChildren' | 'exists';
+
+/** An in-memory ZooKeeper: znodes, one-shot data/exists and child watches, and hooks to hold or fail reads. */
+class FakeZooKeeper implements WatchSession {
+  readonly nodes = new Map<string, Node>();
+  private dataWatches = new Map<string, Set<Watcher>>();
+  private childWatches = new Map<string, Set<Watcher>>();
+  /** Reads made, in order, with whether they passed a watcher. */
+  readonly reads: Array<{ kind: ReadKind; path: string; watched: boolean }> = [];
+  private gates: Array<{ kind: ReadKind; path: string; release?: () => void; opened: Promise<void>; open: () => void }> = [];
+  private failures: Array<{ kind: ReadKind; path: string; error: Error }> = [];
+
+  set(path: string, data: string | null): void {
+    const existing = this.nodes.get(path);
+    this.nodes.set(path, { data: data === null ? null : Buffer.from(data), version: existing ? existing.version + 1 : 0 });
+    this.fire(this.dataWatches, path, { type: existing ? 'changed' : 'created', path });
+    if (!existing) this.fire(this.childWatches, parentOf(path), { type: 'child', path: parentOf(path) });
+  }
+
+  remove(path: string): void {
+    if (!this.nodes.delete(path)) return;
+    this.fire(this.dataWatches, path, { type: 'deleted', path });
+    this.fire(this.childWatches, path, { type: 'deleted', path });
+    this.fire(this.childWatches, parentOf(path), { type: 'child', path: parentOf(path) });
+  }
+
+  /** Holds the next read of that kind and path until the returned function is called; resolves when it is made. */
+  hold(kind: ReadKind, path: string): { made: Promise<void>; release: () => void } {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const gate: { kind: ReadKind; path: string; release?: () => void; opened: Promise<void>; open: () => void } = { kind, path, opened, open };
+    this.gates.push(gate);
+    return {
+      made: opened,
+      release: () => {
+        if (gate.release) gate.release();
+        else gate.release = () => undefined;
+      },
+    };
+  }
+
+  /** Fails the next read of that kind and path with `error` (connection loss by default). */
+  failNext(kind: ReadKind, path: string, error: Error = new ZooKeeperError('get', path, ZK_CODES.CONNECTIONLOSS, 'connection loss')): void {
+    this.failures.push({ kind, path, error });
+  }
+
+  watchersOn(path: string): number {
+    return (this.dataWatches.get(path)?.size ?? 0) + (this.childWatches.get(path)?.size ?? 0);
+  }
+
+  getData(path: string, watcher?: Watcher): Promise<{ data: Buffer | null; stat: Stat }> {
+    return this.read('getData', path, watcher, () => {
+      const node = this.nodes.get(path);
+      if (!node) throw new ZooKeeperError('get', path, ZK_CODES.NONODE, 'no node');
+      if (watcher) this.add(this.dataWatches, path, watcher);
+      return { data: node.data, stat: stat(node) };
+    });
+  }
+
+  getChildren(path: string, watcher?: Watcher): Promise<string[]> {
+    return this.read('getChildren', path, watcher, () => {
+      if (!this.nodes.has(path)) throw new ZooKeeperError('get children', path, ZK_CODES.NONODE, 'no node');
+      if (watcher) this.add(this.childWatches, path, watcher);
+      const prefix = `${path}/`;
+      return [...this.nodes.keys()].filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('/')).map((p) => p.slice(prefix.length)).sort();
+    });
+  }
+
+  exists(path: string, watcher?: Watcher): Promise<Stat | null> {
+    return this.read('exists', path, watcher, () => {
+      if (watcher) this.add(this.dataWatches, path, watcher); // an exists watch is set whether or not the node exists
+      const node = this.nodes.get(path);
+      return node ? stat(node) : null;
+    });
+  }
+
+  /** The answer is computed when the read is released, as a server answers when it processes the request. */
+  private async read<T>(kind: ReadKind, path: string, watcher: Watcher | undefined, answer: () => T): Promise<T> {
+    this.reads.push({ kind, path, watched: watcher !== undefined });
+    const failure = this.failures.findIndex((f) => f.kind === kind && f.path === path);
+    if (failure !== -1) {
+      const [{ error }] = this.failures.splice(failure, 1);
+      await Promise.resolve();
+      throw error;
+    }
+    const gateIndex = this.gates.findIndex((g) => g.kind === kind && g.path === path);
+    if (gateIndex !== -1) {
+      const [gate] = this.gates.splice(gateIndex, 1);
+      await new Promise<void>((resolve) => {
+        const done = gate.release;
+        gate.release = resolve;
+        gate.open();
+        if (done) resolve();
+      });
+    }
+    await Promise.resolve();
+    return answer();
+  }
+
+  private add(map: Map<string, Set<Watcher>>, path: string, watcher: Watcher): void {
+    let set = map.get(path);
+    if (!set) map.set(path, (set = new Set()));
+    set.add(watcher);
+  }
+
+  private fire(map: Map<string, Set<Watcher>>, path: string, event: WatchEvent): void {
+    const set = map.get(path);
+    if (!set) return;
+    map.delete(path); // one-shot
+    for (const watcher of set) watcher(event);
+  }
+
+  /** A new session: the server forgot every watch. */
+  expireSession(): void {
+    this.dataWatches = new Map();
+    this.childWatches = new Map();
+  }
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/')) || '/';
+}
+
+function stat(node: Node): Stat {
+  return { version: node.version, aversion: 0, ephemeralOwner: '0', numChildren: 0, mtime: new Date(0), ctime: new Date(0) };
+}
+
+/** Lets every pending promise continuation run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
+
+function hooks(): WatchHooks & { changes: number; errors: Error[]; current: boolean } {
+  const state = {
+    changes: 0,
+    errors: [] as Error[],
+    current: true,
+    isCurrent: () => state.current,
+    onChange: () => void state.changes++,
+    onError: (error: Error) => void state.errors.push(error),
+  };
+  return state;
+}
+
+const text = (watch: NodeWatch) => watch.value?.data?.toString() ?? null;
+
+describe('WatchArm: the one arming rule', () => {
+  test('a read made while a watch is armed passes none; the watch counts as armed only after its read', async () => {
+    const zk = new FakeZooKeeper();
+    zk.set('/a', 'x');
+    let fired = 0;
+    const arm = new WatchArm(() => void fired++, () => true);
+    expect(arm.isArmed).toBe(false);
+    const read = arm.read((watcher) => zk.getData('/a', watcher));
+    expect(arm.isArmed).toBe(false);
+    await read;
+    expect(arm.isArmed).toBe(true);
+    await arm.read((watcher) => zk.getData('/a', watcher));
+    expect(zk.reads.map((r) => r.watched)).toEqual([true, false]);
+    zk.set('/a', 'y');
+    expect(fired).toBe(1);
+    expect(arm.isArmed).toBe(false);
+  });
+
+  test('a watch that fires before its read has been processed never counts as armed', async () => {
+    const zk = new FakeZooKeeper();
+    zk.set('/a', 'x');
+    const arm = new WatchArm(() => undefined, () => true);
+    await arm.read(async (watcher) => {
+      const result = await zk.getData('/a', watcher);
+      zk.set('/a', 'y'); // the event arrives before the read's continuation runs
+      return result;
+    });
+    expect(arm.isArmed).toBe(false);
+  });
+
+  test('after reset, a watcher set in the old session is ignored and its read does not arm', async () => {
+    const zk = new FakeZooKeeper();
+    zk.set('/a', 'x');
+    let fired = 0;
+    const arm = new WatchArm(() => void fired++, () => true);
+    const held = zk.hold('getData', '/a');
+    const read = arm.read((watcher) => zk.getData('/a', watcher));
+    await held.made;
+    arm.reset();
+    held.release();
+    await read;
+    expect(arm.isArmed).toBe(false);
+    zk.set('/a', 'y');
+    expect(fired).toBe(0);
+  });
+});
+
+describe('Coalescer', () => {
+  test('a burst of runs costs the running one and one more', async () => {
+    let runs = 0;
+    let release!: () => void;
+    const coalescer = new Coalescer(
+      async () => {
+        runs++;
+        if (runs === 1) await new Promise<void>((resolve) => (release = resolve));
+      },
+      { isCurrent: () => true, onError: () => undefined },
+    );
+    const first = coalescer.run();
+    for (let i = 0; i < 10; i++) void coalescer.run();
+    release();
+    await first;
+    await settle();
+    expect(runs).toBe(2);
+    expect(coalescer.busy).toBe(false);
+  });
+
+  test('a failing run reports its error and does not reject', async () => {
+    const errors: Error[] = [];
+    const coalescer = new Coalescer(() => Promise.reject(new Error('boom')), { isCurrent: () => true, onError: (e) => void errors.push(e) });
+    await expect(coalescer.run()).resolves.toBeUndefined();
+    expect(errors.map((e) => e.message)).toEqual(['boom']);
+  });
+});
+
+describe('NodeWatch', () => {
+  test('follows data changes, creation and deletion, re-arming each time', async () => {
+    const zk = new FakeZooKeeper();
+    const h = hooks();
+    const watch = new NodeWatch(zk, '/cfg', h);
+    await watch.reload();
+    expect(watch.value).toBeNull();
+    expect(watch.stale).toBe(false);
+    for (const value of ['{"ratio":1}', '{"ratio":2}', '{"ratio":3}']) {
+      zk.set('/cfg', value);
+      await settle();
+      expect(text(watch)).toBe(value);
+    }
+    zk.remove('/cfg');
+    await settle();
+    expect(watch.value).toBeNull();
+    zk.set('/cfg', '{"ratio":4}');
+    await settle();
+    expect(text(watch)).toBe('{"ratio":4}');
+    expect(h.errors).toEqual([]);
+  });
+
+  test('the lost-watch race: an unwatched re-read that ends after the armed watch fired leaves the watch re-armed', async () => {
+    // The retry tick queues a read while a watch is armed (so it passes none); the watch fires while that read is in
+    // flight. Before the fix the late read marked the watch armed again, and no later change was ever seen.
+    const zk = new FakeZooKeeper();
+    zk.set('/cfg', 'v0');
+    const h = hooks();
+    const watch = new NodeWatch(zk, '/cfg', h);
+    await watch.reload();
+    const held = zk.hold('exists', '/cfg');
+    const late = watch.reload(); // an unwatched read: a watch is armed
+    await held.made;
+    expect(zk.reads[zk.reads.length - 1]).toEqual({ kind: 'exists', path: '/cfg', watched: false });
+    zk.set('/cfg', 'v1'); // the armed watch fires while the unwatched read is in flight
+    held.release();
+    await late;
+    await settle();
+    expect(text(watch)).toBe('v1');
+    expect(watch.stale).toBe(false);
+    zk.set('/cfg', 'v2'); // only seen if a watch is really armed
+    await settle();
+    expect(text(watch)).toBe('v2');
+  });
+
+  test('a failed read leaves the view stale and reports the error; the next reload re-arms', async () => {
+    const zk = new FakeZooKeeper();
+    zk.set('/cfg', 'v0');
+    const h = hooks();
+    const watch = new NodeWatch(zk, '/cfg', h);
+    zk.failNext('exists', '/cfg');
+    await watch.reload();
+    expect(h.errors).toHaveLength(1);
+    expect(watch.stale).toBe(true);
+    await watch.reload();
+    expect(text(watch)).toBe('v0');
+    zk.set('/cfg', 'v1');
+    await settle();
+    expect(text(watch)).toBe('v1');
+  });
+
+  test('a session that expires mid-read: the old read is dropped, the old watch ignored, the new read arms', async () => {
+    const zk = new FakeZooKeeper();
+    zk.set('/cfg', 'v0');
+    const h = hooks();
+    const watch = new NodeWatch(zk, '/cfg', h);
+    const held = zk.hold('exists', '/cfg');
+    const old = watch.reload();
+    await held.made;
+    zk.expireSession();
+    watch.reset();
+    zk.set('/cfg', 'v1');
+    held.release();
+    await old;
+    await settle();
+    expect(watch.loaded).toBe(false); // the old session's answer was not applied
+    const changesBefore = h.changes;
+    await watch.reload();
+    expect(text(watch)).toBe('v1');
+    expect(h.changes).toBe(changesBefore + 1);
+    zk.set('/cfg', 'v2');
+    await settle();
+    expect(text(watch)).toBe('v2');
+  });
+
+  test('an owner that is closed gets no more changes', async () => {
+    const zk = new FakeZooKeeper();
+    const h = hooks();
+    const watch = new NodeWatch(zk, '/cfg', h);
+    await watch.reload();
+    const changes = h.changes;
+    h.current = false;
+    zk.set('/cfg', 'v1');
+    await settle();
+    expect(h.changes).toBe(changes);
+  });
+});
+
+describe('ChildrenWatch', () => {
+  test('an absent directory is watched for its creation, then for its children', async () => {
+    const zk = new FakeZooKeeper();
+    const h = hooks();
+    const watch = new ChildrenWatch(zk, '/svc', h);
+    await watch.reload();
+    expect(watch.names).toEqual([]);
+    expect(watch.stale).toBe(false);
+    zk.set('/svc', '');
+    await settle();
+    zk.set('/svc/a', '');
+    await settle();
+    zk.set('/svc/b', '');
+    await settle();
+    expect(watch.names).toEqual(['a', 'b']);
+    zk.remove('/svc/a');
+    await settle();
+    expect(watch.names).toEqual(['b']);
+  });
+});
+
+describe('DirectoryWatch', () => {
+  test('children and their data: added, changed, deleted, each seen once and re-armed', async () => {
+    const zk = new FakeZooKeeper();
+    zk.set('/i', '');
+    zk.set('/i/a', '1');
+    const h = hooks();
+    const dir = new DirectoryWatch(zk, '/i', h);
+    await dir.reload();
+    const view = () => Object.fromEntries([...dir.entries].map(([name, entry]) => [name, entry.data?.toString()]));
+    expect(view()).toEqual({ a: '1' });
+    zk.set('/i/b', '2');
+    await settle();
+    expect(view()).toEqual({ a: '1', b: '2' });
+    zk.set('/i/a', '1b');
+    await settle();
+    zk.set('/i/a', '1c');
+    await settle();
+    expect(view()).toEqual({ a: '1c', b: '2' });
+    zk.remove('/i/b');
+    await settle();
+    expect(view()).toEqual({ a: '1c' });
+    expect(dir.stale).toBe(false);
+    // One data watch per child at most: re-reads never stack duplicate watchers.
+    expect(zk.watchersOn('/i/a')).toBe(1);
+  });
+
+  test('a child changed while the directory is being re-read keeps its newest data', async () => {
+    const zk = new FakeZooKeeper();
+    zk.set('/i', '');
+    zk.set('/i/a', '1');
+    const h = hooks();
+    const dir = new DirectoryWatch(zk, '/i', h);
+    await dir.reload();
+    const held = zk.hold('getChildren', '/i');
+    zk.set('/i/b', '2'); // the child watch fires: a directory re-read starts and is held
+    await held.made;
+    zk.set('/i/a', '1b'); // a's data watch fires meanwhile
+    await settle();
+    held.release();
+    await settle();
+    expect(dir.entries.get('a')?.data?.toString()).toBe('1b');
+    expect(dir.entries.get('b')?.data?.toString()).toBe('2');
+  });
+
+  test('a child data re-read that fails marks the directory for a full re-read', async () => {
+    const zk = new FakeZooKeeper();
+    zk.set('/i', '');
+    zk.set('/i/a', '1');
+    const h = hooks();
+    const dir = new DirectoryWatch(zk, '/i', h);
+    await dir.reload();
+    zk.failNext('getData', '/i/a');
+    zk.set('/i/a', '2');
+    await settle();
+    expect(h.errors).toHaveLength(1);
+    expect(dir.stale).toBe(true);
+    await dir.reload();
+    expect(dir.entries.get('a')?.data?.toString()).toBe('2');
+    zk.set('/i/a', '3');
+    await settle();
+    expect(dir.entries.get('a')?.data?.toString()).toBe('3');
+  });
+
+  test('after a new session the first read replaces the entries whole', async () => {
+    const zk = new FakeZooKeeper();
+    zk.set('/i', '');
+    zk.set('/i/a', '1');
+    zk.set('/i/b', '2');
+    const h = hooks();
+    const dir = new DirectoryWatch(zk, '/i', h);
+    await dir.reload();
+    zk.expireSession();
+    dir.reset();
+    zk.remove('/i/a'); // no watch sees it: the server forgot them
+    zk.set('/i/b', '2b');
+    expect(dir.entries.size).toBe(2); // the old view stays until the new read
+    await dir.reload();
+    expect([...dir.entries.keys()]).toEqual(['b']);
+    expect(dir.entries.get('b')?.data?.toString()).toBe('2b');
+    zk.set('/i/c', '3');
+    await settle();
+    expect([...dir.entries.keys()].sort()).toEqual(['b', 'c']);
+  });
+});
