@@ -9,9 +9,12 @@ import type { EventEmitter } from 'node:events';
 import { NativeAddonError } from '../errors';
 import { loadModule } from '../util/load';
 
-export interface NativeStat {
+/** A znode's stat, as the client gives it. */
+export interface Stat {
   version: number;
+  /** The ACL's version: 0 until the ACL is first set after the create. */
   aversion: number;
+  /** Session id (hex) owning an ephemeral znode; '0' for a persistent one. */
   ephemeralOwner: string;
   numChildren: number;
   mtime: Date;
@@ -31,15 +34,15 @@ export interface NativeClient extends EventEmitter {
   init(config: object): void;
   close(): void;
   a_create(path: string, data: string | Buffer, flags: number, cb: NativeCallback<[string]>): number;
-  a_set(path: string, data: string | Buffer, version: number, cb: NativeCallback<[NativeStat]>): number;
-  a_get(path: string, watch: boolean, cb: NativeCallback<[NativeStat, Buffer | null]>): number;
-  aw_get(path: string, watcher: NativeWatcher, cb: NativeCallback<[NativeStat, Buffer | null]>): number;
+  a_set(path: string, data: string | Buffer, version: number, cb: NativeCallback<[Stat]>): number;
+  a_get(path: string, watch: boolean, cb: NativeCallback<[Stat, Buffer | null]>): number;
+  aw_get(path: string, watcher: NativeWatcher, cb: NativeCallback<[Stat, Buffer | null]>): number;
   a_get_children(path: string, watch: boolean, cb: NativeCallback<[string[]]>): number;
   aw_get_children(path: string, watcher: NativeWatcher, cb: NativeCallback<[string[]]>): number;
-  a_exists(path: string, watch: boolean, cb: NativeCallback<[NativeStat]>): number;
-  aw_exists(path: string, watcher: NativeWatcher, cb: NativeCallback<[NativeStat]>): number;
+  a_exists(path: string, watch: boolean, cb: NativeCallback<[Stat]>): number;
+  aw_exists(path: string, watcher: NativeWatcher, cb: NativeCallback<[Stat]>): number;
   a_delete_(path: string, version: number, cb: NativeCallback<[]>): number;
-  a_get_acl(path: string, cb: NativeCallback<[NativeAcl[] | null, NativeStat | null]>): number;
+  a_get_acl(path: string, cb: NativeCallback<[NativeAcl[] | null, Stat | null]>): number;
   a_set_acl(path: string, version: number, acl: NativeAcl[], cb: NativeCallback<[]>): number;
   add_auth(scheme: string, auth: string, cb: NativeCallback<[]>): number;
 }

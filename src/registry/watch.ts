@@ -126,10 +126,15 @@ export async function childrenOrAbsent(session: WatchSession, path: string, watc
   }
 }
 
-/** Shared by the views below: loaded state, a session epoch, and a coalesced load. */
+/**
+ * Shared by the views below: loaded state, the view's own watch (a child watch, or an exists watch), a session
+ * epoch, and a coalesced load.
+ */
 abstract class WatchedView {
   loaded = false;
   protected epoch = 0;
+  /** The view's own watch; when it fires, the view reads again. */
+  protected readonly arm: WatchArm;
   private readonly loader: Coalescer;
 
   constructor(
@@ -138,10 +143,13 @@ abstract class WatchedView {
     protected readonly hooks: WatchHooks,
   ) {
     this.loader = new Coalescer(() => this.load(), hooks);
+    this.arm = new WatchArm(() => void this.reload(), () => this.hooks.isCurrent());
   }
 
   /** Whether a (re)read is needed: never read, or its watch is not armed. */
-  abstract get stale(): boolean;
+  get stale(): boolean {
+    return !this.loaded || !this.arm.isArmed;
+  }
 
   /** Whether a read is in flight (it will arm the watch, or fail and be retried). */
   get reading(): boolean {
@@ -157,6 +165,7 @@ abstract class WatchedView {
   reset(): void {
     this.loaded = false;
     this.epoch++;
+    this.arm.reset();
   }
 
   /** True while a load started in `epoch` may still apply its results. */
@@ -170,16 +179,6 @@ abstract class WatchedView {
 /** The names of a directory's children, kept current by a child watch. */
 export class ChildrenWatch extends WatchedView {
   names: readonly string[] = [];
-  private readonly arm = new WatchArm(() => void this.reload(), () => this.hooks.isCurrent());
-
-  get stale(): boolean {
-    return !this.loaded || !this.arm.isArmed;
-  }
-
-  override reset(): void {
-    super.reset();
-    this.arm.reset();
-  }
 
   protected async load(): Promise<void> {
     const epoch = this.epoch;
@@ -194,20 +193,10 @@ export class ChildrenWatch extends WatchedView {
 /** One znode's data and stat (null while it does not exist), kept current by an exists watch. */
 export class NodeWatch extends WatchedView {
   value: NodeValue | null = null;
-  // An exists watch fires on creation, deletion and data changes alike.
-  private readonly arm = new WatchArm(() => void this.reload(), () => this.hooks.isCurrent());
-
-  get stale(): boolean {
-    return !this.loaded || !this.arm.isArmed;
-  }
-
-  override reset(): void {
-    super.reset();
-    this.arm.reset();
-  }
 
   protected async load(): Promise<void> {
     const epoch = this.epoch;
+    // An exists watch fires on creation, deletion and data changes alike.
     const stat = await this.arm.read((watcher) => this.session.exists(this.path, watcher));
     let value: NodeValue | null = null;
     if (stat) {
@@ -232,23 +221,18 @@ export class NodeWatch extends WatchedView {
 export class DirectoryWatch extends WatchedView {
   /** Data and stat by child name. */
   entries = new Map<string, NodeValue>();
-  private readonly children = new WatchArm(() => void this.reload(), () => this.hooks.isCurrent());
+  /** Each child's data watch; `arm` is the child watch. */
   private readonly childArms = new Map<string, WatchArm>();
-
-  get stale(): boolean {
-    return !this.loaded || !this.children.isArmed;
-  }
 
   override reset(): void {
     super.reset();
-    this.children.reset();
     this.childArms.clear();
   }
 
   protected async load(): Promise<void> {
     const epoch = this.epoch;
     const fresh = !this.loaded;
-    const names = await this.children.read((watcher) => childrenOrAbsent(this.session, this.path, watcher));
+    const names = await this.arm.read((watcher) => childrenOrAbsent(this.session, this.path, watcher));
     if (!this.current(epoch)) return;
     const listed = new Set(names);
     const toRead = names.filter((name) => fresh || !this.entries.has(name) || !this.armOf(name).isArmed);

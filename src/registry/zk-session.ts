@@ -26,7 +26,7 @@ import { createBackoff } from '../util/backoff';
 import { safeEmit } from '../util/emit';
 import { ZK_CODES } from '../zk-codes';
 import { READ_ALL_CREATOR_ALL, type AclEntry } from './acl';
-import { loadNativeZooKeeper, type NativeCallback, type NativeClient, type NativeStat, type NativeWatcher, type NativeZooKeeperClass } from './native';
+import { loadNativeZooKeeper, type NativeCallback, type NativeClient, type Stat, type NativeWatcher, type NativeZooKeeperClass } from './native';
 import { repairOpenAcl, secureCreated } from './secure-create';
 
 /** The code of the client's `close` event when the server refused the session's credentials. */
@@ -45,16 +45,7 @@ export interface WatchEvent {
 }
 export type Watcher = (event: WatchEvent) => void;
 
-export interface Stat {
-  version: number;
-  /** The ACL's version: 0 until the ACL is first set after the create. */
-  aversion: number;
-  /** Session id (hex) owning an ephemeral znode; '0' for a persistent one. */
-  ephemeralOwner: string;
-  numChildren: number;
-  mtime: Date;
-  ctime: Date;
-}
+export type { Stat } from './native';
 
 export interface ZkSessionOptions {
   /** Connect string: `host:port[,host:port...][/chroot]`. */
@@ -74,15 +65,9 @@ export interface ZkSessionOptions {
 
 export type CreateMode = 'persistent' | 'ephemeral';
 
-function toStat(stat: NativeStat): Stat {
-  return {
-    version: stat.version,
-    aversion: stat.aversion,
-    ephemeralOwner: String(stat.ephemeralOwner),
-    numChildren: stat.numChildren,
-    mtime: stat.mtime,
-    ctime: stat.ctime,
-  };
+/** The client's stat, with a copy's independence and the owner's id always a string. */
+function toStat(stat: Stat): Stat {
+  return { ...stat, ephemeralOwner: String(stat.ephemeralOwner) };
 }
 
 /**
@@ -418,7 +403,7 @@ export class ZkSession extends EventEmitter {
 
   getData(path: string, watcher?: Watcher): Promise<{ data: Buffer | null; stat: Stat }> {
     return this.call('get', path, (client, done) => {
-      const cb: NativeCallback<[NativeStat, Buffer | null]> = (rc, error, stat, data) => done(rc, error, rc === ZK_CODES.OK ? { data, stat: toStat(stat) } : undefined);
+      const cb: NativeCallback<[Stat, Buffer | null]> = (rc, error, stat, data) => done(rc, error, rc === ZK_CODES.OK ? { data, stat: toStat(stat) } : undefined);
       return watcher ? client.aw_get(path, this.wrapWatcher(watcher), cb) : client.a_get(path, false, cb);
     });
   }
@@ -454,7 +439,7 @@ export class ZkSession extends EventEmitter {
   async exists(path: string, watcher?: Watcher): Promise<Stat | null> {
     try {
       return await this.call<Stat>('exists', path, (client, done) => {
-        const cb: NativeCallback<[NativeStat]> = (rc, error, stat) => done(rc, error, rc === ZK_CODES.OK ? toStat(stat) : undefined);
+        const cb: NativeCallback<[Stat]> = (rc, error, stat) => done(rc, error, rc === ZK_CODES.OK ? toStat(stat) : undefined);
         return watcher ? client.aw_exists(path, this.wrapWatcher(watcher), cb) : client.a_exists(path, false, cb);
       });
     } catch (error) {

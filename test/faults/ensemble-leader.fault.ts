@@ -4,23 +4,7 @@
  * others, the two survivors elect a new leader, and sessions (with their ephemeral znodes and watches) live on.
  */
 import { adminSessionFor } from './admin';
-import type { ProviderProcess } from './children';
-import {
-  consumerSessions,
-  idOf,
-  note,
-  report,
-  seconds,
-  startConsumer,
-  startLoad,
-  startProviders,
-  untilSnapshot,
-  ROOT,
-  SERVICE,
-  expectRealLoad,
-  type Consumer,
-} from './harness';
-import type { LoadGenerator } from './load';
+import { consumerSessions, expectRealLoad, faultScenario, note, report, ROOT, seconds, SERVICE, untilSnapshot } from './harness';
 import { eventually } from '../support/helpers';
 import { instancePath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
@@ -28,28 +12,12 @@ import { Ensemble } from './zookeeper';
 
 describe('fault: the ZooKeeper ensemble loses its leader', () => {
   const ensemble = new Ensemble();
-  let providers: ProviderProcess[] = [];
-  let consumer: Consumer | undefined;
-  let load: LoadGenerator | undefined;
   let admin: ZkSession | undefined;
-
-  afterAll(async () => {
-    await load?.stop();
-    consumer?.gray.close();
-    admin?.close();
-    await Promise.all(providers.map((provider) => provider.kill()));
-    await ensemble.destroy();
-  });
+  const scenario = faultScenario(ensemble, () => admin?.close());
 
   test('no client request fails; a new leader is elected and the consumer sees changes made after the loss', async () => {
-    const connect = await ensemble.start();
+    const { connect, consumer, load, ids } = await scenario.begin();
     note(`ensemble up: ${connect}`);
-    providers = await startProviders(connect, 3);
-    const ids = providers.map(idOf);
-    consumer = startConsumer(connect);
-    await untilSnapshot(consumer, ids);
-    load = startLoad(consumer);
-    await load.untilAnswered(400);
 
     let smallest = ids.length;
     const sampler = setInterval(() => (smallest = Math.min(smallest, consumer!.ids().length)), 50);

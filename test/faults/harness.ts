@@ -157,3 +157,42 @@ export function expectRealLoad(result: LoadResult): void {
 
 /** Seconds with one decimal, for the report. */
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** A fault scenario's parts, once begun: the registry's address, three providers, the consumer, and its load. */
+export interface Scenario {
+  connect: string;
+  /** The providers; a scenario may replace or add to them, and every one in here is killed at the end. */
+  providers: ProviderProcess[];
+  consumer: Consumer;
+  load: LoadGenerator;
+  /** The providers' ids at the start. */
+  ids: string[];
+}
+
+/**
+ * Declares a scenario's setup and its cleanup (an `afterAll` that stops the load, closes the consumer, kills every
+ * provider and destroys the registry, plus `cleanup` when given). `begin()` starts the registry, three providers and
+ * the consumer, waits for the consumer to see them all, and for 400 answered requests of steady load.
+ */
+export function faultScenario(registry: { start(): Promise<string>; destroy(): Promise<void> }, cleanup?: () => unknown): { begin(): Promise<Scenario> } {
+  const parts: { providers: ProviderProcess[]; consumer?: Consumer; load?: LoadGenerator } = { providers: [] };
+  afterAll(async () => {
+    await parts.load?.stop();
+    parts.consumer?.gray.close();
+    await cleanup?.();
+    await Promise.all(parts.providers.map((provider) => provider.kill()));
+    await registry.destroy();
+  });
+  return {
+    async begin() {
+      const connect = await registry.start();
+      parts.providers.push(...(await startProviders(connect, 3)));
+      const ids = parts.providers.map(idOf);
+      const consumer = (parts.consumer = startConsumer(connect));
+      await untilSnapshot(consumer, ids);
+      const load = (parts.load = startLoad(consumer));
+      await load.untilAnswered(400); // two seconds of steady traffic first
+      return { connect, providers: parts.providers, consumer, load, ids };
+    },
+  };
+}

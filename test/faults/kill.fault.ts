@@ -2,31 +2,14 @@
  * Fault 1: one of three providers dies by SIGKILL under ~200 GET/s. Its znode lingers until its ZooKeeper session
  * expires; meanwhile failover retries what it refuses or resets, and outlier ejection takes it out of rotation.
  */
-import type { ProviderProcess } from './children';
-import { idOf, note, report, seconds, startConsumer, startLoad, startProviders, untilSnapshot, PROVIDER_SESSION_TIMEOUT, expectRealLoad, type Consumer } from './harness';
-import type { LoadGenerator } from './load';
+import { expectRealLoad, faultScenario, idOf, note, PROVIDER_SESSION_TIMEOUT, report, seconds, untilSnapshot } from './harness';
 import { StandaloneZooKeeper } from './zookeeper';
 
 describe('fault: a provider is killed with SIGKILL', () => {
-  const zk = new StandaloneZooKeeper();
-  let providers: ProviderProcess[] = [];
-  let consumer: Consumer | undefined;
-  let load: LoadGenerator | undefined;
-
-  afterAll(async () => {
-    await load?.stop();
-    consumer?.gray.close();
-    await Promise.all(providers.map((provider) => provider.kill()));
-    await zk.destroy();
-  });
+  const scenario = faultScenario(new StandaloneZooKeeper());
 
   test('no client request fails; the dead instance is ejected, then dropped when its session expires', async () => {
-    const connect = await zk.start();
-    providers = await startProviders(connect, 3);
-    consumer = startConsumer(connect);
-    await untilSnapshot(consumer, providers.map(idOf));
-    load = startLoad(consumer);
-    await load.untilAnswered(400); // two seconds of steady traffic first
+    const { providers, consumer, load } = await scenario.begin();
 
     const victim = providers[1];
     const killedAt = Date.now();

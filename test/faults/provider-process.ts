@@ -6,10 +6,11 @@
  * default 4000), DRAIN_MS (default: graykit's), APP_VERSION.
  *
  *   GET /work?delay=ms   answers {port, pid, version} after `delay` ms
+ *   GET /hold?delay=ms   the same, and reports `request` when it arrives, so that a test can wait for it to be in
+ *                        flight
  *
  * It reports its lifecycle on stdout, one JSON object a line: listening (port), registered (path), draining,
- * closing, closed; and `request` (delay) when a /work request with a delay arrives, so that a test can wait for
- * it to be in flight. Over the IPC channel, `{ type: 'expire' }` ends its own ZooKeeper session from outside (as the
+ * closing, closed. Over the IPC channel, `{ type: 'expire' }` ends its own ZooKeeper session from outside (as the
  * server does on expiry) and answers `{ type: 'expired' }`. It exits when its parent goes away (IPC disconnect).
  */
 import type { AddressInfo, Server } from 'node:net';
@@ -48,13 +49,16 @@ registration.handleSignals();
 const app = express();
 app.use(gray);
 let port = 0;
-app.get('/work', (req, res) => {
+const work = (req: express.Request, res: express.Response) => {
   const delay = Math.min(Number(req.query.delay ?? 0) || 0, 10_000);
   const answer = () => res.json({ port, pid: process.pid, version: registration.metadata.version });
-  if (delay > 0) {
-    report('request', { delay });
-    setTimeout(answer, delay);
-  } else answer();
+  if (delay > 0) setTimeout(answer, delay);
+  else answer();
+};
+app.get('/work', work);
+app.get('/hold', (req, res) => {
+  report('request', { path: req.path });
+  work(req, res);
 });
 
 const server: Server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {

@@ -3,44 +3,14 @@
  * drain, stop accepting, finish in-flight, exit) and started again on the same port, under ~200 GET/s.
  */
 import { startProviderProcess, type ProviderProcess } from './children';
-import {
-  idOf,
-  note,
-  report,
-  seconds,
-  startConsumer,
-  startLoad,
-  startProviders,
-  untilSnapshot,
-  PROVIDER_SESSION_TIMEOUT,
-  ROOT,
-  expectRealLoad,
-  type Consumer,
-} from './harness';
-import type { LoadGenerator } from './load';
+import { expectRealLoad, faultScenario, note, PROVIDER_SESSION_TIMEOUT, report, ROOT, seconds, untilSnapshot } from './harness';
 import { StandaloneZooKeeper } from './zookeeper';
 
 describe('fault: rolling restart with graceful shutdown', () => {
-  const zk = new StandaloneZooKeeper();
-  let providers: ProviderProcess[] = [];
-  let consumer: Consumer | undefined;
-  let load: LoadGenerator | undefined;
-
-  afterAll(async () => {
-    await load?.stop();
-    consumer?.gray.close();
-    await Promise.all(providers.map((provider) => provider.kill()));
-    await zk.destroy();
-  });
+  const scenario = faultScenario(new StandaloneZooKeeper());
 
   test('no client request fails while every provider is restarted in turn', async () => {
-    const connect = await zk.start();
-    providers = await startProviders(connect, 3);
-    const ids = providers.map(idOf);
-    consumer = startConsumer(connect);
-    await untilSnapshot(consumer, ids);
-    load = startLoad(consumer);
-    await load.untilAnswered(400);
+    const { connect, providers, consumer, load, ids } = await scenario.begin();
 
     const restarts: number[] = [];
     for (let i = 0; i < providers.length; i++) {

@@ -3,35 +3,17 @@
  * and it must register again by itself; then the consumer's own session ends, and it must re-read everything and
  * swap its snapshot in whole, without routing from an empty one in between.
  */
-import type { ProviderProcess } from './children';
-import { idOf, note, report, seconds, startConsumer, startLoad, startProviders, untilSnapshot, expectRealLoad, type Consumer } from './harness';
-import type { LoadGenerator } from './load';
+import { expectRealLoad, faultScenario, note, report, seconds, untilSnapshot } from './harness';
 import { eventually, forceExpiry } from '../support/helpers';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { StandaloneZooKeeper } from './zookeeper';
 
 describe('fault: ZooKeeper sessions expire', () => {
-  const zk = new StandaloneZooKeeper();
-  let providers: ProviderProcess[] = [];
-  let consumer: Consumer | undefined;
-  let load: LoadGenerator | undefined;
-
-  afterAll(async () => {
-    await load?.stop();
-    consumer?.gray.close();
-    await Promise.all(providers.map((provider) => provider.kill()));
-    await zk.destroy();
-  });
+  const scenario = faultScenario(new StandaloneZooKeeper());
 
   test('a provider re-registers and the consumer re-syncs after their sessions expire; no client request fails', async () => {
-    const connect = await zk.start();
+    const { connect, providers, consumer, load, ids } = await scenario.begin();
     process.env.GRAYKIT_TEST_ZK = connect; // forceExpiry's twin client connects here
-    providers = await startProviders(connect, 3);
-    const ids = providers.map(idOf);
-    consumer = startConsumer(connect);
-    await untilSnapshot(consumer, ids);
-    load = startLoad(consumer);
-    await load.untilAnswered(400);
 
     let smallest = ids.length;
     const sampler = setInterval(() => (smallest = Math.min(smallest, consumer!.ids().length)), 20);

@@ -5,46 +5,17 @@
  * ZooKeeper is back: the crashed instance goes when its session expires, the new one is seen once it registers.
  */
 import { ProviderProcess } from './children';
-import {
-  idOf,
-  note,
-  report,
-  seconds,
-  startConsumer,
-  startLoad,
-  startProviders,
-  untilSnapshot,
-  PROVIDER_SESSION_TIMEOUT,
-  ROOT,
-  expectRealLoad,
-  type Consumer,
-} from './harness';
-import type { LoadGenerator } from './load';
+import { expectRealLoad, faultScenario, idOf, note, PROVIDER_SESSION_TIMEOUT, report, ROOT, seconds, untilSnapshot } from './harness';
 import { StandaloneZooKeeper } from './zookeeper';
 
 const OUTAGE_MS = 20_000;
 
 describe('fault: ZooKeeper is down for 20 s', () => {
   const zk = new StandaloneZooKeeper();
-  let providers: ProviderProcess[] = [];
-  let consumer: Consumer | undefined;
-  let load: LoadGenerator | undefined;
-
-  afterAll(async () => {
-    await load?.stop();
-    consumer?.gray.close();
-    await Promise.all(providers.map((provider) => provider.kill()));
-    await zk.destroy();
-  });
+  const scenario = faultScenario(zk);
 
   test('no client request fails; the snapshot is kept through the outage and re-synced after it', async () => {
-    const connect = await zk.start();
-    providers = await startProviders(connect, 3);
-    const before = providers.map(idOf);
-    consumer = startConsumer(connect);
-    await untilSnapshot(consumer, before);
-    load = startLoad(consumer);
-    await load.untilAnswered(400);
+    const { connect, providers, consumer, load, ids: before } = await scenario.begin();
 
     // Sample the snapshot all along: a disconnect must never empty it.
     let smallest = before.length;

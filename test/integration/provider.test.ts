@@ -4,7 +4,7 @@ import express from 'express';
 import { grayRegister, silentLogger } from '../../src';
 import { instancePath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
-import { adminSession, eventually, forceExpiry, startProvider, testZk, uniqueRoot } from '../support/helpers';
+import { adminSession, eventually, forceExpiry, recordingLogger, startProvider, testZk, uniqueRoot } from '../support/helpers';
 import { startSlowProxy, type SlowProxy } from '../support/slow-proxy';
 
 describe('grayRegister (real ZooKeeper)', () => {
@@ -156,6 +156,67 @@ describe('grayRegister (real ZooKeeper)', () => {
       await proxy?.close();
     }
   }, 30_000);
+
+  describe('a middleware that never sees its server listen warns, naming the fix', () => {
+    const serve = async (app: express.Express, listen: (app: express.Express) => http.Server) => {
+      const server = listen(app);
+      await new Promise((resolve) => server.once('listening', resolve));
+      const port = (server.address() as AddressInfo).port;
+      const status = await new Promise<number | undefined>((resolve, reject) =>
+        http.get({ host: '127.0.0.1', port, path: '/ping', agent: false }, (res) => resolve(res.resume().statusCode)).on('error', reject),
+      );
+      return { server, status };
+    };
+
+    test.each([
+      ['mounted on an express.Router()', (gray: express.RequestHandler) => {
+        const app = express();
+        const router = express.Router();
+        router.use(gray);
+        router.get('/ping', (_req, res) => void res.send('pong'));
+        app.use(router);
+        return { app, listen: (a: express.Express) => a.listen(0, '127.0.0.1') };
+      }],
+      ['http.createServer(app) without attach()', (gray: express.RequestHandler) => {
+        const app = express();
+        app.use(gray);
+        app.get('/ping', (_req, res) => void res.send('pong'));
+        return { app, listen: (a: express.Express) => http.createServer(a).listen(0, '127.0.0.1') };
+      }],
+    ])('%s', async (_case, build) => {
+      const logger = recordingLogger();
+      const gray = grayRegister({ zk: testZk(), root, service: 'demo', host: '127.0.0.1', logger });
+      const { app, listen } = build(gray as unknown as express.RequestHandler);
+      const { server, status } = await serve(app, listen);
+      try {
+        expect(status).toBe(200); // the app serves, unregistered
+        expect(gray.registration.registered).toBe(false);
+        const warnings = logger.lines.filter((line) => line.startsWith('warn:') && line.includes('not registered'));
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]).toContain('service "demo"');
+        expect(warnings[0]).toContain('registration.attach(server)');
+        expect(warnings[0]).toContain('express.Router()');
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+
+    test('an app that listens as documented says nothing of the kind', async () => {
+      const logger = recordingLogger();
+      const gray = grayRegister({ zk: testZk(), root, service: 'demo', host: '127.0.0.1', logger, drainMs: 0 });
+      const app = express();
+      app.use(gray);
+      app.get('/ping', (_req, res) => void res.send('pong'));
+      const { server, status } = await serve(app, (a) => a.listen(0, '127.0.0.1'));
+      try {
+        expect(status).toBe(200);
+        await gray.registration.whenRegistered();
+        expect(logger.lines.filter((line) => line.includes('not registered'))).toEqual([]);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+  });
 
   test('invalid options are refused when the factory is called, with a message that names the option', async () => {
     expect(() => grayRegister({ zk: testZk(), service: 'Bad/Name' })).toThrow(/`service`/);
