@@ -4,6 +4,8 @@
  *   <root>/services/<service>/instances/<host>:<port>   EPHEMERAL, instance metadata JSON
  *   <root>/services/<service>/config                    PERSISTENT, service config JSON
  *   <root>/services/<service>/overrides/<host>:<port>   PERSISTENT, operator's partial metadata JSON
+ *   <root>/services/<service>/rollout                   PERSISTENT, the current or last rollout's state JSON
+ *   <root>/services/<service>/rollout/lease             EPHEMERAL, held by the running rollout's session
  *
  * Pure string functions; no I/O.
  */
@@ -39,3 +41,5 @@ export function instanceId(host: string, port: number): string {
 }
 export const overridesPath = (root: string, service: string) => `${root}/services/${service}/overrides`;
 export const overridePath = (root: string, service: string, id: string) => `${root}/services/${service}/overrides/${id}`;
+export const rolloutPath = (root: string, service: string) => `${root}/services/${service}/rollout`;
+export const rolloutLeasePath = (root: string, service: string) => `${root}/services/${service}/rollout/lease`;
