@@ -51,6 +51,13 @@ export interface ServiceConfig {
   rules?: LaneRule[];
   /** Request header whose value buckets users into lanes (stable per user). */
   hashBy?: string;
+  /**
+   * What a call gets when its lane has no instance: `all` (every instance serves it, the original design) or
+   * `none` (strict lanes: the call fails with NoInstanceError). Absent: `all`.
+   */
+  fallback?: 'all' | 'none';
+  /** CIDRs instance hosts must be in; narrows the consumer's own `allowedNetworks`, never widens it. */
+  allowedNetworks?: string[];
 }
 
 /** Partial instance metadata an operator lays over an instance's own: `<root>/services/<s>/overrides/<host>:<port>`. */

@@ -12,7 +12,8 @@ import { isValidRatio, validateConfig } from '../registry/codec';
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { isValidServiceName } from '../registry/paths';
 import type { ZkSession } from '../registry/zk-session';
-import { buildRoutingTable, pickLane, route, type RouteDecision, type RoutingTable } from '../router';
+import { AddressPolicy, parseCidr } from '../registry/networks';
+import { buildRoutingTable, isPooled, pickLane, route, type RouteDecision, type RoutingTable } from '../router';
 import { compileLanePolicy, type HashBy, type LanePolicy } from '../router/lane-policy';
 import type { Instance, Lane, LaneRule } from '../types';
 import { safeEmit } from '../util/emit';
@@ -51,6 +52,14 @@ export interface GrayConsumerOptions extends ConnectionOptions {
    * name given here. Default none (a draw by ratio).
    */
   hashBy?: HashBy;
+  /**
+   * Networks (CIDRs such as `10.0.0.0/8`, `fd00::/8`) that instance hosts must be in to receive traffic: an instance
+   * elsewhere is skipped with a warning, never routed to. A service config's `allowedNetworks` can narrow this list,
+   * never widen it. With a list, instances registered by host name are refused (a name's address is not known
+   * before connecting). Link-local (169.254.0.0/16, fe80::/10) and unspecified (0.0.0.0, ::) addresses are refused
+   * unless a network listed here contains them. Default: no list (any other address, and host names).
+   */
+  allowedNetworks?: readonly string[];
 }
 
 /** How one request is routed, beyond its lane. */
@@ -98,7 +107,8 @@ export class GrayConsumer extends EventEmitter {
   readonly ratio: number;
   readonly timeout: number;
   private readonly allowList?: ReadonlySet<string>;
-  private readonly random: () => number;
+  /** The source of randomness of the ratio split (option `random`). */
+  readonly random: () => number;
   private readonly session: ZkSession;
   private readonly catalog: RegistryCatalog;
   private readonly tables = new Map<string, Routed>();
@@ -135,8 +145,15 @@ export class GrayConsumer extends EventEmitter {
     this.localHashBy = options.hashBy;
     this.localPolicy = compileLanePolicy(this.localRules, this.localHashBy);
     this.outlier = resolveOutlierOptions(options.outlier);
+    if (options.allowedNetworks !== undefined) {
+      const bad = Array.isArray(options.allowedNetworks) ? options.allowedNetworks.find((network) => parseCidr(network) === undefined) : options.allowedNetworks;
+      if (bad !== undefined || !Array.isArray(options.allowedNetworks)) {
+        throw new InvalidOptionError('allowedNetworks', `expected an array of CIDRs such as '10.0.0.0/8' or 'fd00::/8', got ${JSON.stringify(bad)}`);
+      }
+    }
+    const addresses = new AddressPolicy(options.allowedNetworks);
     this.session = this.connection.openSession();
-    this.catalog = new RegistryCatalog({ session: this.session, root: this.connection.root, logger: this.connection.logger });
+    this.catalog = new RegistryCatalog({ session: this.session, root: this.connection.root, logger: this.connection.logger, addresses });
     this.catalog.on('change', (snapshot: ServiceSnapshot) => {
       let outliers = this.tables.get(snapshot.service)?.outliers;
       if (outliers) {
@@ -213,23 +230,26 @@ export class GrayConsumer extends EventEmitter {
       this.catalog.watch(service);
       return undefined;
     }
-    const ratio = routed.snapshot.config.ratio ?? this.ratio;
+    const { config } = routed.snapshot;
+    const ratio = config.ratio ?? this.ratio;
     // The common case, nothing ejected and no retry: the unfiltered table, nothing allocated for ejection.
     const decision =
       routed.outliers?.out || options?.exclude?.size
         ? this.routeAround(routed, ratio, lane, options)
-        : route(routed.table, { ratio, lane, random: this.random });
-    if (!decision) {
-      const { instances } = routed.snapshot;
-      const detail =
-        instances.length === 0
-          ? 'no live instance is registered'
-          : instances.every((instance) => instance.weight <= 0)
-            ? 'every instance has weight 0'
-            : 'every instance of the lane has already failed this request';
-      throw new NoInstanceError(service, routed.snapshot.path, detail);
-    }
+        : route(routed.table, { ratio, lane, random: this.random, fallback: config.fallback });
+    if (!decision) throw new NoInstanceError(service, routed.snapshot.path, this.whyNoInstance(routed, lane));
     return decision;
+  }
+
+  private whyNoInstance(routed: Routed, lane: Lane | undefined): string {
+    const { instances, config } = routed.snapshot;
+    if (instances.length === 0) return 'no live instance is registered';
+    if (instances.every((instance) => instance.weight <= 0)) return 'every instance has weight 0';
+    const laneTable = lane === 'gray' ? routed.table.gray : routed.table.normal;
+    if (config.fallback === 'none' && lane !== undefined && laneTable.size === 0) {
+      return `no ${lane} instance, and the service's config says "fallback": "none" (strict lanes)`;
+    }
+    return 'every instance of the lane has already failed this request';
   }
 
   /**
@@ -246,8 +266,8 @@ export class GrayConsumer extends EventEmitter {
     if (outliers && outliers.out > 0) {
       const now = Date.now();
       if (options?.probe !== false && now >= outliers.nextProbeAt) {
-        // Same pool rule as the router: one lane empty means every instance serves every lane.
-        const pooled = table.gray.size === 0 || table.normal.size === 0;
+        // Same pool rule as the router: one lane empty means every instance serves every lane (unless strict).
+        const pooled = isPooled(table, routed.snapshot.config.fallback);
         const probe = outliers.takeProbe(
           routed.snapshot.instances,
           (instance) => instance.weight > 0 && !exclude?.has(instance.id) && (pooled || instance.gray === (chosen === 'gray')),
@@ -261,7 +281,7 @@ export class GrayConsumer extends EventEmitter {
       table = outliers.table(routed.snapshot.instances);
     }
     const skip = exclude?.size ? (instance: Instance) => exclude.has(instance.id) : undefined;
-    const input = { ratio, lane: chosen, skip, crossLane: options?.crossLane ?? false };
+    const input = { ratio, lane: chosen, skip, crossLane: options?.crossLane ?? false, fallback: routed.snapshot.config.fallback };
     return route(table, input) ?? (table === routed.table ? undefined : route(routed.table, input));
   }
 
@@ -270,11 +290,12 @@ export class GrayConsumer extends EventEmitter {
    * balancers do not move). Ejected instances count: routing falls back to them when nothing else is left.
    */
   canRoute(service: string, lane: Lane | undefined, options?: RouteOptions): boolean {
-    const table = this.tables.get(service)?.table;
-    if (!table) return false;
+    const routed = this.tables.get(service);
+    if (!routed) return false;
+    const { table } = routed;
     const exclude = options?.exclude;
     const usable = (instance: Instance) => !exclude?.has(instance.id);
-    if (lane === undefined || table.gray.size === 0 || table.normal.size === 0) return table.all.instances.some(usable);
+    if (lane === undefined || isPooled(table, routed.snapshot.config.fallback)) return table.all.instances.some(usable);
     const [own, other] = lane === 'gray' ? [table.gray, table.normal] : [table.normal, table.gray];
     return own.instances.some(usable) || (options?.crossLane === true && other.instances.some(usable));
   }

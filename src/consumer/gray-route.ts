@@ -3,19 +3,26 @@
  */
 import type { InternalAxiosRequestConfig } from 'axios';
 import { contextBackend, isContextKind, type ContextBackend, type ContextKind } from '../context/lane-context';
+import { BAGGAGE_HEADER, DEFAULT_PROPAGATION, isLanePropagation, withLaneInBaggage, type LanePropagation } from '../context/propagation';
 import { InvalidOptionError, RegistryUnavailableError } from '../errors';
 import type { RouteDecision } from '../router';
-import { decideLane } from '../router/lane-policy';
 import { isHeaderName } from '../registry/codec';
 import { servicesPath } from '../registry/paths';
 import { DEFAULT_LANE_HEADER, type Instance, type Lane } from '../types';
 import { GrayConsumer, type GrayConsumerOptions, type RouteOptions } from './consumer';
+import { CallRouting } from './lane-routing';
 import { requestTarget, rewriteUrl, type TargetUrl } from './rewrite';
 
 /** Per-request options and results, on the axios request config (and so on `response.config`). */
 export interface GrayRequestConfig {
-  /** Pin this request's lane, over the context's and the ratio. After routing: the lane the request went in. */
+  /**
+   * Pin this request's lane, over the context's and the ratio. After routing: the lane actually served, the lane of
+   * the instance chosen (which differs from the request's own lane only when that lane had no instance and the
+   * service falls back to all instances; see `stickyLane`).
+   */
   lane?: Lane;
+  /** Set by graykit: the request's own lane, which it carries on to the next service (lane header, baggage). */
+  stickyLane?: Lane;
   /** Set by graykit: the service the request was routed for. */
   service?: string;
   /** Set by graykit: the instance chosen. */
@@ -47,6 +54,12 @@ export interface GrayRouteOptions extends GrayConsumerOptions {
   context?: ContextKind | ContextBackend;
   /** Header that carries the lane to the next service. Default `x-gray-lane`. */
   laneHeader?: string;
+  /**
+   * How the lane travels to the next service: `header` (the lane header), `baggage` (a W3C baggage member
+   * `gray.lane=<lane>`, which services without graykit forward), or `both`. Default `both`. Incoming lanes are read
+   * from either, whatever this says.
+   */
+  propagation?: LanePropagation;
 }
 
 /** The interceptor, with its consumer (for `close()`, snapshots and events). */
@@ -57,24 +70,38 @@ export interface GrayRouteInterceptor {
   close(): void;
 }
 
+const hasOwn = (object: object, key: string) => Object.prototype.hasOwnProperty.call(object, key);
+
 /**
- * Sets the lane header, `name` lower-cased. A plain property write where that cannot duplicate the header:
- * `AxiosHeaders#set` re-validates the name, normalises the value and scans the keys case-insensitively on every
- * call, about a seventh of the interceptor's cost (BENCHMARKS.md, section 1). A caller's own spelling of the same
- * header (`X-Gray-Lane`) is left to `set`, which overwrites it in place.
+ * Writes the lane into the request's headers: the lane header `name` (lower-cased) and/or graykit's baggage member.
+ * A plain property write where that cannot duplicate a header: `AxiosHeaders#set` re-validates the name, normalises
+ * the value and scans the keys case-insensitively on every call, about a seventh of the interceptor's cost
+ * (BENCHMARKS.md, section 1). A caller's own spelling of a header (`X-Gray-Lane`, `Baggage`) is left to `set`,
+ * which overwrites it in place; a caller's baggage keeps its other members.
  */
-function setLaneHeader(headers: InternalAxiosRequestConfig['headers'], name: string, lane: Lane): void {
-  if (Object.prototype.hasOwnProperty.call(headers, name)) {
-    (headers as unknown as Record<string, unknown>)[name] = lane;
-    return;
-  }
-  for (const key of Object.keys(headers)) {
-    if (key.toLowerCase() === name) {
-      headers.set(name, lane);
-      return;
+function writeLane(headers: InternalAxiosRequestConfig['headers'], name: string, lane: Lane, propagation: LanePropagation): void {
+  const record = headers as unknown as Record<string, unknown>;
+  const laneHeader = propagation !== 'baggage';
+  const baggage = propagation !== 'header';
+  let laneKey = laneHeader && hasOwn(record, name) ? name : undefined;
+  let baggageKey = baggage && hasOwn(record, BAGGAGE_HEADER) ? BAGGAGE_HEADER : undefined;
+  if ((laneHeader && !laneKey) || (baggage && !baggageKey)) {
+    for (const key of Object.keys(record)) {
+      const lower = key.toLowerCase();
+      if (lower === name) laneKey ??= key;
+      else if (lower === BAGGAGE_HEADER) baggageKey ??= key;
     }
   }
-  (headers as unknown as Record<string, unknown>)[name] = lane;
+  if (laneHeader) {
+    if (laneKey === undefined || laneKey === name) record[name] = lane;
+    else headers.set(name, lane);
+  }
+  if (baggage) {
+    const value = withLaneInBaggage(baggageKey === undefined ? undefined : record[baggageKey], lane);
+    if (value === undefined) return; // malformed or full: left as it is (the lane header still carries the lane)
+    if (baggageKey === undefined || baggageKey === BAGGAGE_HEADER) record[BAGGAGE_HEADER] = value;
+    else headers.set(BAGGAGE_HEADER, value);
+  }
 }
 
 /**
@@ -116,42 +143,28 @@ export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: 
   if (!isContextKind(context) && typeof context !== 'object') {
     throw new InvalidOptionError('context', `expected 'als', 'cls' or a backend object, got ${JSON.stringify(context)}`);
   }
-  const backend = contextBackend(context);
   const laneHeader = (routeOptions.laneHeader ?? DEFAULT_LANE_HEADER).toLowerCase();
   if (!isHeaderName(laneHeader)) throw new InvalidOptionError('laneHeader', `expected an HTTP header name, got ${JSON.stringify(routeOptions.laneHeader)}`);
+  const propagation = routeOptions.propagation ?? DEFAULT_PROPAGATION;
+  if (!isLanePropagation(propagation)) throw new InvalidOptionError('propagation', `expected 'header', 'baggage' or 'both', got ${JSON.stringify(propagation)}`);
   const consumer = shared ?? new GrayConsumer(routeOptions);
+  const calls = new CallRouting({ consumer, backend: contextBackend(context), laneHeader, propagation });
   const { logger } = consumer.connection;
   let warnedUnknownList = false;
 
   function apply(config: InternalAxiosRequestConfig, decision: RouteDecision, service: string, target: TargetUrl): InternalAxiosRequestConfig {
-    const store = backend.current();
-    if (store && store.lane === undefined && config.gray?.lane === undefined) store.lane = decision.lane;
     const originalUrl = config.url;
     const originalBaseURL = config.baseURL;
     config.url = rewriteUrl(target, decision.instance);
     config.baseURL = undefined;
     // A config znode's laneHeader is validated and lower-cased by the codec.
-    setLaneHeader(config.headers, consumer.snapshot(service)?.config.laneHeader ?? laneHeader, decision.lane);
-    const routed = { lane: decision.lane, service, instance: decision.instance, url: originalUrl, baseURL: originalBaseURL };
+    writeLane(config.headers, calls.headerFor(service), decision.lane, propagation);
+    const served: Lane = decision.instance.gray ? 'gray' : 'normal';
+    const routed = { lane: served, stickyLane: decision.lane, service, instance: decision.instance, url: originalUrl, baseURL: originalBaseURL };
     // No spread on the common path (no per-request gray options): copying an absent object still costs a runtime call.
     config.gray = config.gray === undefined ? routed : { ...config.gray, ...routed };
     hooks?.routed(config);
     return config;
-  }
-
-  /**
-   * The request's lane before the router's draw: pinned on the request, else the context's (a trusted lane header,
-   * or the first call's decision), else decided now from the incoming request by the service's lane rules and
-   * bucketing, and kept in the context for the request's later calls. Undefined: the ratio decides.
-   */
-  function laneFor(config: InternalAxiosRequestConfig, service: string): Lane | undefined {
-    if (config.gray?.lane) return config.gray.lane;
-    const store = backend.current();
-    if (!store) return undefined;
-    if (store.lane === undefined && store.request) {
-      store.lane = decideLane(store.request, consumer.lanePolicy(service), consumer.ratioFor(service), store.forcing !== false)?.lane;
-    }
-    return store.lane;
   }
 
   /** A retry avoids the instances that failed it; useGray keeps non-retryable requests from probing. */
@@ -181,8 +194,7 @@ export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: 
       }
       if (!consumer.isService(host)) return config;
     }
-    await consumer.whenReady(host);
-    return apply(config, await consumer.resolve(host, laneFor(config, host), routeOptionsFor(config)), host, target);
+    return apply(config, await calls.later(host, config.gray?.lane, routeOptionsFor(config)), host, target);
   }
 
   const interceptor = function grayRouteInterceptor(config: InternalAxiosRequestConfig) {
@@ -194,7 +206,7 @@ export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: 
     if (known === false) return config;
     if (known === true) {
       // The hot path: a memory read, no promise, no ZooKeeper.
-      const decision = consumer.route(host, laneFor(config, host), routeOptionsFor(config));
+      const decision = calls.now(host, config.gray?.lane, routeOptionsFor(config));
       if (decision) return apply(config, decision, host, target);
     }
     return routeLater(config, target, known);

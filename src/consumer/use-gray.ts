@@ -93,6 +93,7 @@ export function useGray(http: AxiosInstance, options: UseGrayOptions = {}): Gray
     // may probe, or an ejected instance would never come back.
     mayProbe: (config) => failover.attempts <= 1 || mayFailover(config),
     routed(config) {
+      config.gray!.attempts ??= 1;
       if (failover.connectTimeout <= 0) return;
       if (config.url?.startsWith('https:')) {
         if (config.httpsAgent === undefined) config.httpsAgent = httpsAgent ??= createHttpsAgent(failover.connectTimeout);
@@ -136,12 +137,14 @@ export function useGray(http: AxiosInstance, options: UseGrayOptions = {}): Gray
     if (attempts >= failover.attempts || !mayFailover(config)) return Promise.reject(error);
     const failedUrl = config.url;
     const failed = [...(gray.failed ?? []), instance.id];
-    if (!route.consumer.canRoute(service, gray.lane, { exclude: new Set(failed), crossLane: failover.crossLane })) {
+    // The retry stays in the request's own lane (which it carries on), not the lane of the instance that failed.
+    const lane = gray.stickyLane ?? gray.lane;
+    if (!route.consumer.canRoute(service, lane, { exclude: new Set(failed), crossLane: failover.crossLane })) {
       config.gray = { ...gray, failed }; // every instance the request may go to has failed it
       return Promise.reject(error);
     }
-    // Routed again by the request interceptor, from the URL the caller gave, in the same lane (gray.lane is set).
-    config.gray = { ...gray, attempts: attempts + 1, failed, instance: undefined };
+    // Routed again by the request interceptor, from the URL the caller gave, pinned to the same lane.
+    config.gray = { ...gray, lane, attempts: attempts + 1, failed, instance: undefined };
     config.url = gray.url;
     config.baseURL = gray.baseURL;
     route.consumer.connection.logger.debug(`${config.method?.toUpperCase()} ${gray.url}: ${instance.id} failed (${error.code}); attempt ${attempts + 1}`);

@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionError } from '../errors';
-import { DEFAULT_LANE_HEADER, parseLane } from '../types';
-import { contextBackend, isContextKind, type ContextBackend, type ContextKind } from './lane-context';
+import { isHeaderName } from '../registry/codec';
+import { DEFAULT_LANE_HEADER, parseLane, type Lane } from '../types';
+import { contextBackend, isContextKind, type ContextBackend, type ContextKind, type LaneStore } from './lane-context';
+import { runWithOtelLane } from './otel';
+import { BAGGAGE_HEADER, laneFromBaggage } from './propagation';
 
 export interface GrayContextOptions {
   /** Context backend: `als` (AsyncLocalStorage) or `cls` (cls-hooked), or a backend object. Default `als`. */
@@ -15,9 +18,15 @@ export interface GrayContextOptions {
    * still get a lane, by bucketing or ratio. Default `true`.
    */
   trust?: boolean | ((req: IncomingMessage) => boolean);
+  /**
+   * The lane of a request that brings none (no trusted lane header or baggage): `grayRegister` passes the gray lane
+   * while its instance is gray, so that traffic an ingress canary sent to a gray instance stays gray downstream.
+   * Default: none (the first routed call decides by rules, bucketing and ratio).
+   */
+  defaultLane?: () => Lane | undefined;
 }
 
-export const DEFAULT_CONTEXT_OPTIONS: Required<GrayContextOptions> = {
+export const DEFAULT_CONTEXT_OPTIONS: Required<Omit<GrayContextOptions, 'defaultLane'>> = {
   context: 'als',
   laneHeader: DEFAULT_LANE_HEADER,
   trust: true,
@@ -28,7 +37,9 @@ type Next = (error?: unknown) => void;
 /**
  * Express (or plain node:http) middleware that opens a lane context per incoming request. Inside it, the first
  * outbound call routed by graykit decides the lane and every later call of the same request reuses it. An incoming
- * lane header (`x-gray-lane: gray|normal`) pins the lane.
+ * lane header (`x-gray-lane: gray|normal`) or W3C baggage member (`baggage: gray.lane=gray`) from a trusted
+ * source pins the lane; so does `defaultLane` for requests that bring none. A lane known on arrival is also set as
+ * OpenTelemetry baggage of the request's context when the app uses `@opentelemetry/api`.
  *
  * @example
  * app.use(grayContext());
@@ -44,8 +55,10 @@ export function grayContext(options: GrayContextOptions = {}) {
   }
   const backend = contextBackend(context);
   const header = (options.laneHeader ?? DEFAULT_CONTEXT_OPTIONS.laneHeader).toLowerCase();
+  if (!isHeaderName(header)) throw new InvalidOptionError('laneHeader', `expected an HTTP header name, got ${JSON.stringify(options.laneHeader)}`);
   const trust = options.trust ?? DEFAULT_CONTEXT_OPTIONS.trust;
   if (typeof trust !== 'boolean' && typeof trust !== 'function') throw new InvalidOptionError('trust', 'expected true, false or a function of the request');
+  const defaultLane = options.defaultLane;
   return function grayContextMiddleware(req: IncomingMessage, res: ServerResponse, next: Next): void {
     let forcing = false;
     try {
@@ -53,11 +66,25 @@ export function grayContext(options: GrayContextOptions = {}) {
     } catch {
       forcing = false; // a throwing trust check trusts nobody
     }
-    const lane = forcing ? parseLane(req.headers[header]) : undefined;
-    backend.run({ lane, request: req, forcing }, () => {
+    const store: LaneStore = { request: req, forcing };
+    if (forcing) {
+      const fromHeader = parseLane(req.headers[header]);
+      if (fromHeader) Object.assign(store, { lane: fromHeader, source: 'header' });
+      else {
+        const fromBaggage = laneFromBaggage(req.headers[BAGGAGE_HEADER]);
+        if (fromBaggage) Object.assign(store, { lane: fromBaggage, source: 'baggage' });
+      }
+    }
+    if (store.lane === undefined && defaultLane) {
+      const lane = defaultLane();
+      if (lane) Object.assign(store, { lane, source: 'instance' });
+    }
+    const lane = store.lane;
+    backend.run(store, () => {
       backend.bindEmitter(req);
       backend.bindEmitter(res);
-      next();
+      if (lane) runWithOtelLane(lane, next);
+      else next();
     });
   };
 }

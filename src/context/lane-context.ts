@@ -14,9 +14,19 @@ import type { RequestView } from '../router/lane-policy';
 import type { Lane } from '../types';
 import { loadOptional } from '../util/load';
 
+/** Why a request is in its lane, for the debug channel (NODE_DEBUG=graykit). */
+export type LaneSource = 'header' | 'baggage' | 'instance' | 'opentelemetry' | 'header-rule' | 'cookie-rule' | 'bucket' | 'ratio' | 'pinned' | 'runInLane';
+
 /** What the context holds: the lane, once decided (by an incoming header, a rule, or the first outbound call). */
 export interface LaneStore {
   lane?: Lane;
+  /** Why `lane` is what it is. */
+  source?: LaneSource;
+  /**
+   * The lane decision of a first call that had to wait for its service's first snapshot: recorded before that call
+   * awaits anything, so that the request's other calls wait for the same decision instead of drawing their own.
+   */
+  pending?: Promise<Lane | undefined>;
   /** The incoming request, for lane rules and bucketing at the first outbound call. */
   request?: RequestView;
   /** Whether the request may force its lane (lane header, header and cookie rules): it comes from a trusted source. */
@@ -99,7 +109,16 @@ export function isContextKind(value: unknown): value is ContextKind {
  * call made inside it goes to that lane.
  */
 export function runInLane<T>(lane: Lane, fn: () => T, kind: ContextKind | ContextBackend = 'als'): T {
-  return contextBackend(kind).run({ lane }, fn);
+  return contextBackend(kind).run({ lane, source: 'runInLane' }, fn);
+}
+
+/**
+ * The lane of the work in progress: the current request's (once decided, or brought by its lane header or baggage),
+ * or the one `runInLane` opened; undefined outside any lane context or before the first routed call decided it.
+ * For carrying the lane where graykit does not route: a message (`injectLane(headers, currentLane())`), a log line.
+ */
+export function currentLane(kind: ContextKind | ContextBackend = 'als'): Lane | undefined {
+  return contextBackend(kind).current()?.lane;
 }
 
 /**

@@ -9,12 +9,16 @@
  * - Operator overrides (`overrides/<host>:<port>`) are merged over the instance's own metadata.
  * - Invalid data is logged once (naming the service and the znode) and never routed to; an invalid config or
  *   override is logged and the last valid config / the instance's own data is used.
+ * - Only live instances are routed: an instance znode must be ephemeral (owned by a live session; a persistent one
+ *   would be routed to forever, since nothing removes it), and its host must pass the address policy
+ *   (networks.ts).
  */
 import { EventEmitter } from 'node:events';
 import { RegistryUnavailableError } from '../errors';
 import type { Instance, Logger, ServiceConfig } from '../types';
 import { withTimeout } from '../util/time';
 import { decodeConfig, effectiveInstance, type Decoded } from './codec';
+import { AddressPolicy } from './networks';
 import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, servicesPath } from './paths';
 import { ChildrenWatch, DirectoryWatch, NodeWatch, type WatchHooks } from './watch';
 import type { ZkSession } from './zk-session';
@@ -71,7 +75,11 @@ export interface RegistryCatalogOptions {
   session: ZkSession;
   root: string;
   logger: Logger;
+  /** Which instance hosts may be routed to. Default: any but link-local and unspecified addresses. */
+  addresses?: AddressPolicy;
 }
+
+const NOT_EPHEMERAL: Decoded<never> = { ok: false, reason: 'the znode is persistent: no live session owns it, so nothing would ever remove it (delete it, or let its provider register it)' };
 
 /**
  * Events: `change` (snapshot: ServiceSnapshot) after every change of a watched service; `services` (names: string[])
@@ -81,6 +89,7 @@ export class RegistryCatalog extends EventEmitter {
   private readonly session: ZkSession;
   private readonly root: string;
   private readonly logger: Logger;
+  private readonly addresses: AddressPolicy;
   private readonly services = new Map<string, ServiceState>();
   private readonly serviceList: ChildrenWatch;
   private serviceNames?: ReadonlySet<string>;
@@ -94,6 +103,7 @@ export class RegistryCatalog extends EventEmitter {
     this.session = options.session;
     this.root = options.root;
     this.logger = options.logger;
+    this.addresses = options.addresses ?? new AddressPolicy();
     const listPath = servicesPath(this.root);
     this.serviceList = new ChildrenWatch(this.session, listPath, {
       isCurrent: () => !this.closed,
@@ -231,16 +241,24 @@ export class RegistryCatalog extends EventEmitter {
   private publish(service: string, state: ServiceState): void {
     if (this.closed || this.services.get(service) !== state) return;
     const instances: Instance[] = [];
+    const skip = `service "${service}": skipping instance`;
     for (const [id, entry] of state.instances.entries) {
       const path = instancePath(this.root, service, id);
+      if (entry.stat.ephemeralOwner === '0') {
+        this.reportInvalid(state, path, NOT_EPHEMERAL, skip);
+        continue;
+      }
       const effective = effectiveInstance(path, id, entry.data, state.overrides.entries.get(id)?.data);
       if (!effective.own.ok) {
-        this.reportInvalid(state, path, effective.own, `service "${service}": skipping instance`);
+        this.reportInvalid(state, path, effective.own, skip);
         continue;
       }
       if (effective.override) this.reportInvalid(state, overridePath(this.root, service, id), effective.override, `service "${service}": ignoring override`);
-      this.reportInvalid(state, path, effective.instance, `service "${service}": skipping instance`);
-      if (effective.instance.ok) instances.push(effective.instance.value);
+      let decoded = effective.instance;
+      const refusal = decoded.ok ? this.addresses.refusal(decoded.value.host, state.config.allowedNetworks) : undefined;
+      if (refusal !== undefined) decoded = { ok: false, reason: refusal };
+      this.reportInvalid(state, path, decoded, skip);
+      if (decoded.ok) instances.push(decoded.value);
     }
     instances.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const snapshot: ServiceSnapshot = Object.freeze({

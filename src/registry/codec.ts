@@ -8,6 +8,7 @@
  */
 import { isIP } from 'node:net';
 import type { Instance, InstanceMeta, InstanceOverride, LaneRule, ServiceConfig } from '../types';
+import { parseCidr } from './networks';
 
 /** Larger znode data is refused: metadata is a handful of fields, and ZooKeeper itself caps data at 1 MiB. */
 export const MAX_DATA_BYTES = 16 * 1024;
@@ -232,7 +233,8 @@ export function isHeaderName(name: unknown): name is string {
 const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
 export const MAX_RULES = 32;
 export const MAX_PATTERN_LENGTH = 256;
-const CONFIG_FIELDS = new Set(['ratio', 'laneHeader', 'rules', 'hashBy']);
+const CONFIG_FIELDS = new Set(['ratio', 'laneHeader', 'rules', 'hashBy', 'fallback', 'allowedNetworks']);
+export const MAX_NETWORKS = 64;
 
 function decodeRule(rule: unknown, index: number): Decoded<LaneRule> {
   const at = `rules[${index}]`;
@@ -283,6 +285,17 @@ export function validateConfig(value: unknown): Decoded<ServiceConfig> {
   if (input.hashBy !== undefined) {
     if (!isHeaderName(input.hashBy)) return { ok: false, reason: `"hashBy" is ${describe(input.hashBy)}, not a header name` };
     config.hashBy = input.hashBy.toLowerCase();
+  }
+  if (input.fallback !== undefined) {
+    if (input.fallback !== 'all' && input.fallback !== 'none') return { ok: false, reason: `"fallback" is ${describe(input.fallback)}, not "all" or "none"` };
+    config.fallback = input.fallback;
+  }
+  if (input.allowedNetworks !== undefined) {
+    const networks = input.allowedNetworks;
+    if (!Array.isArray(networks) || networks.length > MAX_NETWORKS) return { ok: false, reason: `"allowedNetworks" is not an array of at most ${MAX_NETWORKS} CIDRs` };
+    const bad = networks.find((network) => parseCidr(network) === undefined);
+    if (bad !== undefined) return { ok: false, reason: `"allowedNetworks" holds ${describe(bad)}, not a CIDR such as 10.0.0.0/8 or fd00::/8` };
+    config.allowedNetworks = [...(networks as string[])];
   }
   if (input.rules !== undefined) {
     if (!Array.isArray(input.rules)) return { ok: false, reason: '"rules" is not an array' };

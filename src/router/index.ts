@@ -43,6 +43,11 @@ export interface RouteInput {
    * Only consulted with `skip`. Default false.
    */
   crossLane?: boolean;
+  /**
+   * When one lane has no instance: `all` (every instance serves every lane, the original design) or `none` (strict
+   * lanes: a call of the empty lane gets no instance). Default `all`.
+   */
+  fallback?: 'all' | 'none';
 }
 
 export interface RouteDecision {
@@ -52,14 +57,19 @@ export interface RouteDecision {
   instance: Instance;
 }
 
+/** Whether every instance serves every lane: one lane is empty and the fallback allows it. */
+export function isPooled(table: RoutingTable, fallback: RouteInput['fallback']): boolean {
+  return fallback !== 'none' && (table.gray.size === 0 || table.normal.size === 0);
+}
+
 /**
  * Picks the lane (the pinned one, or by ratio), then an instance: from that lane when both lanes have instances,
- * from all instances when either lane is empty (the original design's fallback). Undefined when there is no
- * instance at all.
+ * from all instances when either lane is empty (the original design's fallback, unless `fallback` is `none`).
+ * Undefined when there is no instance to take.
  */
 export function route(table: RoutingTable, input: RouteInput): RouteDecision | undefined {
   const lane = input.lane ?? pickLane(input.ratio, input.random);
-  const pooled = table.gray.size === 0 || table.normal.size === 0;
+  const pooled = isPooled(table, input.fallback);
   const pool = pooled ? table.all : lane === 'gray' ? table.gray : table.normal;
   const skip = input.skip;
   if (!skip) {

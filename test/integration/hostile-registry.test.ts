@@ -49,7 +49,7 @@ describe('a hostile registry (real ZooKeeper, real consumer)', () => {
     provider = await startProvider({ root, service: 'demo', version: 'v1' });
     const write = async (service: string, id: string, data: string) => {
       await raw.mkdirp(`${root}/services/${service}/instances`);
-      await raw.create(instancePath(root, service, id), data, 'persistent');
+      await raw.create(instancePath(root, service, id), data, 'ephemeral');
     };
     for (const id of HOSTILE_IDS) await write('demo', id, '{"gray":false}');
     for (const [id, data] of HOSTILE_DATA) await write('demo', id, data);
@@ -81,7 +81,7 @@ describe('a hostile registry (real ZooKeeper, real consumer)', () => {
   });
 
   test('a deeply nested value does not stall the service: later changes still reach the snapshot', async () => {
-    await raw.create(instancePath(root, 'demo', '10.9.9.9:80'), `{"version":${'{"a":'.repeat(2500)}1${'}'.repeat(2500)}}`, 'persistent');
+    await raw.create(instancePath(root, 'demo', '10.9.9.9:80'), `{"version":${'{"a":'.repeat(2500)}1${'}'.repeat(2500)}}`, 'ephemeral');
     await raw.setData(instancePath(root, 'demo', 'host-a.internal:18083'), '{"gray":true}');
     await eventually(() => expect(consumer.snapshot('demo')!.instances.find((i) => i.id === 'host-a.internal:18083')?.gray).toBe(true));
     expect(consumer.snapshot('demo')!.instances.some((i) => i.id === '10.9.9.9:80')).toBe(false);

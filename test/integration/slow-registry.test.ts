@@ -60,7 +60,7 @@ describe('a registry on a slow network (real ZooKeeper behind a delaying proxy)'
     const root = uniqueRoot();
     const ids = ['127.0.0.1:9001', '127.0.0.1:9002', '127.0.0.1:9003'];
     await admin.mkdirp(instancesPath(root, 'slow'));
-    for (const id of ids) await admin.create(instancePath(root, 'slow', id), JSON.stringify({ gray: id.endsWith('1'), version: 'v1' }), 'persistent');
+    for (const id of ids) await admin.create(instancePath(root, 'slow', id), JSON.stringify({ gray: id.endsWith('1'), version: 'v1' }), 'ephemeral');
     consumer = new GrayConsumer({ zk: proxy.address, root, services: ['slow'], sessionTimeout: 20_000, timeout: 20_000, logger: silentLogger });
     const { counts: reads, inFlight } = countReads((consumer as unknown as { session: ZkSession }).session);
     const ticks = countTicks(consumer);
