@@ -1,5 +1,6 @@
 /**
- * The published build (`npm run build`; `prepack` runs it on `npm pack`, `npm publish` and git installs).
+ * The published build (`npm run build`; `prepare` runs it on `npm pack`, `npm publish`, `npm install`/`npm ci` in this
+ * repository, and when npm installs graykit from git: npm runs only `prepare` for git dependencies, not `prepack`).
  *
  * Layout: one CommonJS build, and an ESM wrapper over it.
  *

@@ -49,7 +49,7 @@ NODE_PREFIX=$(node -p "require('path').resolve(process.execPath, '../..')")
 if [ -f "$NODE_PREFIX/include/node/node_version.h" ]; then export npm_config_nodedir="$NODE_PREFIX"; fi
 
 SECONDS=0
-log "npm pack (prepack builds dist/) with node $(node -v), npm $(npm -v)"
+log "npm pack (prepare builds dist/) with node $(node -v), npm $(npm -v)"
 (cd "$ROOT" && npm pack --pack-destination "$WORK" --loglevel=warn >"$WORK/pack.log" 2>&1) || { cat "$WORK/pack.log"; fail "npm pack failed"; }
 TARBALL=$(ls "$WORK"/graykit-*.tgz)
 tar -tzf "$TARBALL" | sort >"$WORK/files.txt"
