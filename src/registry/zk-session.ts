@@ -24,8 +24,30 @@ import { AccessDeniedError, ZooKeeperError } from '../errors';
 import type { Logger } from '../types';
 import { READ_ALL_CREATOR_ALL, isOpenAcl, type AclEntry } from './acl';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const NativeZooKeeper: NativeZooKeeperClass = require('zookeeper');
+let nativeAddon: NativeZooKeeperClass | undefined;
+
+/**
+ * The zookeeper package's native client, loaded at the first session rather than when graykit is loaded: an app
+ * whose addon did not build (npm skipped or blocked its unapproved install script, or it was built for another
+ * Node) can still load graykit, and the first session says what to do instead of node-gyp-build's bare error.
+ */
+function nativeZooKeeper(): NativeZooKeeperClass {
+  if (nativeAddon) return nativeAddon;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    nativeAddon = require('zookeeper') as NativeZooKeeperClass;
+    return nativeAddon;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!/No native build was found|did not self-register|NODE_MODULE_VERSION/.test(message)) throw error;
+    throw new Error(
+      'graykit: the zookeeper native addon is not built for this Node.js. Run `npm rebuild zookeeper` in your app ' +
+        '(approve its install script first where npm asks for it: `npm pkg set allowScripts.zookeeper=true --json`). ' +
+        `Cause: ${message.split('\n')[0]}`,
+      { cause: error },
+    );
+  }
+}
 
 interface NativeStat {
   version: number;
@@ -205,6 +227,7 @@ export class ZkSession extends EventEmitter {
   }
 
   private open(): void {
+    const NativeZooKeeper = nativeZooKeeper();
     const client = new NativeZooKeeper({
       connect: this.options.connect,
       timeout: this.options.sessionTimeout,
@@ -394,7 +417,7 @@ export class ZkSession extends EventEmitter {
    * `secure`); a create that cannot be secured fails, and the znode is deleted when that is allowed.
    */
   async create(path: string, data: string | Buffer, mode: CreateMode, acl?: readonly AclEntry[]): Promise<string> {
-    const flags = mode === 'ephemeral' ? NativeZooKeeper.ZOO_EPHEMERAL : 0;
+    const flags = mode === 'ephemeral' ? nativeZooKeeper().ZOO_EPHEMERAL : 0;
     const created = await this.call<string>('create', path, (client, done) => client.a_create(path, data, flags, (rc, error, name) => done(rc, error, name)));
     const wanted = acl ?? (this.authenticated ? READ_ALL_CREATOR_ALL : undefined);
     if (wanted) await this.secure(created, data, mode, wanted);
