@@ -49,6 +49,11 @@ NODE_PREFIX=$(node -p "require('path').resolve(process.execPath, '../..')")
 if [ -f "$NODE_PREFIX/include/node/node_version.h" ]; then export npm_config_nodedir="$NODE_PREFIX"; fi
 
 SECONDS=0
+if [ ! -x "$ROOT/node_modules/.bin/tsdown" ]; then
+  log "npm ci (a clean clone: the build needs the devDependencies)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed"
+  echo "npm ci: ${SECONDS}s"
+fi
 log "npm pack (prepare builds dist/) with node $(node -v), npm $(npm -v)"
 (cd "$ROOT" && npm pack --pack-destination "$WORK" --loglevel=warn >"$WORK/pack.log" 2>&1) || { cat "$WORK/pack.log"; fail "npm pack failed"; }
 TARBALL=$(ls "$WORK"/graykit-*.tgz)
@@ -75,6 +80,16 @@ install_app() {
   echo "$name: installed in $((SECONDS - start))s (graykit $(node -p "require('graykit/package.json').version"), express $(node -p "try { require('express/package.json').version } catch { 'absent' }"), axios $(node -p "try { require('axios/package.json').version } catch { 'absent' }"))"
   cd "$ROOT"
 }
+
+log "README's install commands, from an empty directory (strict-allow-scripts=true; the tarball stands for graykit)"
+mkdir -p "$WORK/readme" && cd "$WORK/readme"
+printf 'strict-allow-scripts=true\n' >.npmrc
+start=$SECONDS
+{ npm init -y && npm pkg set allowScripts.zookeeper=true --json && npm install --no-audit --no-fund --loglevel=warn "$TARBALL" express axios &&
+  node -e "require('zookeeper')"; } >readme.log 2>&1 || { cat readme.log; fail "README install commands failed"; }
+node -e "require('graykit')" || fail "README install: require('graykit') failed"
+echo "readme: installed and loads in $((SECONDS - start))s"
+cd "$ROOT"
 
 log "install the example apps from the tarball (strict-allow-scripts=true)"
 for app in provider-only cjs-express4 esm-express5 consumer-only; do install_app "$app"; done
