@@ -138,6 +138,7 @@ export GRAYKIT_HOST=127.0.0.1
 start_app() {
   local label=$1 dir=$2
   shift 2
+  : >"$WORK/$label.log"
   (cd "$WORK/$dir" && exec env "$@" >"$WORK/$label.log" 2>&1) &
   PIDS+=($!)
   local pid=$!
