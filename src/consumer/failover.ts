@@ -2,8 +2,8 @@
  * The building blocks of failover, exported one by one so that callers can compose them: which errors
  * are connection-level failures, which requests may be sent again, and an http(s) agent with a connect timeout.
  */
-import http from 'node:http';
-import https from 'node:https';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { Socket } from 'node:net';
 import { InvalidOptionError } from '../errors';
 

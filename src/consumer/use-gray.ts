@@ -4,8 +4,9 @@
  * may be repeated is sent again to another instance of the same lane, routed by the consumer with the failed
  * instances excluded.
  */
-import type http from 'node:http';
-import type https from 'node:https';
+// Namespace imports: the declarations then type-check in CommonJS apps without esModuleInterop (TS1192).
+import type * as http from 'node:http';
+import type * as https from 'node:https';
 import type { AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { NoInstanceError } from '../errors';
 import type { Instance } from '../types';
