@@ -24,13 +24,15 @@
  * still type-check with skipLibCheck off, so those imports and the augmentation get a `// @ts-ignore` (the types
  * fall back to `any` there, and an app without axios does not call the axios helpers).
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { defineConfig } from 'tsdown';
 
-const OPTIONAL_PEERS = ['axios'];
+// undici-types comes with @types/node: an app without it gets `any` for the dispatcher's undici side.
+const OPTIONAL_PEERS = ['axios', 'undici-types'];
 
 /** Marks the declarations' imports of optional peers, and their module augmentations, with `// @ts-ignore`. */
-function ignoreOptionalPeers(dts: string): string {
+function ignoreOptionalPeers(dts: string): { text: string; marked: number } {
   const lines = dts.split('\n');
   const out: string[] = [];
   let marked = 0;
@@ -45,12 +47,21 @@ function ignoreOptionalPeers(dts: string): string {
     }
     out.push(line);
   }
-  if (marked === 0) throw new Error('post-build: found no import of an optional peer to mark in dist/index.d.cts');
-  return out.join('\n');
+  return { text: out.join('\n'), marked };
 }
 
+/** Every declaration file under dist/ (entries and the chunks they share), relative paths. */
+function declarationFiles(dir = 'dist'): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? declarationFiles(join(dir, entry.name)) : entry.name.endsWith('.d.cts') ? [join(dir, entry.name)] : [],
+  );
+}
+
+/** The entries users import (each gets an ESM wrapper), besides the bin. */
+const LIBRARY_ENTRIES = { index: 'src/index.ts', layout: 'src/layout.ts' };
+
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'cli/main': 'src/cli/main.ts' },
+  entry: { ...LIBRARY_ENTRIES, 'cli/main': 'src/cli/main.ts' },
   format: 'cjs',
   platform: 'node',
   target: 'node22',
@@ -61,14 +72,19 @@ export default defineConfig({
   clean: true,
   hooks: {
     'build:done': () => {
-      const cts = ignoreOptionalPeers(readFileSync('dist/index.d.cts', 'utf8'));
-      // Copying is only right for a self-contained declaration bundle (no relative imports of other chunks).
-      if (/from ["']\.\.?\//.test(cts)) throw new Error('post-build: dist/index.d.cts imports other files; the .d.mts copy needs them too');
-      writeFileSync('dist/index.d.cts', cts);
-      writeFileSync('dist/index.d.mts', cts);
-      writeFileSync('dist/index.mjs', "export * from './index.cjs';\n");
       // The bin has no importable API.
       rmSync('dist/cli/main.d.cts', { force: true });
+      let marked = 0;
+      for (const cts of declarationFiles()) {
+        const ignored = ignoreOptionalPeers(readFileSync(cts, 'utf8'));
+        marked += ignored.marked;
+        writeFileSync(cts, ignored.text);
+        // The ESM twin: the same declarations, importing the ESM twins of the chunks they share.
+        const mts = ignored.text.replace(/(from\s+["']\.\.?\/[^"']+)\.cjs(["'])/g, '$1.mjs$2');
+        writeFileSync(cts.replace(/\.d\.cts$/, '.d.mts'), mts);
+      }
+      if (marked === 0) throw new Error('post-build: found no import of an optional peer to mark in the declarations');
+      for (const entry of Object.keys(LIBRARY_ENTRIES)) writeFileSync(`dist/${entry}.mjs`, `export * from './${entry}.cjs';\n`);
     },
   },
 });

@@ -27,6 +27,8 @@ export { createConsumer, DEFAULT_CONSUMER_OPTIONS } from './consumer/consumer';
 export type { GrayConsumer, GrayConsumerOptions, RouteOptions, OutlierEvent } from './consumer/consumer';
 export { useGray } from './consumer/use-gray';
 export type { UseGrayOptions, GrayInterceptors, RetryEvent } from './consumer/use-gray';
+export { grayDispatcher, installGrayDispatcher } from './consumer/dispatcher';
+export type { GrayDispatcher, GrayDispatcherOptions, InstalledGrayDispatcher } from './consumer/dispatcher';
 export { DEFAULT_OUTLIER_OPTIONS } from './consumer/outlier';
 export type { OutlierOptions, EjectionInfo } from './consumer/outlier';
 // Building blocks for other HTTP clients and custom agents (README "Failover").
@@ -41,8 +43,11 @@ export type { ServiceSnapshot } from './registry/catalog';
 // Lanes
 export { grayContext, DEFAULT_CONTEXT_OPTIONS } from './context/gray-context';
 export type { GrayContextOptions } from './context/gray-context';
-export { runInLane, bindLane, CLS_NAMESPACE } from './context/lane-context';
-export type { ContextBackend, ContextKind, LaneStore } from './context/lane-context';
+export { runInLane, bindLane, currentLane, CLS_NAMESPACE } from './context/lane-context';
+export type { ContextBackend, ContextKind, LaneStore, LaneSource } from './context/lane-context';
+// The lane outside HTTP: message headers (a Kafka record's, a job's), and the W3C baggage member it travels in.
+export { injectLane, extractLane, BAGGAGE_LANE_KEY } from './context/propagation';
+export type { LanePropagation, LaneCarrierOptions } from './context/propagation';
 export type { HashBy, LanePolicy, LaneRuleMatcher, RequestView } from './router/lane-policy';
 
 // Control plane

@@ -174,8 +174,10 @@ export class GrayAdmin {
         status.own = effective.own.value;
         if (effective.override?.ok) status.override = effective.override.value;
         else if (effective.override) status.error = `override ignored: ${effective.override.reason}`;
-        if (effective.instance.ok) status.effective = effective.instance.value;
-        else status.error = effective.instance.reason;
+        if (!effective.instance.ok) status.error = effective.instance.reason;
+        // As consumers see it: a persistent instance znode is never routed to (no session owns it, nothing removes it).
+        else if (read.stat.ephemeralOwner === '0') status.error = 'persistent znode: no live session owns it, so consumers skip it (delete it as the operator)';
+        else status.effective = effective.instance.value;
         return status;
       }),
     );

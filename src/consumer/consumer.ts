@@ -6,6 +6,8 @@
  * response interceptor calls them), and routes around ejected instances and a retry's failed ones.
  */
 import { EventEmitter } from 'node:events';
+import { contextBackend, type ContextBackend, type ContextKind } from '../context/lane-context';
+import { DEFAULT_PROPAGATION } from '../context/propagation';
 import { ClosedError, InvalidOptionError, NoInstanceError } from '../errors';
 import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
 import { isValidRatio, validateConfig } from '../registry/codec';
@@ -15,8 +17,9 @@ import type { ZkSession } from '../registry/zk-session';
 import { AddressPolicy, parseCidr } from '../registry/networks';
 import { buildRoutingTable, isPooled, pickLane, route, type RouteDecision, type RoutingTable } from '../router';
 import { compileLanePolicy, type HashBy, type LanePolicy } from '../router/lane-policy';
-import type { Instance, Lane, LaneRule } from '../types';
+import { DEFAULT_LANE_HEADER, type Instance, type Lane, type LaneRule } from '../types';
 import { safeEmit } from '../util/emit';
+import { CallRouting } from './lane-routing';
 import { ServiceOutliers, resolveOutlierOptions, type EjectionInfo, type OutlierOptions } from './outlier';
 
 export interface GrayConsumerOptions extends ConnectionOptions {
@@ -118,6 +121,8 @@ export class GrayConsumer extends EventEmitter {
   private readonly localHashBy?: HashBy;
   /** Compiled lane policy per snapshot config, so regular expressions compile once per config change. */
   private readonly policies = new WeakMap<object, LanePolicy>();
+  /** The lane routing of `resolveCall`, per context backend. */
+  private readonly callRoutings = new Map<ContextBackend, CallRouting>();
   private closed = false;
 
   constructor(options: GrayConsumerOptions = {}, env: NodeJS.ProcessEnv = process.env) {
@@ -309,6 +314,26 @@ export class GrayConsumer extends EventEmitter {
     await this.catalog.ready(service, this.timeout);
     // The 'change' listener above has built the table by now.
     return this.route(service, lane, options) as RouteDecision;
+  }
+
+  /**
+   * Routes one outbound call made with an HTTP client graykit does not wrap (got, ky, node:http): in the lane of
+   * the current request context, decided once per request at its first routed call as `grayRoute` decides it
+   * (a pinned `lane` wins), waiting for the service's first snapshot when needed (at most `timeout` ms). Send the
+   * call to `decision.instance` with `injectLane(headers, decision.lane)`, then report the outcome with
+   * `reportSuccess`/`reportFailure` (README "Other HTTP clients").
+   */
+  resolveCall(service: string, options: { lane?: Lane; context?: ContextKind | ContextBackend; exclude?: ReadonlySet<string> } = {}): Promise<RouteDecision> {
+    const backend = contextBackend(options.context ?? 'als');
+    let calls = this.callRoutings.get(backend);
+    if (!calls) this.callRoutings.set(backend, (calls = new CallRouting({ consumer: this, backend, laneHeader: DEFAULT_LANE_HEADER, propagation: DEFAULT_PROPAGATION })));
+    const routeOptions = options.exclude ? { exclude: options.exclude } : undefined;
+    try {
+      const decision = calls.now(service, options.lane, routeOptions);
+      return decision ? Promise.resolve(decision) : calls.later(service, options.lane, routeOptions);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**

@@ -7,7 +7,7 @@ import { grayContext } from '../context/gray-context';
 import { InvalidOptionError } from '../errors';
 import { loadOptional } from '../util/load';
 import { createProviderMetrics, type ProviderMetrics } from './metrics';
-import type { GrayRegisterOptions } from './options';
+import { DEFAULT_REGISTER_OPTIONS, type GrayRegisterOptions } from './options';
 import { ProviderRegistration } from './registration';
 
 /** What `grayRegister()` returns: an Express sub-app (so it learns its parent app) with the registration handle. */
@@ -51,7 +51,9 @@ export function grayRegister(options: GrayRegisterOptions = {}): GrayRegisterMid
   });
   if (options.context !== false) {
     // The rest of the parent app's chain runs inside this middleware's `next()`, so inside the lane context.
-    (subApp as unknown as { use(fn: unknown): void }).use(grayContext({ context: options.context ?? 'als', trust: options.trust }));
+    const laneFromInstance = options.laneFromInstance ?? DEFAULT_REGISTER_OPTIONS.laneFromInstance;
+    const defaultLane = laneFromInstance ? () => (registration.effectiveGray ? ('gray' as const) : undefined) : undefined;
+    (subApp as unknown as { use(fn: unknown): void }).use(grayContext({ context: options.context ?? 'als', trust: options.trust, defaultLane }));
   }
   const metricsOn = options.metricsPath !== undefined || (options.metrics !== undefined && options.metrics !== false);
   const metrics = metricsOn

@@ -44,6 +44,14 @@ export interface GrayRegisterOptions extends ConnectionOptions {
   /** Whether an incoming request may force its lane (lane header, rules): as grayContext's `trust`. Default true. */
   trust?: GrayContextOptions['trust'];
   /**
+   * Whether a request that reaches this instance while it is gray, without a lane of its own (sent by an ingress
+   * canary, or by a client without graykit), takes the gray lane for its outbound calls, so that it stays gray
+   * downstream. It comes right after a trusted lane header or baggage, before rules, bucketing and the ratio. A
+   * normal instance pins nothing: an edge that is v1 still splits its calls by rules, bucketing and ratio. The
+   * flag is the effective one (an operator's override counts). Default true.
+   */
+  laneFromInstance?: boolean;
+  /**
    * Longest wait, ms, for in-flight requests once the server stops accepting; then the remaining connections are
    * destroyed and shutdown resolves. Default 10000.
    */
@@ -63,6 +71,7 @@ export interface GrayRegisterOptions extends ConnectionOptions {
 
 export const DEFAULT_REGISTER_OPTIONS = {
   gray: false,
+  laneFromInstance: true,
   weight: 100,
   metadata: {},
   deregisterTimeout: 3000,

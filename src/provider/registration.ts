@@ -7,8 +7,10 @@
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:net';
 import { InvalidOptionError, RegistryUnavailableError } from '../errors';
-import { instanceId, instancesPath } from '../registry/paths';
+import { decodeOverride } from '../registry/codec';
+import { instanceId, instancesPath, overridePath } from '../registry/paths';
 import { InstanceRegistration } from '../registry/registration';
+import { NodeWatch } from '../registry/watch';
 import type { ZkSession } from '../registry/zk-session';
 import type { InstanceMeta } from '../types';
 import { safeEmit } from '../util/emit';
@@ -35,6 +37,8 @@ export class ProviderRegistration extends EventEmitter {
   private shutdownPromise?: Promise<void>;
   private closeError?: Error;
   private warnedUnattached = false;
+  /** The gray flag of the operator's override of this instance, when one sets it (watched). */
+  private overrideGray?: boolean;
 
   constructor(options: GrayRegisterOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     super();
@@ -54,6 +58,11 @@ export class ProviderRegistration extends EventEmitter {
 
   get metadata(): Readonly<InstanceMeta> {
     return this.meta;
+  }
+
+  /** Whether consumers see this instance as gray: an operator's override (`graykit mark`, promote) over its own flag. */
+  get effectiveGray(): boolean {
+    return this.overrideGray ?? this.meta.gray;
   }
 
   /** Whether a server is attached (it registers once it listens). */
@@ -127,6 +136,24 @@ export class ProviderRegistration extends EventEmitter {
     });
     this.session = session;
     this.registration = registration;
+    this.watchOverride(session, overridePath(this.options.connection.root, this.service, instanceId(this.options.host, port)));
+  }
+
+  /** Keeps `effectiveGray` current: a promoted instance (override gray: false) no longer pins the gray lane. */
+  private watchOverride(session: ZkSession, path: string): void {
+    const watch = new NodeWatch(session, path, {
+      isCurrent: () => this.session === session,
+      onChange: () => {
+        const decoded = watch.value ? decodeOverride(watch.value.data) : undefined;
+        this.overrideGray = decoded?.ok && typeof decoded.value.gray === 'boolean' ? decoded.value.gray : undefined;
+      },
+      onError: (error) => this.options.connection.logger.debug(`reading ${path} failed, read again on the next connection: ${error.message}`),
+    });
+    session.on('connected', (newSession: boolean) => {
+      if (newSession) watch.reset();
+      if (watch.stale && !watch.reading) void watch.reload();
+    });
+    if (session.connected) void watch.reload();
   }
 
   /**

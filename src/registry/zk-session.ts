@@ -7,8 +7,16 @@
  * - a request may wait forever while disconnected: every operation has its own deadline;
  * - watch callbacks also receive session events (type -1): filtered, the watch stays armed;
  * - `connect` fires again after every reconnect of the same session: reported with `newSession: false`;
+ * - `close` (-112) does not always mean the server expired the session: the addon's own watchdog closes a handle
+ *   with the same code after `response_counter_limit` (default 10) reads in a row that found nothing, and
+ *   spurious readiness makes such runs (a child process holding a copy of a dropped connection's socket: the C
+ *   client's sockets are not close-on-exec, so the socket's epoll registration outlives its close and the next
+ *   socket on that fd number receives its events). The watchdog is turned off (RESPONSE_COUNTER_LIMIT), and a
+ *   handle closed after it had connected is first re-attached to the same session (its id and password): the
+ *   server answers an expired session with "expired", and only then is a new session opened;
  * - on session expiry the client emits `close` (-112) and the handle is dead: a new client is made, and
- *   `connected` is reported with `newSession: true` so that owners re-register and re-watch;
+ *   `connected` is reported with `newSession: true` so that owners re-register and re-watch (also after a
+ *   re-attach: the new handle knows none of the old one's watches);
  * - closing twice crashes the native addon (zookeeper#93): `close()` is idempotent;
  * - an exception thrown inside a native callback would take the process down: callbacks only settle promises,
  *   and watch handlers run guarded;
@@ -35,6 +43,14 @@ const ZOO_AUTH_FAILED_STATE = -113;
 const AUTH_RETRY = { initialMs: 2000, maxMs: 30_000 };
 /** Back-off between new sessions that the server refuses before they ever connect. */
 const REOPEN = { initialMs: 100, maxMs: 5000 };
+/**
+ * The client's `response_counter_limit`: the largest the addon accepts (int32), i.e. its watchdog off. Spurious
+ * readiness (see the header) gives thousands of empty reads per second for as long as the stray registration lives,
+ * so any smaller limit still closes live sessions; and the watchdog stops no CPU spin (libuv spins on such a
+ * registration whether or not the handle is closed). Legitimate runs of empty reads (a large response arriving in
+ * pieces) reach a few dozen and end by themselves.
+ */
+const RESPONSE_COUNTER_LIMIT = 2_147_483_647;
 
 const ZOO_SESSION_EVENT = -1;
 const WATCH_EVENT_NAMES: Record<number, WatchEvent['type']> = { 1: 'created', 2: 'deleted', 3: 'changed', 4: 'child' };
@@ -90,6 +106,8 @@ export class ZkSession extends EventEmitter {
   private readonly authRetry = createBackoff(AUTH_RETRY);
   private readonly reopen = createBackoff(REOPEN);
   private reopenTimer?: NodeJS.Timeout;
+  /** Id and password of the last session that connected: a closed handle is re-attached to it before giving it up. */
+  private lastSession?: { id: string; password: string };
   private authError?: AccessDeniedError;
   /** Set when the client cannot run at all (its native addon is missing): every call fails with it at once. */
   private fatalError?: Error;
@@ -147,7 +165,8 @@ export class ZkSession extends EventEmitter {
     safeEmit(this, this.options.logger, event, ...args);
   }
 
-  private open(): void {
+  /** Opens a handle: on a new session, or re-attached to `resume` (a session whose handle was closed). */
+  private open(resume?: { id: string; password: string }): void {
     let native: NativeZooKeeperClass;
     try {
       native = this.native ??= loadNativeZooKeeper();
@@ -163,6 +182,8 @@ export class ZkSession extends EventEmitter {
       timeout: this.options.sessionTimeout,
       debug_level: 0, // the C client's own logging goes to stdout/stderr of the host app: keep it off
       host_order_deterministic: false,
+      response_counter_limit: RESPONSE_COUNTER_LIMIT,
+      ...(resume ? { client_id: resume.id, client_password: resume.password } : {}),
     });
     this.client = client;
     // With credentials, the first `connect` of a handle waits for the server's answer to them (the C client calls
@@ -176,13 +197,17 @@ export class ZkSession extends EventEmitter {
         connectPending = true;
         return;
       }
+      const firstOfHandle = !connectedOnce;
       connectedOnce = true;
       this.reopen.reset();
       this.isConnected = true;
       this.authError = undefined;
       this.authRetry.reset();
-      const newSession = !this.hadSession;
+      // A re-attached handle keeps the session (and its ephemeral znodes) but none of the old handle's watches.
+      const newSession = !this.hadSession || (resume !== undefined && firstOfHandle);
       this.hadSession = true;
+      this.lastSession = { id: client.client_id, password: client.client_password };
+      if (resume && firstOfHandle) this.options.logger.info(`re-attached to ZooKeeper session ${client.client_id}`);
       this.options.logger.debug(`zookeeper connected (session ${client.client_id}, new: ${newSession})`);
       this.emitSafely('connected', newSession);
     };
@@ -197,10 +222,22 @@ export class ZkSession extends EventEmitter {
     });
     client.on('close', (_self: unknown, code: number) => {
       if (this.client !== client || this.closed) return;
-      // The handle is dead (expired session, failed auth): a new client makes a new session.
+      // The handle is dead (expired session, failed auth, or the addon's watchdog: see the header).
+      const wasConnected = this.isConnected;
       this.isConnected = false;
-      this.hadSession = false;
       this.client = undefined;
+      const session = this.lastSession;
+      if (code !== ZOO_AUTH_FAILED_STATE && connectedOnce && session) {
+        // It had connected: the session may well be alive. Re-attach to it at once; if the server has expired it,
+        // the new handle closes before it connects, and a new session is opened then (below). One re-attach per
+        // handle that connected: no loop without a connection in between.
+        this.options.logger.warn(`the ZooKeeper client closed its handle of session ${session.id} (code ${code}); re-attaching to the session`);
+        if (wasConnected) this.emitSafely('disconnected');
+        this.scheduleOpen(0, session);
+        return;
+      }
+      this.hadSession = false;
+      this.lastSession = undefined;
       if (code === ZOO_AUTH_FAILED_STATE) {
         // Reopening at once would be refused at once: back off, and fail waiters now rather than at their timeout.
         const error = new AccessDeniedError('authenticate', this.options.connect, ZK_CODES.AUTHFAILED, this.identity, `scheme "${this.#auth?.scheme}"`);
@@ -214,9 +251,10 @@ export class ZkSession extends EventEmitter {
       // A handle closed before it ever connected would make a tight open/close loop: during an ensemble's leader
       // election a follower answers new sessions as expired (the fault suite once saw 178 in 1.3 s). Back off;
       // a session that had connected is replaced at once.
-      const delay = connectedOnce ? 0 : this.reopen.next();
-      if (connectedOnce) {
-        this.options.logger.warn(`ZooKeeper session closed by the server (code ${code}); opening a new session`);
+      // A re-attach the server refused means the session has expired: replaced at once (the next refusal backs off).
+      const delay = connectedOnce || resume ? 0 : this.reopen.next();
+      if (connectedOnce || resume) {
+        this.options.logger.warn(`ZooKeeper session closed by the server (code ${code}${resume ? `: re-attaching to ${resume.id} was refused` : ''}); opening a new session`);
         this.emitSafely('expired');
       } else {
         this.options.logger.debug(`a new ZooKeeper session was refused (code ${code}); trying again in ${delay} ms`);
@@ -245,14 +283,14 @@ export class ZkSession extends EventEmitter {
   }
 
   /**
-   * Opens a new handle after `delay`. Not unref()ed: a process waiting on the registry must not exit in between;
-   * close() clears it.
+   * Opens a new handle (re-attached to `resume` when given) after `delay`. Not unref()ed: a process waiting on the
+   * registry must not exit in between; close() clears it.
    */
-  private scheduleOpen(delay: number): void {
+  private scheduleOpen(delay: number, resume?: { id: string; password: string }): void {
     clearTimeout(this.reopenTimer);
     this.reopenTimer = setTimeout(() => {
       this.reopenTimer = undefined;
-      if (!this.closed) this.open();
+      if (!this.closed) this.open(resume);
     }, delay);
   }
 

@@ -11,25 +11,11 @@ import express from 'express';
 import { bindLane, grayContext, grayRegister, grayRoute, silentLogger, type ContextKind, type GrayRouteInterceptor, type GrayRouteOptions } from '../../src';
 import { contextBackend } from '../../src/context/lane-context';
 import { bucketLane } from '../../src/router/lane-policy';
-import { startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
+import { closeServer, listen, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
 
 /** The issue's figure; STICKY_REQUESTS lowers it only for a quick local run. */
 const REQUESTS = Number(process.env.STICKY_REQUESTS ?? 10_000);
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-async function listen(app: express.Express): Promise<{ server: Server; base: string }> {
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  // Longer than the client agent keeps idle sockets: a server closing a socket the agent is about to reuse would
-  // fail a request with ECONNRESET, which is not what these tests are about.
-  (server as import('node:http').Server).keepAliveTimeout = 60_000;
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
 
 /** Sends `count` requests made by `make`, `concurrency` at a time; returns the answers in order. */
 async function runBounded<T>(count: number, concurrency: number, make: (i: number) => Promise<T>): Promise<T[]> {

@@ -118,3 +118,19 @@ async function closeTwin(credentials: { id: string; password: string }): Promise
   });
   if (!refused) twin.close(); // closing a handle the server already closed crashes the addon (zookeeper#93)
 }
+
+/** Listens on a free loopback port; `base` is `http://127.0.0.1:<port>`. Keep-alive longer than clients keep sockets. */
+export async function listen(app: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void): Promise<{ server: Server; base: string; port: number }> {
+  const server = (await new Promise<Server>((resolve) => {
+    const s = (app as unknown as express.Express).listen(0, '127.0.0.1', () => resolve(s));
+  })) as import('node:http').Server;
+  // Longer than the client agents keep idle sockets: a server closing a socket an agent is about to reuse would fail
+  // a request with ECONNRESET, which is not what these tests are about.
+  server.keepAliveTimeout = 60_000;
+  const port = (server.address() as AddressInfo).port;
+  return { server, base: `http://127.0.0.1:${port}`, port };
+}
+
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}

@@ -1,0 +1,118 @@
+/**
+ * grayDispatcher with Node's built-in fetch, on a real ZooKeeper and real servers on 127.0.0.1: what grayRoute and
+ * useGray do for axios — failover on refused connections (GET, and a POST whose body was never sent), outlier
+ * ejection, `outcome` events counted by consumerMetrics, `retry` events — and everything else passed on untouched.
+ */
+import express from 'express';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { consumerMetrics, grayDispatcher, grayRegister, silentLogger, type OutcomeEvent, type RetryEvent } from '../../src';
+import { instancePath } from '../../src/registry/paths';
+import type { ZkSession } from '../../src/registry/zk-session';
+import { adminSession, closeServer, eventually, listen, testZk, uniqueRoot } from '../support/helpers';
+
+async function closedPort(): Promise<number> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('grayDispatcher with the built-in fetch (real ZooKeeper, real servers)', () => {
+  let admin: ZkSession;
+  let root: string;
+  const open: Array<{ close(): unknown }> = [];
+
+  beforeAll(async () => {
+    admin = adminSession();
+    await admin.whenConnected(10_000);
+  });
+  afterAll(() => admin.close());
+  beforeEach(() => {
+    root = uniqueRoot();
+  });
+  afterEach(async () => {
+    for (const item of open.splice(0).reverse()) await item.close();
+  });
+
+  /** A provider of `demo` that echoes the method, body and lane headers it got. */
+  async function provider(gray: boolean) {
+    const app = express();
+    const register = grayRegister({ zk: testZk(), root, service: 'demo', gray, version: gray ? 'v2' : 'v1', host: '127.0.0.1', logger: silentLogger, drainMs: 0 });
+    app.use(register);
+    app.use(express.text({ type: '*/*' }));
+    app.all('/echo', (req, res) => void res.json({ version: gray ? 'v2' : 'v1', method: req.method, body: req.body, lane: req.headers['x-gray-lane'], baggage: req.headers.baggage }));
+    const { server, port } = await listen(app);
+    open.push({ close: () => closeServer(server) });
+    await register.registration.whenRegistered();
+    return port;
+  }
+
+  async function registerDead(gray = false): Promise<string> {
+    const id = `127.0.0.1:${await closedPort()}`;
+    await admin.mkdirp(`${root}/services/demo/instances`);
+    await admin.create(instancePath(root, 'demo', id), JSON.stringify({ gray, version: 'dead' }), 'ephemeral');
+    return id;
+  }
+
+  test('a refused instance: GETs and a POST whose body was never sent fail over; the instance is ejected; outcomes are counted', async () => {
+    await provider(false);
+    const dead = await registerDead();
+    const dispatcher = grayDispatcher({ zk: testZk(), root, logger: silentLogger, outlier: { consecutiveFailures: 2, baseEjectionMs: 60_000 } });
+    open.push(dispatcher);
+    const retries: RetryEvent[] = [];
+    const outcomes: OutcomeEvent[] = [];
+    dispatcher.consumer.on('retry', (event: RetryEvent) => retries.push(event));
+    dispatcher.consumer.on('outcome', (event: OutcomeEvent) => outcomes.push(event));
+    const metrics = consumerMetrics(dispatcher.consumer);
+    open.push(metrics);
+    await eventually(async () => expect((await fetch('http://demo/echo', { dispatcher })).status).toBe(200));
+    await eventually(() => expect(dispatcher.consumer.snapshot('demo')?.instances).toHaveLength(2));
+    const answers = await Promise.all(Array.from({ length: 20 }, () => fetch('http://demo/echo', { dispatcher }).then((r) => r.json() as Promise<{ version: string }>)));
+    expect(answers.every((answer) => answer.version === 'v1')).toBe(true);
+    const posted = await (await fetch('http://demo/echo', { dispatcher, method: 'POST', body: 'payload' })).json();
+    expect(posted).toMatchObject({ method: 'POST', body: 'payload' });
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+    expect(retries.every((event) => event.instance.id === dead && event.attempt === 2)).toBe(true);
+    expect(dispatcher.consumer.ejected('demo').map((entry) => entry.id)).toEqual([dead]);
+    expect(outcomes.filter((event) => event.outcome === 'connection_error').map((event) => event.instance.id)).toEqual(retries.map(() => dead));
+    expect(outcomes.filter((event) => event.outcome === 'success')).toHaveLength(22);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(new RegExp(`graykit_client_requests_total\\{service="demo",instance="${dead.replace(/\./g, '\\.')}",lane="normal",outcome="connection_error"\\} ${retries.length}`));
+  }, 30_000);
+
+  test('lane header and baggage go out; a caller\'s own baggage keeps its members; other hosts pass untouched', async () => {
+    const grayPort = await provider(true);
+    await provider(false);
+    const dispatcher = grayDispatcher({ zk: testZk(), root, logger: silentLogger, ratio: 0 });
+    open.push(dispatcher);
+    const pinned = await (await fetch('http://demo/echo', { dispatcher, headers: { 'X-Gray-Lane': 'gray', baggage: 'user=42;p=1, tenant=a' } })).json();
+    expect(pinned).toMatchObject({ version: 'v2', lane: 'gray', baggage: 'user=42;p=1, tenant=a,gray.lane=gray' });
+    const byRatio = await (await fetch('http://demo/echo', { dispatcher })).json();
+    expect(byRatio).toMatchObject({ version: 'v1', lane: 'normal', baggage: 'gray.lane=normal' });
+    // An address is never looked up: the request goes as it is, headers untouched.
+    const direct = (await (await fetch(`http://127.0.0.1:${grayPort}/echo`, { dispatcher })).json()) as { version: string; lane?: string };
+    expect(direct).toMatchObject({ version: 'v2' });
+    expect(direct.lane).toBeUndefined();
+  }, 30_000);
+
+  test('undici\'s request() on a GrayDispatcher (its API borrowed from the built-in Dispatcher) routes too', async () => {
+    await provider(false);
+    const dispatcher = grayDispatcher({ zk: testZk(), root, logger: silentLogger });
+    open.push(dispatcher);
+    const { statusCode, body } = await dispatcher.request({ origin: 'http://demo', path: '/echo', method: 'GET' });
+    expect(statusCode).toBe(200);
+    expect(await body.json()).toMatchObject({ version: 'v1', lane: 'normal' });
+  }, 30_000);
+
+  test('an abort while the first request waits for the registry ends it at once, and nothing reaches an instance', async () => {
+    await provider(false);
+    // Not a registered service name yet, and the service list is being read: the request waits.
+    const dispatcher = grayDispatcher({ zk: '127.0.0.1:1', root, logger: silentLogger, timeout: 5000 });
+    open.push(dispatcher);
+    const started = Date.now();
+    const failure = await fetch('http://demo/echo', { dispatcher, signal: AbortSignal.timeout(200) }).catch((error: Error) => error);
+    expect((failure as Error).name).toMatch(/AbortError|TimeoutError/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  }, 30_000);
+});
