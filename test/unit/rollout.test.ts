@@ -97,14 +97,14 @@ describe('exposition format', () => {
     expect(samples.find((s) => s.name === 'up')?.value).toBe(1);
   });
 
-  test('provider counts: served requests of the service (not aborted ones) and their 5xx', () => {
-    expect(providerCounts(parseExposition(text), 'demo')).toEqual({ requests: 100, http5xx: 10 });
+  test('provider counts: served requests of the service (not aborted ones), their 5xx and latency buckets', () => {
+    expect(providerCounts(parseExposition(text), 'demo')).toEqual({ requests: 100, http5xx: 10, buckets: new Map([[Infinity, 100]]) });
   });
 });
 
 describe('StepCounter: increases over a step', () => {
   const scrape = (providers: Record<string, [number, number]>, lanes: Record<string, 'gray' | 'normal'>, consumers: Scrape['consumers'] = new Map()): Scrape => ({
-    providers: new Map(Object.entries(providers).map(([id, [requests, http5xx]]) => [id, { requests, http5xx }])),
+    providers: new Map(Object.entries(providers).map(([id, [requests, http5xx]]) => [id, { requests, http5xx, buckets: new Map<number, number>() }])),
     lanes: new Map(Object.entries(lanes)),
     consumers,
     grayUnavailable: [],
