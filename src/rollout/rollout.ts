@@ -423,6 +423,8 @@ class RolloutRun {
   private registryDownSince?: number;
   /** The step in progress (1-based), for payloads. */
   private stepNumber = 0;
+  /** Another process holds the rollout now (it resumed it after this one lost its lease): leave its records alone. */
+  private superseded = false;
 
   constructor(
     private readonly admin: GrayAdmin,
@@ -482,6 +484,7 @@ class RolloutRun {
           if (!(error instanceof ConflictError) || attempt >= 3) throw error;
           const current = await this.admin.rollout(service);
           if (current.document?.id !== this.id) throw new RatioChanged(`the rollout znode of "${service}" now records another rollout`);
+          if (current.leaseHeld && current.leaseOwner !== held.owner) throw new LeaseLost(`the rollout lease of "${service}" is held by another session now`);
           held.version = current.version;
           if (current.document.abort) held.document = { ...held.document, abort: current.document.abort };
         }
@@ -525,7 +528,7 @@ class RolloutRun {
     // When the registry cannot take it, the leases stay until this process ends, and the rollout then reads as
     // crashed — the truth: its outcome was never recorded.
     const deadline = Date.now() + this.o.rollbackTimeoutMs;
-    for (;;) {
+    while (!this.superseded) {
       try {
         await this.finishRecords(outcome, reason);
         break;
@@ -756,8 +759,27 @@ class RolloutRun {
     if (error instanceof RatioChanged) {
       return this.report('conflict', `${error.message}; rollout stopped, ratio left as it is`, 'leave', await this.currentRatios(false));
     }
-    if (error instanceof LeaseLost || error instanceof RegistryLost) return this.rollBack('failed', `rollout stopped ${at}: ${error.message}`);
+    if (error instanceof LeaseLost) {
+      // With its lease gone, someone may have resumed the rollout (`--resume`): then the ratio and the records are
+      // theirs, and rolling back would abort their run.
+      const holder = await this.takenOverBy();
+      if (holder) {
+        this.superseded = true;
+        return this.report('conflict', `${error.message}; ${holder} took the rollout over; this process stopped and left it to them`, 'leave', await this.currentRatios(false));
+      }
+      return this.rollBack('failed', `rollout stopped ${at}: ${error.message}`);
+    }
+    if (error instanceof RegistryLost) return this.rollBack('failed', `rollout stopped ${at}: ${error.message}`);
     return this.rollBack('failed', `rollout failed: ${(error as Error).message}`);
+  }
+
+  /** Who holds the lease of one of this rollout's services now, when that is another session. */
+  private async takenOverBy(): Promise<string | undefined> {
+    for (const [service, held] of this.held) {
+      const current = await this.admin.rollout(service).catch(() => undefined);
+      if (current?.leaseHeld && current.leaseOwner !== held.owner) return current.lease ? describeActor(current.lease.by) : `session ${current.leaseOwner}`;
+    }
+    return undefined;
   }
 
   private async currentRatios(verified: boolean): Promise<Record<string, ServiceEnd>> {
@@ -873,11 +895,12 @@ export async function resumeRollout(admin: GrayAdmin, service: string, options: 
   if (missing.length > 0) {
     throw new InvalidOptionError('webhooks', `the rollout was started with gate webhook(s) ${missing.join(', ')}: give them again (--webhook ${missing[0]}=<url>); their URLs are not recorded in the registry`);
   }
+  const { webhookKinds: _kinds, ...judgment } = recorded.options;
   const o = resolveOptions({
     services: recorded.services,
     steps: recorded.steps,
-    ...recorded.options,
-    maxLatencyMs: recorded.options.maxLatencyMs ?? {},
+    ...judgment,
+    maxLatencyMs: judgment.maxLatencyMs ?? {},
     onCrash: recorded.onCrash,
     ...options,
   });

@@ -6,8 +6,21 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rolloutExitCode } from '../../src/cli/exit';
-import { RolloutBusyError, abortRollout, createAdmin, runRollout, silentLogger, type GrayAdmin, type RolloutEvent, type RolloutOptions, type WebhookPayload } from '../../src';
-import { eventually, testZk, uniqueRoot } from '../support/helpers';
+import {
+  RolloutBusyError,
+  abortRollout,
+  createAdmin,
+  resumeRollout,
+  runRollout,
+  silentLogger,
+  type GrayAdmin,
+  type RolloutEvent,
+  type RolloutOptions,
+  type RolloutReport,
+  type WebhookPayload,
+} from '../../src';
+import type { ZkSession } from '../../src/registry/zk-session';
+import { eventually, forceExpiry, testZk, uniqueRoot } from '../support/helpers';
 import { startMetricsProvider, startTraffic, type MetricsProvider, type Traffic } from '../support/rollout-helpers';
 
 jest.setTimeout(90_000);
@@ -118,6 +131,38 @@ describe('runRollout: record, gates, latency, several services (real ZooKeeper, 
     const after = await admin.rollout('demo');
     expect(after).toMatchObject({ leaseHeld: false, crashed: false, document: { id: report.id, state: 'interrupted', step: 1 } });
     expect(after.document?.reason).toMatch(/^interrupted at step 1\/2; rolled back/);
+  });
+
+  test('a rollout whose session expired while another process resumed it stops and leaves the rollout to that process', async () => {
+    const { admin } = await setup(['demo']);
+    const other = createAdmin({ zk: testZk(), root, logger: silentLogger });
+    open.push(other);
+    const resumer = new AbortController();
+    let resumed: Promise<RolloutReport> | undefined;
+    const first = await runRollout(
+      admin,
+      { ...base, steps: [20, 100], intervalMs: 60_000, refreshMs: 5000 },
+      {
+        onProgress: (event) => {
+          if (event.type !== 'progress' || resumed) return;
+          // Between two of its reads: its session ends (its lease goes), and another process resumes the rollout.
+          resumed = (async () => {
+            await forceExpiry((admin as unknown as { session: ZkSession }).session);
+            return resumeRollout(other, 'demo', { refreshMs: 300 }, { signal: resumer.signal });
+          })();
+        },
+      },
+    );
+    expect({ outcome: first.outcome, action: first.action }).toEqual({ outcome: 'conflict', action: 'leave' });
+    expect(first.reason).toMatch(/took the rollout over; this process stopped and left it to them/);
+    // The resumed run was left alone: still running, its lease held, the ratio as it set it.
+    const status = await other.rollout('demo');
+    expect(status).toMatchObject({ leaseHeld: true, crashed: false, document: { state: 'running', id: first.id } });
+    expect(status.document?.resumed).toHaveLength(1);
+    expect((await other.getConfig('demo')).config.ratio).toBe(20);
+    resumer.abort();
+    const second = await resumed!;
+    expect({ outcome: second.outcome, ratio: second.ratio, resumedFrom: second.resumedFrom }).toEqual({ outcome: 'interrupted', ratio: 0, resumedFrom: 1 });
   });
 
   test('a confirm-step gate answering 503 holds the step until it answers 200; every event reaches the event webhook', async () => {
