@@ -13,10 +13,10 @@ import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
 import { decodeConfig, decodeOverride, effectiveInstance, parseInstanceId, validateConfig } from '../registry/codec';
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
+import type { RolloutActor, RolloutDocument } from '../registry/rollout-state';
 import type { ZkSession } from '../registry/zk-session';
 import type { Instance, InstanceOverride, ServiceConfig } from '../types';
 import { ZK_CODES } from '../zk-codes';
-import type { RolloutActor, RolloutDocument } from '../registry/rollout-state';
 import { checkProviders, initService, type InitOptions, type InitResult } from './init';
 import { acquireRollout, readRollout, releaseRollout, writeRollout, type RolloutStatus } from './rollout-record';
 
