@@ -1,5 +1,6 @@
 /** The pure parts of the rollout: parsing, the verdict (errors and latency), the exposition reader, counter increases, the state document. */
 import { InvalidOptionError } from '../../src';
+import { formatSnapshot } from '../../src/cli/format';
 import { parseDuration, parseMaxLatency, parsePercent, parseSteps, parseWebhook } from '../../src/cli/parse';
 import { crashRollsBack, decodeRolloutDocument, isCrashed } from '../../src/registry/rollout-state';
 import { histogramQuantile, latencyStats, parseLe, slowerThan, tailBound } from '../../src/rollout/latency';
@@ -252,6 +253,12 @@ describe('rollout state and the new arguments', () => {
     const running = { state: 'running' as const, onCrash: 'rollback' as const };
     expect([isCrashed(running, false), isCrashed(running, true), isCrashed({ state: 'promoted' }, false), isCrashed(undefined, false)]).toEqual([true, false, false, false]);
     expect([crashRollsBack(running, false), crashRollsBack({ ...running, onCrash: 'hold' }, false)]).toEqual([true, false]);
+  });
+
+  test('graykit watch shows the ratio consumers route by: 0 while the rollout has crashed', () => {
+    const snapshot = { service: 'demo', instances: [], config: { ratio: 50 }, path: '/g/services/demo/instances', rolloutCrashed: true };
+    expect(formatSnapshot(snapshot, 'local').split('\n')[0]).toBe('service demo: ratio 0 (its rollout crashed; the config says 50), 0 routable instance(s)');
+    expect(formatSnapshot({ ...snapshot, rolloutCrashed: false }, 'local').split('\n')[0]).toBe('service demo: ratio 50, 0 routable instance(s)');
   });
 
   test('--webhook kind=url and --max-latency quantile=duration', () => {
