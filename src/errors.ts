@@ -16,7 +16,8 @@ export type GrayKitErrorCode =
   | 'ERR_GRAYKIT_INVALID_CONFIG'
   | 'ERR_GRAYKIT_CONFLICT'
   | 'ERR_GRAYKIT_NOT_FOUND'
-  | 'ERR_GRAYKIT_ACCESS_DENIED';
+  | 'ERR_GRAYKIT_ACCESS_DENIED'
+  | 'ERR_GRAYKIT_ROLLOUT_BUSY';
 
 export class GrayKitError extends Error {
   readonly code: GrayKitErrorCode;
@@ -144,6 +145,21 @@ export class NotFoundError extends GrayKitError {
   constructor(what: string, path: string) {
     super('ERR_GRAYKIT_NOT_FOUND', `graykit: ${what} not found (znode ${path})`);
     this.name = 'NotFoundError';
+    this.path = path;
+  }
+}
+
+/**
+ * A rollout of the service is already running (its lease is held), or one crashed and was neither resumed nor
+ * aborted: a second rollout would fight it over the ratio. Nothing was changed; the message says what to run.
+ */
+export class RolloutBusyError extends GrayKitError {
+  readonly service: string;
+  readonly path: string;
+  constructor(service: string, path: string, detail: string) {
+    super('ERR_GRAYKIT_ROLLOUT_BUSY', `graykit: service "${service}": ${detail} (znode ${path})`);
+    this.name = 'RolloutBusyError';
+    this.service = service;
     this.path = path;
   }
 }

@@ -52,11 +52,16 @@ export type { HashBy, LanePolicy, LaneRuleMatcher, RequestView } from './router/
 
 // Control plane
 export { createAdmin, DEFAULT_ADMIN_OPTIONS } from './admin/admin';
-export type { GrayAdmin, AdminOptions, ServiceStatus, InstanceStatus, VersionedConfig, InitOptions, InitResult, UnvouchedInstance } from './admin/admin';
+export type { GrayAdmin, AdminOptions, ServiceStatus, InstanceStatus, VersionedConfig, InitOptions, InitResult, UnvouchedInstance, RolloutStatus } from './admin/admin';
 // Operators compute provider identities for `init` with it (README "Security").
 export { digestId } from './registry/acl';
-export { runRollout, DEFAULT_ROLLOUT_OPTIONS } from './rollout/rollout';
-export type { RolloutOptions, RolloutHooks, RolloutReport, RolloutEvent, RolloutOutcome, StepResult } from './rollout/rollout';
+export { runRollout, resumeRollout, DEFAULT_ROLLOUT_OPTIONS } from './rollout/rollout';
+export type { RolloutOptions, ResumeOptions, RolloutHooks, RolloutReport, RolloutEvent, RolloutOutcome, StepResult, ServiceStep, ServiceEnd } from './rollout/rollout';
+export { abortRollout, DEFAULT_ABORT_OPTIONS } from './rollout/abort';
+export type { AbortOptions, AbortReport } from './rollout/abort';
+export type { Webhook, WebhookKind, WebhookPayload } from './rollout/webhooks';
+export type { LatencyStats } from './rollout/latency';
+export type { RolloutDocument, RolloutState, RolloutActor, RecordedStep, RecordedLane, RecordedOptions, RolloutLease, OnCrash } from './registry/rollout-state';
 export type { Verdict, VerdictResult } from './rollout/judge';
 export type { LaneStats } from './rollout/scrape';
 
@@ -81,5 +86,6 @@ export {
   InvalidConfigError,
   ConflictError,
   NotFoundError,
+  RolloutBusyError,
 } from './errors';
 export type { GrayKitErrorCode } from './errors';

@@ -14,7 +14,10 @@ export {
   overridePath,
   instanceId,
   isValidServiceName,
+  rolloutPath,
+  rolloutLeasePath,
 } from './registry/paths';
+export { decodeRolloutDocument, decodeRolloutLease, isCrashed, crashRollsBack, ROLLOUT_STATES } from './registry/rollout-state';
 export {
   MAX_DATA_BYTES,
   MAX_WEIGHT,

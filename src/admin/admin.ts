@@ -13,12 +13,15 @@ import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
 import { decodeConfig, decodeOverride, effectiveInstance, parseInstanceId, validateConfig } from '../registry/codec';
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
+import type { RolloutActor, RolloutDocument } from '../registry/rollout-state';
 import type { ZkSession } from '../registry/zk-session';
 import type { Instance, InstanceOverride, ServiceConfig } from '../types';
 import { ZK_CODES } from '../zk-codes';
 import { checkProviders, initService, type InitOptions, type InitResult } from './init';
+import { acquireRollout, readRollout, releaseRollout, writeRollout, type RolloutStatus } from './rollout-record';
 
 export type { InitOptions, InitResult, UnvouchedInstance } from './init';
+export type { RolloutStatus } from './rollout-record';
 
 export interface AdminOptions extends ConnectionOptions {
   /** How long an operation may wait for the ZooKeeper connection, ms. Default 5000. */
@@ -256,6 +259,59 @@ export class GrayAdmin {
     const current = catalog.snapshot(service);
     if (current) onChange(current);
     return () => catalog.off('change', listener);
+  }
+
+  /**
+   * The service's current or last rollout (README "Progressive rollout"): its document, whether its lease is held,
+   * and whether it crashed (running with no lease) — what `graykit status` shows.
+   */
+  async rollout(service: string): Promise<RolloutStatus> {
+    this.checkService(service);
+    return readRollout(await this.ready(), this.root, service);
+  }
+
+  /**
+   * Takes the service's rollout lease with this handle's session and records `document` as running (see
+   * rollout-record.ts). Used by runRollout; throws RolloutBusyError when another rollout runs or crashed.
+   */
+  async acquireRollout(document: RolloutDocument, resume = false): Promise<{ version: number; owner: string }> {
+    this.checkService(document.service);
+    return acquireRollout(await this.ready(), this.root, document, resume);
+  }
+
+  /** Writes a rollout document with a compare-and-set (ConflictError when it changed since `version`). */
+  async writeRollout(document: RolloutDocument, version: number): Promise<number> {
+    this.checkService(document.service);
+    return writeRollout(await this.ready(), this.root, document, version);
+  }
+
+  /** Deletes the service's rollout lease; false when there was none. */
+  async releaseRollout(service: string): Promise<boolean> {
+    this.checkService(service);
+    return releaseRollout(await this.ready(), this.root, service);
+  }
+
+  /**
+   * Asks the service's running (or crashed) rollout to stop: records `abort` in its document, which the running
+   * rollout reads within its refresh period. Returns the rollout as it was before; throws NotFoundError when no
+   * rollout is running. `graykit abort` then sets the ratio to 0 itself (rollout/abort.ts).
+   */
+  async requestRolloutAbort(service: string, by: RolloutActor): Promise<RolloutStatus> {
+    for (;;) {
+      const status = await this.rollout(service);
+      if (status.document?.state !== 'running') {
+        const last = status.document ? `; its last rollout ended ${status.document.state}` : status.error ? `; its rollout znode is invalid (${status.error})` : '';
+        throw new NotFoundError(`a running rollout of service "${service}"${last} (to stop traffic to gray anyway: \`graykit rollback ${service}\`)`, status.path);
+      }
+      if (status.document.abort) return status;
+      const document: RolloutDocument = { ...status.document, abort: { at: new Date().toISOString(), by }, updatedAt: new Date().toISOString() };
+      try {
+        await this.writeRollout(document, status.version);
+        return status;
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error; // the rollout wrote meanwhile: read it again
+      }
+    }
   }
 
   /**

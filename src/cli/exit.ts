@@ -5,8 +5,9 @@
 import { GrayKitError, type ZooKeeperError } from '../errors';
 import type { RolloutReport } from '../rollout/rollout';
 
-/** 0 done; 1 unexpected failure; 2 invalid input (nothing changed); 3 conflict (someone else wrote first; nothing
- * changed); 4 service or instance not found; 5 ZooKeeper unreachable; 6 access denied (README "Security"). */
+/** 0 done; 1 unexpected failure; 2 invalid input (nothing changed); 3 conflict (someone else wrote first, or another
+ * rollout of the service is running or crashed; nothing changed); 4 service, instance or rollout not found;
+ * 5 ZooKeeper unreachable; 6 access denied (README "Security"). */
 export const EXIT = { OK: 0, FAILURE: 1, INVALID: 2, CONFLICT: 3, NOT_FOUND: 4, UNREACHABLE: 5, DENIED: 6 } as const;
 
 /**
@@ -25,6 +26,7 @@ export function exitCodeOf(error: unknown): number {
     case 'ERR_GRAYKIT_INVALID_CONFIG':
       return EXIT.INVALID;
     case 'ERR_GRAYKIT_CONFLICT':
+    case 'ERR_GRAYKIT_ROLLOUT_BUSY':
       return EXIT.CONFLICT;
     case 'ERR_GRAYKIT_NOT_FOUND':
       return EXIT.NOT_FOUND;

@@ -49,7 +49,7 @@ export function formatStatus(status: ServiceStatus, now = new Date()): string {
 export function formatSnapshot(snapshot: ServiceSnapshot, fallbackRatio: string): string {
   const rows = snapshot.instances.map((instance) => [instance.id, instance.version ?? '-', yesNo(instance.gray), String(instance.weight)]);
   return [
-    `service ${snapshot.service}: ratio ${snapshot.config.ratio ?? fallbackRatio}, ${snapshot.instances.length} routable instance(s)`,
+    `service ${snapshot.service}: ratio ${snapshot.rolloutCrashed ? `0 (its rollout crashed; the config says ${snapshot.config.ratio ?? fallbackRatio})` : (snapshot.config.ratio ?? fallbackRatio)}, ${snapshot.instances.length} routable instance(s)`,
     rows.length ? table(['INSTANCE', 'VERSION', 'GRAY', 'WEIGHT'], rows) : '(no routable instances)',
   ].join('\n');
 }

@@ -11,9 +11,11 @@ import { digestId, parseCredentials } from '../registry/acl';
 import { DEFAULT_ZK_CONNECT } from '../registry/connection';
 import { DEFAULT_ROOT } from '../registry/paths';
 import { graykitVersion } from '../version';
-import { EXIT, exitCodeOf } from './exit';
+import { abortRollout } from '../rollout/abort';
+import { EXIT, ROLLOUT_EXIT, exitCodeOf } from './exit';
 import { formatSnapshot, formatStatus } from './format';
-import { addRolloutCommand } from './rollout-command';
+import { addRolloutCommand, RolloutExit } from './rollout-command';
+import { formatAbort, formatRolloutStatus } from './rollout-format';
 
 export { EXIT, exitCodeOf } from './exit';
 
@@ -61,7 +63,7 @@ const STDIO: ProgramIo = { out: (text) => process.stdout.write(text), err: (text
 /** The command. `jsonErrors`: errors are printed by `run` as JSON, so commander prints neither them nor help. */
 export function buildProgram(io: ProgramIo = STDIO, jsonErrors = false): Command {
   const program = new Command('graykit')
-    .description('Control gray releases in ZooKeeper: status, ratio, flags, promote, rollback.')
+    .description('Control gray releases in ZooKeeper: status, ratio, flags, promote, rollback, rollout, abort.')
     .version(graykitVersion(), '-V, --version', 'print graykit\'s version')
     .addOption(new Option('--zk <connect>', 'ZooKeeper connect string').env('ZK_CONNECT').default(DEFAULT_ZK_CONNECT))
     .addOption(new Option('--root <path>', 'root znode').env('GRAYKIT_ROOT').default(DEFAULT_ROOT))
@@ -93,7 +95,7 @@ export function buildProgram(io: ProgramIo = STDIO, jsonErrors = false): Command
 
   program
     .command('status')
-    .description('services, or one service: instances with version, gray flag (own or override), weight, since; ratio and rules')
+    .description('services, or one service: instances with version, gray flag (own or override), weight, since; ratio and rules; its rollout (running, crashed, or the last one)')
     .argument('[service]')
     .action(
       withAdmin(async (admin, service?: string) => {
@@ -102,8 +104,22 @@ export function buildProgram(io: ProgramIo = STDIO, jsonErrors = false): Command
           print(services, services.length ? services.join('\n') : '(no services registered)');
           return;
         }
-        const status = await admin.status(service);
-        print(status, formatStatus(status));
+        const [status, rollout] = await Promise.all([admin.status(service), admin.rollout(service)]);
+        const text = formatStatus(status);
+        const rolloutText = formatRolloutStatus(rollout);
+        print({ ...status, rollout }, rolloutText ? `${text}\n\n${rolloutText}` : text);
+      }),
+    );
+
+  program
+    .command('abort')
+    .description('stop the running (or crashed) rollout of a service from anywhere: ratio 0 on each of its services, read back; the rollout ends aborted')
+    .argument('<service>')
+    .action(
+      withAdmin(async (admin, service: string) => {
+        const report = await abortRollout(admin, service);
+        print(report, formatAbort(report));
+        if (!report.ratioVerified) throw new RolloutExit(ROLLOUT_EXIT.UNVERIFIED);
       }),
     );
 
@@ -210,7 +226,7 @@ export function buildProgram(io: ProgramIo = STDIO, jsonErrors = false): Command
   addRolloutCommand(program, {
     io,
     json: () => Boolean(program.opts<GlobalOptions>().json),
-    admin: () => createAdmin(adminOptions(program.opts<GlobalOptions>())),
+    admin: (extra) => createAdmin({ ...adminOptions(program.opts<GlobalOptions>()), ...extra }),
     terminalSafe,
     jsonSafe,
   });

@@ -1,6 +1,8 @@
-/** Parsers of the rollout command's arguments (`--steps`, `--interval`, `--max-error-rate`). Pure. */
+/** Parsers of the rollout command's arguments (`--steps`, `--interval`, `--max-error-rate`, `--webhook`, `--max-latency`). Pure. */
 import { InvalidOptionError } from '../errors';
+import type { QuantileName } from '../rollout/latency';
 import { checkSteps } from '../rollout/rollout';
+import { WEBHOOK_KINDS, type Webhook, type WebhookKind } from '../rollout/webhooks';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -51,4 +53,25 @@ export function parseSteps(text: string): number[] {
     });
   checkSteps(steps);
   return steps;
+}
+
+/** `kind=url` → a webhook (`confirm-step=https://ci.example/gate`). */
+export function parseWebhook(text: string): Webhook {
+  const at = String(text).indexOf('=');
+  const kind = at > 0 ? text.slice(0, at).trim() : '';
+  const url = at > 0 ? text.slice(at + 1).trim() : '';
+  if (!WEBHOOK_KINDS.includes(kind as WebhookKind)) throw new InvalidOptionError('webhook', `expected <kind>=<url> with a kind among ${WEBHOOK_KINDS.join(', ')}, got ${JSON.stringify(kind || text)}`);
+  if (!/^https?:\/\/\S+$/.test(url)) throw new InvalidOptionError('webhook', `${kind}: expected an http(s) URL after "="`);
+  return { kind: kind as WebhookKind, url };
+}
+
+/** `p99=250ms` or `p50=50ms,p99=250ms` → `{ p50: 50, p99: 250 }` (ms), merged over `previous`. */
+export function parseMaxLatency(text: string, previous: Partial<Record<QuantileName, number>> = {}): Partial<Record<QuantileName, number>> {
+  const limits = { ...previous };
+  for (const part of String(text).split(',')) {
+    const match = /^\s*(p50|p95|p99)\s*=\s*(\S+)\s*$/.exec(part);
+    if (!match) throw new InvalidOptionError('max-latency', `expected p50=, p95= or p99= and a duration, such as p99=250ms, got ${JSON.stringify(part.trim())}`);
+    limits[match[1] as QuantileName] = parseDuration(match[2], 'max-latency');
+  }
+  return limits;
 }

@@ -1,26 +1,41 @@
 /**
- * `graykit rollout <service> --steps 5,25,50,100 --interval 30s --max-error-rate 1%`: the CLI around `runRollout`.
- * A live view on a TTY (one redrawn line), plain lines otherwise, or one JSON object per event with `--json` (the
- * last is the report). Ctrl-C: see `--on-interrupt`. Exit codes: ROLLOUT_EXIT (exit.ts).
+ * `graykit rollout <service>[,<service>…] --steps 5,25,50,100 --interval 30s --max-error-rate 1%`: the CLI around
+ * `runRollout` (and `--resume <service>`: `resumeRollout`). A live view on a TTY (one redrawn line), plain lines
+ * otherwise, or one JSON object per event with `--json` (the last is the report). Ctrl-C: see `--on-interrupt`.
+ * Exit codes: ROLLOUT_EXIT (exit.ts).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { GrayAdmin } from '../admin/admin';
+import type { AdminOptions, GrayAdmin } from '../admin/admin';
 import { GrayKitError } from '../errors';
-import { DEFAULT_ROLLOUT_OPTIONS, runRollout, type RolloutEvent } from '../rollout/rollout';
-import { ROLLOUT_EXIT, rolloutExitCode } from './exit';
-import { formatDuration, formatPercent, parseDuration, parsePercent, parseSteps } from './parse';
+import { DEFAULT_SESSION_TIMEOUT } from '../registry/connection';
+import type { QuantileName } from '../rollout/latency';
+import { DEFAULT_ROLLOUT_OPTIONS, resumeRollout, runRollout, type RolloutEvent, type RolloutHooks } from '../rollout/rollout';
+import type { Webhook } from '../rollout/webhooks';
+import { EXIT, ROLLOUT_EXIT, rolloutExitCode } from './exit';
+import { formatDuration, formatPercent, parseDuration, parseMaxLatency, parsePercent, parseSteps, parseWebhook } from './parse';
 import { formatEvent, formatReport } from './rollout-format';
 
 interface RolloutFlags {
-  steps: number[];
-  interval: number;
-  maxErrorRate: number;
+  resume?: boolean;
+  steps?: number[];
+  interval?: number;
+  maxErrorRate?: number;
   minRequests: number;
   maxExtensions: number;
   normalConfidence: number;
+  maxLatency?: Partial<Record<QuantileName, number>>;
+  latencyConfidence: number;
   consumerMetrics?: string[];
+  prometheus?: string;
   scrapeTimeout: number;
   onInterrupt: 'rollback' | 'hold';
+  onCrash: 'rollback' | 'hold';
+  sessionTimeout: number;
+  webhook?: Webhook[];
+  webhookTimeout: number;
+  gateTimeout: number;
+  gateInterval: number;
+  registryTimeout: number;
 }
 
 /** What the rollout command needs from the program around it. */
@@ -28,8 +43,8 @@ export interface RolloutCommandContext {
   io: { out: (text: string) => void; err: (text: string) => void };
   /** Whether `--json` was given. */
   json(): boolean;
-  /** Makes an admin handle from the global options; the command closes it. */
-  admin(): GrayAdmin;
+  /** Makes an admin handle from the global options (and `extra`); the command closes it. */
+  admin(extra?: AdminOptions): GrayAdmin;
   /** Text for a terminal (control characters escaped) and JSON for a pipe. */
   terminalSafe(text: string): string;
   jsonSafe(value: unknown): string;
@@ -42,10 +57,10 @@ export class RolloutExit extends CommanderError {
   }
 }
 
-function cliArg<T>(parse: (text: string) => T): (text: string) => T {
-  return (text) => {
+function cliArg<T>(parse: (text: string, previous?: T) => T): (text: string, previous?: T) => T {
+  return (text, previous) => {
     try {
-      return parse(text);
+      return parse(text, previous);
     } catch (error) {
       if (error instanceof GrayKitError) throw new InvalidArgumentError(error.message.replace(/^graykit: invalid option `[^`]+`: /, ''));
       throw error;
@@ -59,14 +74,17 @@ function wholeNumber(text: string): number {
   return value;
 }
 
+const duration = (option: string) => cliArg((text) => parseDuration(text, option));
+
 export function addRolloutCommand(program: Command, context: RolloutCommandContext): Command {
   return program
     .command('rollout')
-    .description('raise the gray ratio step by step, judging the gray lane\'s error rate from live metrics between steps; abort to ratio 0 on a breach, promote after the last step')
-    .argument('<service>')
-    .requiredOption('--steps <ratios>', 'increasing ratios, e.g. 5,25,50,100', cliArg(parseSteps))
-    .requiredOption('--interval <duration>', 'how long each step runs before it is judged, e.g. 30s, 2m', cliArg((text) => parseDuration(text, 'interval')))
-    .requiredOption('--max-error-rate <percent>', 'highest acceptable error rate of the gray lane (5xx, and connection errors with --consumer-metrics), e.g. 1%', cliArg((text) => parsePercent(text, 'max-error-rate')))
+    .description('raise the gray ratio step by step, judging the gray lane\'s error rate and latency from live metrics between steps; abort to ratio 0 on a breach, promote after the last step')
+    .argument('<services>', 'a service, or several separated by commas (rolled out together)')
+    .option('--resume', 'continue the crashed rollout of <service> from its recorded step, with its recorded options')
+    .option('--steps <ratios>', 'increasing ratios, e.g. 5,25,50,100 (required unless --resume)', cliArg(parseSteps))
+    .option('--interval <duration>', 'how long each step runs before it is judged, e.g. 30s, 2m (required unless --resume)', duration('interval'))
+    .option('--max-error-rate <percent>', 'highest acceptable error rate of the gray lane (5xx, and connection errors with --consumer-metrics), e.g. 1% (required unless --resume)', cliArg((text) => parsePercent(text, 'max-error-rate')))
     .option('--min-requests <n>', 'gray requests a step needs before it is judged', wholeNumber, DEFAULT_ROLLOUT_OPTIONS.minRequests)
     .option('--max-extensions <n>', 'intervals a step may be extended by while it lacks traffic or metrics, before the rollout fails closed', wholeNumber, DEFAULT_ROLLOUT_OPTIONS.maxExtensions)
     .addOption(
@@ -74,15 +92,59 @@ export function addRolloutCommand(program: Command, context: RolloutCommandConte
         .argParser(cliArg((text) => parsePercent(text, 'normal-confidence')))
         .default(DEFAULT_ROLLOUT_OPTIONS.normalConfidence, formatPercent(DEFAULT_ROLLOUT_OPTIONS.normalConfidence)),
     )
-    .option('--consumer-metrics <url>', 'a consumer\'s metrics URL (consumerMetrics()); its connection errors count against the lane (repeatable)', (url: string, urls: string[] = []) => [...urls, url])
+    .option('--max-latency <quantile=duration>', 'highest acceptable gray latency quantile from the duration histograms, e.g. p99=250ms (p50, p95, p99; repeatable)', cliArg((text: string, previous?: Partial<Record<QuantileName, number>>) => parseMaxLatency(text, previous)))
     .addOption(
-      new Option('--scrape-timeout <duration>', 'longest wait for one metrics page')
-        .argParser(cliArg((text) => parseDuration(text, 'scrape-timeout')))
+      new Option('--latency-confidence <percent>', 'confidence of the test "gray\'s latency tail is above normal\'s", e.g. 99.9% (0 turns it off)')
+        .argParser(cliArg((text) => parsePercent(text, 'latency-confidence')))
+        .default(DEFAULT_ROLLOUT_OPTIONS.latencyConfidence, 'off'),
+    )
+    .option('--consumer-metrics <url>', 'a consumer\'s metrics URL (consumerMetrics()); its connection errors count against the lane (repeatable)', (url: string, urls: string[] = []) => [...urls, url])
+    .option('--prometheus <url>', 'read every metric from this Prometheus server (PromQL) instead of the instances\' and consumers\' pages')
+    .addOption(
+      new Option('--scrape-timeout <duration>', 'longest wait for one metrics page or Prometheus query')
+        .argParser(duration('scrape-timeout'))
         .default(DEFAULT_ROLLOUT_OPTIONS.scrapeTimeoutMs, formatDuration(DEFAULT_ROLLOUT_OPTIONS.scrapeTimeoutMs)),
     )
     .addOption(new Option('--on-interrupt <policy>', 'on Ctrl-C (SIGINT) or SIGTERM: rollback (ratio 0, verified) or hold (leave the ratio)').choices(['rollback', 'hold']).default('rollback'))
-    .action(async (service: string, flags: RolloutFlags) => {
+    .addOption(
+      new Option('--on-crash <policy>', 'if this process dies (kill -9, a closed laptop): consumers go to ratio 0 by themselves (rollback) or keep the ratio (hold)')
+        .choices(['rollback', 'hold'])
+        .default('rollback'),
+    )
+    .addOption(
+      new Option('--session-timeout <duration>', 'this rollout\'s ZooKeeper session timeout: how long after its process dies its lease goes (the dead-man\'s switch)')
+        .argParser(duration('session-timeout'))
+        .default(DEFAULT_SESSION_TIMEOUT, formatDuration(DEFAULT_SESSION_TIMEOUT)),
+    )
+    .option('--webhook <kind=url>', 'a webhook: pre-rollout, confirm-step, confirm-promotion (gates: must answer 2xx), rollback, event (notifications) (repeatable)', cliArg((text: string, hooks: Webhook[] = []) => [...hooks, parseWebhook(text)]))
+    .addOption(
+      new Option('--webhook-timeout <duration>', 'longest wait for one webhook call')
+        .argParser(duration('webhook-timeout'))
+        .default(DEFAULT_ROLLOUT_OPTIONS.webhookTimeoutMs, formatDuration(DEFAULT_ROLLOUT_OPTIONS.webhookTimeoutMs)),
+    )
+    .addOption(
+      new Option('--gate-timeout <duration>', 'how long a gate webhook may hold the rollout before it fails closed')
+        .argParser(duration('gate-timeout'))
+        .default(DEFAULT_ROLLOUT_OPTIONS.gateTimeoutMs, formatDuration(DEFAULT_ROLLOUT_OPTIONS.gateTimeoutMs)),
+    )
+    .addOption(
+      new Option('--gate-interval <duration>', 'how often a gate that did not answer 2xx is asked again')
+        .argParser(duration('gate-interval'))
+        .default(DEFAULT_ROLLOUT_OPTIONS.gateIntervalMs, formatDuration(DEFAULT_ROLLOUT_OPTIONS.gateIntervalMs)),
+    )
+    .addOption(
+      new Option('--registry-timeout <duration>', 'how long a step waits for an unreachable ZooKeeper before the rollout fails closed')
+        .argParser(duration('registry-timeout'))
+        .default(DEFAULT_ROLLOUT_OPTIONS.registryTimeoutMs, formatDuration(DEFAULT_ROLLOUT_OPTIONS.registryTimeoutMs)),
+    )
+    .action(async (serviceList: string, flags: RolloutFlags) => {
       const { io } = context;
+      const services = serviceList.split(',').map((name) => name.trim());
+      if (flags.resume && services.length !== 1) throw new CommanderError(EXIT.INVALID, 'graykit.usage', '--resume takes one service: the rollout records the others');
+      if (!flags.resume && (flags.steps === undefined || flags.interval === undefined || flags.maxErrorRate === undefined)) {
+        const missing = [flags.steps === undefined && '--steps', flags.interval === undefined && '--interval', flags.maxErrorRate === undefined && '--max-error-rate'].filter(Boolean);
+        throw new CommanderError(EXIT.INVALID, 'graykit.usage', `rollout needs ${missing.join(', ')} (or --resume to continue a crashed rollout)`);
+      }
       const json = context.json();
       const tty = !json && process.stdout.isTTY === true;
       let pending = false; // a redrawn line is on screen
@@ -118,25 +180,42 @@ export function addRolloutCommand(program: Command, context: RolloutCommandConte
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const admin = context.admin();
+      // The rollout's session holds its lease: its timeout is how long after a crash consumers go to ratio 0.
+      const admin = context.admin({ sessionTimeout: flags.sessionTimeout });
       try {
-        const report = await runRollout(
-          admin,
-          {
-            service,
-            steps: flags.steps,
-            intervalMs: flags.interval,
-            maxErrorRate: flags.maxErrorRate,
-            minRequests: flags.minRequests,
-            maxExtensions: flags.maxExtensions,
-            normalConfidence: flags.normalConfidence,
-            consumerMetrics: flags.consumerMetrics ?? [],
-            scrapeTimeoutMs: flags.scrapeTimeout,
-            refreshMs: tty ? 1000 : Math.min(5000, Math.max(1000, Math.round(flags.interval / 2))),
-            onInterrupt: flags.onInterrupt,
-          },
-          { onProgress: view, signal: controller.signal },
-        );
+        const hooks: RolloutHooks = { onProgress: view, signal: controller.signal };
+        const refreshMs = (intervalMs: number) => (tty ? 1000 : Math.min(5000, Math.max(1000, Math.round(intervalMs / 2))));
+        const common = {
+          scrapeTimeoutMs: flags.scrapeTimeout,
+          onInterrupt: flags.onInterrupt,
+          webhooks: flags.webhook ?? [],
+          webhookTimeoutMs: flags.webhookTimeout,
+          gateTimeoutMs: flags.gateTimeout,
+          gateIntervalMs: flags.gateInterval,
+          registryTimeoutMs: flags.registryTimeout,
+        };
+        const report = flags.resume
+          ? await resumeRollout(admin, services[0], { ...common, refreshMs: refreshMs((await admin.rollout(services[0])).document?.options.intervalMs ?? 2000) }, hooks)
+          : await runRollout(
+              admin,
+              {
+                services,
+                steps: flags.steps!,
+                intervalMs: flags.interval!,
+                maxErrorRate: flags.maxErrorRate!,
+                minRequests: flags.minRequests,
+                maxExtensions: flags.maxExtensions,
+                normalConfidence: flags.normalConfidence,
+                maxLatencyMs: flags.maxLatency ?? {},
+                latencyConfidence: flags.latencyConfidence,
+                consumerMetrics: flags.consumerMetrics ?? [],
+                prometheus: flags.prometheus,
+                refreshMs: refreshMs(flags.interval!),
+                onCrash: flags.onCrash,
+                ...common,
+              },
+              hooks,
+            );
         let exitCode = rolloutExitCode(report);
         if (signalName === 'SIGTERM' && exitCode === ROLLOUT_EXIT.INTERRUPTED) exitCode = 143;
         if (json) io.out(`${context.jsonSafe({ type: 'report', ...report, exitCode })}\n`);

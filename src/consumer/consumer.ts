@@ -220,9 +220,17 @@ export class GrayConsumer extends EventEmitter {
     return this.tables.get(service)?.snapshot;
   }
 
-  /** The ratio in force for a service: its config znode's, else the local option. */
+  /**
+   * The ratio in force for a service: 0 while its rollout has crashed (the dead-man's switch, ServiceSnapshot
+   * `rolloutCrashed`), else its config znode's, else the local option.
+   */
   ratioFor(service: string): number {
-    return this.tables.get(service)?.snapshot.config.ratio ?? this.ratio;
+    return this.ratioOf(this.tables.get(service)?.snapshot);
+  }
+
+  private ratioOf(snapshot: ServiceSnapshot | undefined): number {
+    if (snapshot?.rolloutCrashed) return 0;
+    return snapshot?.config.ratio ?? this.ratio;
   }
 
   /**
@@ -236,7 +244,7 @@ export class GrayConsumer extends EventEmitter {
       return undefined;
     }
     const { config } = routed.snapshot;
-    const ratio = config.ratio ?? this.ratio;
+    const ratio = this.ratioOf(routed.snapshot);
     // The common case, nothing ejected and no retry: the unfiltered table, nothing allocated for ejection.
     const decision =
       routed.outliers?.out || options?.exclude?.size

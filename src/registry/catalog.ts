@@ -12,6 +12,11 @@
  * - Only live instances are routed: an instance znode must be ephemeral (owned by a live session; a persistent one
  *   would be routed to forever, since nothing removes it), and its host must pass the address policy
  *   (networks.ts).
+ * - A rollout's dead-man's switch (rollout-state.ts): the rollout znode and its lease are watched too, and a
+ *   snapshot says `rolloutCrashed` once the document says running while the lease is gone — judged only when both
+ *   reads are current (each loaded, its watch armed: no change pending), since ZooKeeper delivers a watch event
+ *   before any later read's answer. A lost connection or a new session of this consumer changes nothing until both
+ *   are read again.
  */
 import { EventEmitter } from 'node:events';
 import { RegistryUnavailableError } from '../errors';
@@ -19,7 +24,8 @@ import type { Instance, Logger, ServiceConfig } from '../types';
 import { withTimeout } from '../util/time';
 import { decodeConfig, effectiveInstance, type Decoded } from './codec';
 import { AddressPolicy } from './networks';
-import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, servicesPath } from './paths';
+import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, rolloutLeasePath, rolloutPath, servicesPath } from './paths';
+import { crashRollsBack, decodeRolloutDocument } from './rollout-state';
 import { ChildrenWatch, DirectoryWatch, NodeWatch, type WatchHooks } from './watch';
 import type { ZkSession } from './zk-session';
 
@@ -32,6 +38,11 @@ export interface ServiceSnapshot {
   readonly config: Readonly<ServiceConfig>;
   /** The instances directory znode, for error messages. */
   readonly path: string;
+  /**
+   * The service's rollout crashed (running, its lease definitely gone) and was started with on-crash `rollback`:
+   * consumers route at ratio 0 until it is resumed or aborted. Lane pins (header, rules) still apply.
+   */
+  readonly rolloutCrashed: boolean;
 }
 
 /** How often reads that failed (connection loss, timeouts) are retried: never in a tight loop. */
@@ -40,6 +51,7 @@ const RETRY_MS = 500;
 class ServiceState {
   config: ServiceConfig = {};
   configRead = false;
+  rolloutCrashed = false;
   snapshot?: ServiceSnapshot;
   /** The last reason logged for an invalid znode, so each problem is logged once. */
   readonly invalid = new Map<string, string>();
@@ -47,10 +59,12 @@ class ServiceState {
     readonly instances: DirectoryWatch,
     readonly overrides: DirectoryWatch,
     readonly configNode: NodeWatch,
+    readonly rolloutNode: NodeWatch,
+    readonly leaseNode: NodeWatch,
   ) {}
 
   private get parts(): Array<DirectoryWatch | NodeWatch> {
-    return [this.instances, this.overrides, this.configNode];
+    return [this.instances, this.overrides, this.configNode, this.rolloutNode, this.leaseNode];
   }
 
   get loaded(): boolean {
@@ -132,10 +146,13 @@ export class RegistryCatalog extends EventEmitter {
       onError: (error) => this.logger.debug(`reading service "${service}" failed, will retry: ${error.message}`),
     };
     const configHooks: WatchHooks = { ...hooks, onChange: () => this.onConfig(service, state) };
+    const rolloutHooks: WatchHooks = { ...hooks, onChange: () => this.onRollout(service, state) };
     const state: ServiceState = new ServiceState(
       new DirectoryWatch(this.session, instancesPath(this.root, service), hooks),
       new DirectoryWatch(this.session, overridesPath(this.root, service), hooks),
       new NodeWatch(this.session, configPath(this.root, service), configHooks),
+      new NodeWatch(this.session, rolloutPath(this.root, service), rolloutHooks),
+      new NodeWatch(this.session, rolloutLeasePath(this.root, service), rolloutHooks),
     );
     this.services.set(service, state);
     if (this.session.connected) void this.load(service, state, false);
@@ -227,6 +244,21 @@ export class RegistryCatalog extends EventEmitter {
     if (state.loaded) this.publish(service, state);
   }
 
+  /** Folds the rollout znode and its lease into `rolloutCrashed` (see the module comment for when it may). */
+  private onRollout(service: string, state: ServiceState): void {
+    const { rolloutNode, leaseNode } = state;
+    if (rolloutNode.stale || leaseNode.stale) return;
+    const decoded = decodeRolloutDocument(rolloutNode.value?.data ?? null);
+    if (decoded) this.reportInvalid(state, rolloutNode.path, decoded, `service "${service}": ignoring invalid rollout document at`, 'warn');
+    const document = decoded?.ok ? decoded.value : undefined;
+    const crashed = crashRollsBack(document, leaseNode.value !== null);
+    if (crashed === state.rolloutCrashed) return;
+    state.rolloutCrashed = crashed;
+    if (crashed) this.logger.warn(`service "${service}": rollout ${document?.id} crashed (its lease ${leaseNode.path} is gone): routing at ratio 0 until it is resumed or aborted`);
+    else this.logger.info(`service "${service}": routing by the config's ratio again (rollout ${document?.id ?? ''} ${document?.state ?? 'gone'})`);
+    if (state.loaded) this.publish(service, state);
+  }
+
   /** Logs an invalid znode once per distinct reason. */
   private reportInvalid(state: ServiceState, path: string, decoded: Decoded<unknown>, message: string, level: 'warn' | 'error' = 'warn', suffix = ''): void {
     if (decoded.ok) {
@@ -266,6 +298,7 @@ export class RegistryCatalog extends EventEmitter {
       instances: Object.freeze(instances),
       config: Object.freeze({ ...state.config }),
       path: instancesPath(this.root, service),
+      rolloutCrashed: state.rolloutCrashed,
     });
     state.snapshot = snapshot;
     this.emit('change', snapshot);

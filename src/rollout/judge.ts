@@ -7,12 +7,18 @@
  * - The gray lane's error rate significantly above the normal lane's (one-sided two-proportion z-test at
  *   `normalConfidence`, when the normal lane saw at least `minRequests` too): `breach`. This catches a new failure
  *   mode that stays under the threshold, e.g. 0.8 % against a normal lane's 0 % over thousands of requests.
+ * - A gray latency quantile above its limit (`maxLatencyMs`, from the latency histograms): `breach`.
+ * - The gray lane's tail significantly slower than the normal lane's (latency.ts says which test and why, at
+ *   `latencyConfidence`, when the normal lane saw at least `minRequests` too): `breach`.
  * - Otherwise `pass`.
  */
+import { QUANTILES, bucketsOf, formatSeconds, slowerThan, tailBound, type LatencyStats, type QuantileName } from './latency';
 
 export interface LaneCounts {
   requests: number;
   errors: number;
+  /** The lane's latency over the step, when the providers expose histograms. */
+  latency?: LatencyStats;
 }
 
 export interface JudgeOptions {
@@ -22,6 +28,10 @@ export interface JudgeOptions {
   minRequests: number;
   /** Confidence of the comparison with the normal lane (0.999); 0 turns the comparison off. */
   normalConfidence: number;
+  /** Highest acceptable gray latency quantiles, ms (`{ p99: 250 }`). Default none. */
+  maxLatencyMs?: Partial<Record<QuantileName, number>>;
+  /** Confidence of the tail-latency comparison with the normal lane; 0 (the default here) turns it off. */
+  latencyConfidence?: number;
 }
 
 export type VerdictResult = 'pass' | 'breach' | 'insufficient';
@@ -92,5 +102,45 @@ export function judge(gray: LaneCounts, normal: LaneCounts, options: JudgeOption
       };
     }
   }
-  return { result: 'pass', reason: `gray error rate ${formatRate(grayRate)} <= max ${formatRate(options.maxErrorRate)} (${both})` };
+  const latency = judgeLatency(gray, normal, options);
+  if (latency.breach) return { result: 'breach', reason: latency.breach };
+  return { result: 'pass', reason: `gray error rate ${formatRate(grayRate)} <= max ${formatRate(options.maxErrorRate)}${latency.note} (${both})` };
+}
+
+/** The latency part of the verdict: a breach's reason, or a note for the pass reason. */
+function judgeLatency(gray: LaneCounts, normal: LaneCounts, options: JudgeOptions): { breach?: string; note: string } {
+  const limits = QUANTILES.filter((q) => options.maxLatencyMs?.[q] !== undefined);
+  const confidence = options.latencyConfidence ?? 0;
+  if (limits.length === 0 && confidence === 0) return { note: '' };
+  if (!gray.latency) {
+    // Asked for, but the gray providers expose no histogram: judging only errors would pass a slow version.
+    return { breach: 'no latency histogram from the gray lane (graykit_http_request_duration_seconds): latency cannot be judged', note: '' };
+  }
+  const notes: string[] = [];
+  for (const q of limits) {
+    const value = gray.latency[q];
+    const max = (options.maxLatencyMs![q] as number) / 1000;
+    if (value !== null && value > max) {
+      return { breach: `gray ${q} latency ${formatSeconds(value)} > max ${formatSeconds(max)} (normal ${q} ${formatSeconds(normal.latency?.[q] ?? null)})`, note: '' };
+    }
+    notes.push(`${q} ${formatSeconds(value)} <= ${formatSeconds(max)}`);
+  }
+  if (confidence > 0 && normal.latency && normal.requests >= options.minRequests) {
+    const normalBuckets = bucketsOf(normal.latency);
+    const bound = tailBound(normalBuckets);
+    if (bound !== undefined) {
+      const slowGray = slowerThan(bucketsOf(gray.latency), bound);
+      const slowNormal = slowerThan(normalBuckets, bound);
+      const z = zScore(slowGray, slowNormal);
+      const critical = normalQuantile(confidence);
+      const shares = `gray ${formatRate(errorRate(slowGray))} (${slowGray.errors}/${slowGray.requests}), normal ${formatRate(errorRate(slowNormal))} (${slowNormal.errors}/${slowNormal.requests})`;
+      if (z !== null && z > critical) {
+        return {
+          breach: `gray is slower than normal: requests over ${formatSeconds(bound)} (the normal lane's p99 bucket) ${shares} (z ${z.toFixed(2)} > ${critical.toFixed(2)}, ${(confidence * 100).toFixed(1)}% confidence)`,
+          note: '',
+        };
+      }
+    }
+  }
+  return { note: notes.length ? `, latency ${notes.join(', ')}` : '' };
 }

@@ -4,10 +4,11 @@
  * `increase()` does: a counter that went down was reset (the process restarted) and counts from 0 again.
  */
 import type { InstanceStatus } from '../admin/admin';
-import { CONSUMER_OUTCOMES, PROVIDER_REQUESTS } from '../metrics';
+import { CONSUMER_OUTCOMES, PROVIDER_DURATION, PROVIDER_REQUESTS } from '../metrics';
 import { urlHost } from '../registry/paths';
 import type { Lane } from '../types';
 import { parseExposition, type Sample } from './exposition';
+import { latencyStats, parseLe, type LatencyStats } from './latency';
 
 /** GETs a metrics page; rejects on a non-2xx status or after `timeoutMs`. */
 export async function scrapeText(url: string, timeoutMs: number): Promise<string> {
@@ -25,20 +26,29 @@ export function metricsUrl(instance: InstanceStatus): string | undefined {
   return `http://${urlHost(meta.host)}:${meta.port}${path}`;
 }
 
-/** A provider's served requests (every status class but `aborted`: no response was sent) and its 5xx. */
+/**
+ * A provider's served requests (every status class but `aborted`: no response was sent), its 5xx, and its latency
+ * histogram's cumulative buckets over the same requests (`le` in seconds, +Inf as Infinity).
+ */
 export interface ProviderCounts {
   requests: number;
   http5xx: number;
+  buckets: Map<number, number>;
 }
 
+const DURATION_BUCKET = `${PROVIDER_DURATION}_bucket`;
+
 export function providerCounts(samples: readonly Sample[], service: string): ProviderCounts {
-  const counts = { requests: 0, http5xx: 0 };
+  const counts: ProviderCounts = { requests: 0, http5xx: 0, buckets: new Map() };
   for (const sample of samples) {
-    if (sample.name !== PROVIDER_REQUESTS || sample.labels.service !== service || !Number.isFinite(sample.value)) continue;
-    const statusClass = sample.labels.status_class;
-    if (statusClass === 'aborted') continue;
-    counts.requests += sample.value;
-    if (statusClass === '5xx') counts.http5xx += sample.value;
+    if (sample.labels.service !== service || !Number.isFinite(sample.value) || sample.labels.status_class === 'aborted') continue;
+    if (sample.name === PROVIDER_REQUESTS) {
+      counts.requests += sample.value;
+      if (sample.labels.status_class === '5xx') counts.http5xx += sample.value;
+    } else if (sample.name === DURATION_BUCKET) {
+      const le = parseLe(sample.labels.le);
+      if (le !== undefined) counts.buckets.set(le, (counts.buckets.get(le) ?? 0) + sample.value);
+    }
   }
   return counts;
 }
@@ -71,10 +81,17 @@ export interface LaneStats {
   connectionErrors: number;
   /** errors / requests, null without requests. */
   errorRate: number | null;
+  /** Quantiles from the providers' latency histograms (their increase over the step); absent without histograms. */
+  latency?: LatencyStats;
 }
 
 export function emptyLane(): LaneStats {
   return { instances: 0, requests: 0, errors: 0, http5xx: 0, connectionErrors: 0, errorRate: null };
+}
+
+/** Adds `from`'s buckets into `into`, bound by bound. */
+function addBuckets(into: Map<number, number>, from: ReadonlyMap<number, number>, previous?: ReadonlyMap<number, number>): void {
+  for (const [le, count] of from) into.set(le, (into.get(le) ?? 0) + increase(previous?.get(le) ?? 0, count));
 }
 
 /** What one scrape of everything read. */
@@ -134,6 +151,7 @@ export class StepCounter {
   private readonly known = new Set<string>();
   private readonly knownConsumers = new Set<string>();
   private readonly totals = { gray: emptyLane(), normal: emptyLane() };
+  private readonly buckets = { gray: new Map<number, number>(), normal: new Map<number, number>() };
   private started = false;
 
   observe(scrape: Scrape): void {
@@ -155,6 +173,7 @@ export class StepCounter {
       const totals = this.totals[lane];
       totals.requests += increase(previous?.requests ?? 0, current.requests);
       totals.http5xx += increase(previous?.http5xx ?? 0, current.http5xx);
+      addBuckets(this.buckets[lane], current.buckets, previous?.buckets);
     }
     for (const [url, series] of scrape.consumers) {
       const firstRead = !this.knownConsumers.has(url);
@@ -177,11 +196,13 @@ export class StepCounter {
 
   /** The lanes' totals since the baseline. */
   stats(): { gray: LaneStats; normal: LaneStats } {
-    const finish = (lane: LaneStats): LaneStats => {
+    const finish = (lane: LaneStats, buckets: Map<number, number>): LaneStats => {
       const requests = lane.requests + lane.connectionErrors;
       const errors = lane.http5xx + lane.connectionErrors;
-      return { ...lane, requests, errors, errorRate: requests > 0 ? errors / requests : null };
+      const stats: LaneStats = { ...lane, requests, errors, errorRate: requests > 0 ? errors / requests : null };
+      if (buckets.size > 0) stats.latency = latencyStats(buckets);
+      return stats;
     };
-    return { gray: finish(this.totals.gray), normal: finish(this.totals.normal) };
+    return { gray: finish(this.totals.gray, this.buckets.gray), normal: finish(this.totals.normal, this.buckets.normal) };
   }
 }
