@@ -11,6 +11,7 @@ import { digestId, parseCredentials } from '../registry/acl';
 import { DEFAULT_ZK_CONNECT } from '../registry/connection';
 import { DEFAULT_ROOT } from '../registry/paths';
 import { graykitVersion } from '../version';
+import { addConsoleCommand } from './console-command';
 import { EXIT, exitCodeOf } from './exit';
 import { formatSnapshot, formatStatus } from './format';
 import { addRolloutCommand } from './rollout-command';
@@ -211,6 +212,17 @@ export function buildProgram(io: ProgramIo = STDIO, jsonErrors = false): Command
     io,
     json: () => Boolean(program.opts<GlobalOptions>().json),
     admin: () => createAdmin(adminOptions(program.opts<GlobalOptions>())),
+    terminalSafe,
+    jsonSafe,
+  });
+
+  addConsoleCommand(program, {
+    io,
+    json: () => Boolean(program.opts<GlobalOptions>().json),
+    connection: () => {
+      const options = program.opts<GlobalOptions>();
+      return { zk: options.zk, root: options.root, auth: options.auth, timeout: options.timeout };
+    },
     terminalSafe,
     jsonSafe,
   });
