@@ -126,8 +126,13 @@ function verdictLevel(result: string | undefined): EventDraft['level'] {
   return result === 'breach' ? 'error' : result === 'insufficient' ? 'warn' : 'info';
 }
 
-/** Events between two reads of a service's rollout znode (and its lease). */
-export function rolloutEvents(before: RolloutRead | undefined, after: RolloutRead | undefined, now: number): EventDraft[] {
+/**
+ * Events between two reads of a service's rollout znode (and its lease). `crashAnnounced`: whether a crash of the
+ * `before` rollout was announced. A rollout writes its state before it takes its lease (a child of that znode), so
+ * a new rollout reads as crashed for a moment: only a lease that went away is a crash, and only a crash that was
+ * announced makes a "running again".
+ */
+export function rolloutEvents(before: RolloutRead | undefined, after: RolloutRead | undefined, now: number, crashAnnounced = true): EventDraft[] {
   const at = now;
   if (!after) return [];
   if (!after.ok) return before && !before.ok && before.reason === after.reason ? [] : [{ at, kind: 'rollout', level: 'warn', text: `rollout state unreadable: ${after.reason}` }];
@@ -150,7 +155,9 @@ export function rolloutEvents(before: RolloutRead | undefined, after: RolloutRea
     drafts.push({ at, kind: 'rollout', level: 'info', text: `rollout step ${next.step}/${of}: ratio ${percent(next.ratio)}` });
   }
   if (previous && previous.status !== next.status) {
-    if (next.status === 'crashed') {
+    if (next.status === 'running' && previous.status === 'crashed' && !crashAnnounced) {
+      // The lease of a starting rollout: nothing to say.
+    } else if (next.status === 'crashed') {
       drafts.push({ at, kind: 'rollout', level: 'error', text: `rollout ${next.id} crashed: its process is gone (lease released) at step ${next.step}/${of}${next.onCrash ? `; on crash: ${next.onCrash}` : ''}` });
     } else if (next.status === 'running') {
       drafts.push({ at, kind: 'rollout', level: 'info', text: `rollout ${next.id} running again (lease held)` });

@@ -41,6 +41,8 @@ const RETRY_MS = 500;
 class ServiceWatch {
   detail?: ServiceDetail;
   rolloutRead?: RolloutRead;
+  /** Whether the rollout's crash (its lease gone while running) was announced in the events. */
+  crashAnnounced = false;
   lastValidConfig: ServiceConfig = {};
   readonly events: ConsoleEvent[] = [];
   /** Views by the znode value they were built from: an unchanged instance keeps its view object. */
@@ -265,8 +267,13 @@ export class ConsoleModel extends EventEmitter {
     const detail: ServiceDetail = { summary: summarize(service, config, instances, rollout), config, instances };
     const now = Date.now();
     const drafts = previous
-      ? [...configEvents(previous.config, config, now), ...rolloutEvents(watch.rolloutRead, rollout, now), ...instanceEvents(previous.instances, instances, now)]
+      ? [...configEvents(previous.config, config, now), ...rolloutEvents(watch.rolloutRead, rollout, now, watch.crashAnnounced), ...instanceEvents(previous.instances, instances, now)]
       : [];
+    const before = watch.rolloutRead?.ok ? watch.rolloutRead.rollout : undefined;
+    const after = rollout?.ok ? rollout.rollout : undefined;
+    if (after?.status !== 'crashed') watch.crashAnnounced = false;
+    else if (before?.id === after.id && before.status === 'running') watch.crashAnnounced = true;
+    else if (!previous) watch.crashAnnounced = true; // a crash found at start is one already
     watch.detail = detail;
     watch.rolloutRead = rollout;
     const events = drafts.map((draft): ConsoleEvent => ({ ...draft, seq: ++this.seq, service }));
