@@ -42,6 +42,8 @@ describe('graykit console in a real browser', () => {
   const go = async (hash: string) => page.evaluate((h) => ((globalThis as PageGlobals).location.hash = h), hash);
 
   beforeAll(async () => {
+    // The browser first, before this process holds ZooKeeper sessions whose sockets it would inherit.
+    browser = await launchBrowser();
     providers = [
       // The canary is not perfect: every 40th of its requests fails (2.5 %), which the error chart shows.
       await startMetricsProvider({ root, gray: true, version: 'v2.0.0-rc.1', fail: { every: 40, how: '500' } }),
@@ -57,7 +59,6 @@ describe('graykit console in a real browser', () => {
     address = await grayConsole.listen(0);
     base = address.url.replace(/#.*$/, '');
     traffic = await startTraffic({ root, rps: 80, maxMs: 240_000 });
-    browser = await launchBrowser();
     page = await browser.newPage();
   }, 120_000);
 
