@@ -137,6 +137,8 @@ export class MetricsScraper extends EventEmitter {
   }
 
   private async scrape(service: string, state: ServiceScrape): Promise<void> {
+    // A tick right after a page opened (its baseline just read) would make a point of a few milliseconds.
+    if (state.lastAt !== undefined && Date.now() - state.lastAt < this.options.intervalMs / 2) return;
     const targets = this.options.targets(service);
     if (!targets || this.closed) return;
     state.busy = true;

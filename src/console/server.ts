@@ -264,6 +264,11 @@ export class ConsoleServer {
     const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
     const service = query.get('service') ?? undefined;
     if (service !== undefined) checkService(service);
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end();
+      return;
+    }
     const { model, scraper, about } = this.context;
     req.socket.setTimeout(0);
     const stream = new LiveStream(res, { model, scraper, about, throttleMs: PUSH_THROTTLE_MS }, service, (ended) => this.streams.delete(ended));
