@@ -65,6 +65,13 @@ export type { RolloutDocument, RolloutState, RolloutActor, RecordedStep, Recorde
 export type { Verdict, VerdictResult } from './rollout/judge';
 export type { LaneStats } from './rollout/scrape';
 
+// Console: the browser view and steering of gray releases (README "Console").
+export { createConsole } from './console/console';
+export type { GrayConsole, ConsoleAddress } from './console/console';
+export { DEFAULT_CONSOLE_OPTIONS } from './console/options';
+export type { ConsoleOptions } from './console/options';
+export type { ConsoleHandler } from './console/server';
+
 // Shared: connection options, metric names (a contract with dashboards and rollouts), types, logging, errors.
 export { DEFAULT_ZK_CONNECT, DEFAULT_SESSION_TIMEOUT } from './registry/connection';
 export type { ConnectionOptions } from './registry/connection';

@@ -12,6 +12,7 @@ import { DEFAULT_ZK_CONNECT } from '../registry/connection';
 import { DEFAULT_ROOT } from '../registry/paths';
 import { graykitVersion } from '../version';
 import { abortRollout } from '../rollout/abort';
+import { addConsoleCommand } from './console-command';
 import { EXIT, ROLLOUT_EXIT, exitCodeOf } from './exit';
 import { formatSnapshot, formatStatus } from './format';
 import { addRolloutCommand, RolloutExit } from './rollout-command';
@@ -227,6 +228,17 @@ export function buildProgram(io: ProgramIo = STDIO, jsonErrors = false): Command
     io,
     json: () => Boolean(program.opts<GlobalOptions>().json),
     admin: (extra) => createAdmin({ ...adminOptions(program.opts<GlobalOptions>()), ...extra }),
+    terminalSafe,
+    jsonSafe,
+  });
+
+  addConsoleCommand(program, {
+    io,
+    json: () => Boolean(program.opts<GlobalOptions>().json),
+    connection: () => {
+      const options = program.opts<GlobalOptions>();
+      return { zk: options.zk, root: options.root, auth: options.auth, timeout: options.timeout };
+    },
     terminalSafe,
     jsonSafe,
   });

@@ -1,0 +1,154 @@
+/**
+ * Reading a rollout's state znode (`<root>/services/<service>/rollout`, written by `graykit rollout`) for display.
+ * Pure. The document is written by another process, possibly another graykit version, so reading is tolerant and
+ * bounded: unknown fields are ignored, strings are clipped, lists are capped, and a document that cannot be read
+ * at all says why instead of throwing.
+ *
+ * Whether a rollout is alive is not in the document: its process holds the ephemeral `rollout/lease` znode while
+ * it lives. State `running` with the lease is running; `running` without it is a crashed rollout.
+ */
+import { decodeJsonObject } from '../registry/codec';
+import type { Lane } from '../types';
+
+/** The states a rollout's document may be in (the rollout module writes them). */
+export const ROLLOUT_STATES = ['running', 'promoted', 'aborted', 'inconclusive', 'interrupted', 'conflict', 'failed'] as const;
+export type RolloutStateName = (typeof ROLLOUT_STATES)[number];
+
+/** One lane's counts over a step, as far as the document gives them. */
+export interface RolloutLaneCounts {
+  requests?: number;
+  errors?: number;
+  errorRate?: number | null;
+}
+
+/** One step of a rollout's history. */
+export interface RolloutStepView {
+  step: number;
+  ratio: number | null;
+  verdict?: { result: string; reason: string };
+  gray?: RolloutLaneCounts;
+  normal?: RolloutLaneCounts;
+}
+
+/** A rollout as the console shows it. */
+export interface RolloutView {
+  id: string;
+  /** The document's state, or `unknown` when it holds none graykit knows. */
+  state: RolloutStateName | 'unknown';
+  /** `running`: state running and its lease held; `crashed`: state running and no lease; `finished` otherwise. */
+  status: 'running' | 'crashed' | 'finished';
+  steps: number[];
+  /** The current step, 1-based; 0 before the first. */
+  step: number;
+  /** The current step's ratio. */
+  ratio: number | null;
+  startedAt?: number;
+  updatedAt?: number;
+  by?: { host?: string; user?: string; pid?: number };
+  onCrash?: string;
+  /** Other services the rollout moves together with this one. */
+  services?: string[];
+  /** Why it ended as it did, when the document says. */
+  reason?: string;
+  history: RolloutStepView[];
+}
+
+/** The rollout znode as read: the view, or why the document cannot be shown. */
+export type RolloutRead = { ok: true; rollout: RolloutView } | { ok: false; reason: string };
+
+const MAX_TEXT = 300;
+const MAX_STEPS = 100;
+
+function text(value: unknown, max = MAX_TEXT): string | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value !== 'string') return undefined;
+  return value.length > max ? `${value.slice(0, max - 1)}…` : value;
+}
+
+function finite(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** Epoch ms from a number (ms) or an ISO date string. */
+function time(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
+  if (typeof value === 'string') {
+    const parsed = Date.parse(value);
+    if (Number.isFinite(parsed)) return parsed;
+  }
+  return undefined;
+}
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function laneCounts(value: unknown): RolloutLaneCounts | undefined {
+  const lane = record(value);
+  if (!lane) return undefined;
+  const counts: RolloutLaneCounts = {};
+  const requests = finite(lane.requests);
+  const errors = finite(lane.errors);
+  if (requests !== undefined) counts.requests = requests;
+  if (errors !== undefined) counts.errors = errors;
+  if (lane.errorRate === null) counts.errorRate = null;
+  else if (finite(lane.errorRate) !== undefined) counts.errorRate = lane.errorRate as number;
+  else if (requests !== undefined && errors !== undefined) counts.errorRate = requests > 0 ? errors / requests : null;
+  return counts;
+}
+
+function stepView(value: unknown, index: number): RolloutStepView | undefined {
+  const entry = record(value);
+  if (!entry) return undefined;
+  const view: RolloutStepView = { step: finite(entry.step) ?? index + 1, ratio: finite(entry.ratio) ?? null };
+  const verdict = record(entry.verdict);
+  if (verdict) view.verdict = { result: text(verdict.result, 40) ?? 'unknown', reason: text(verdict.reason) ?? '' };
+  for (const lane of ['gray', 'normal'] as Lane[]) {
+    const counts = laneCounts(entry[lane]);
+    if (counts) view[lane] = counts;
+  }
+  return view;
+}
+
+/** Decodes the rollout znode's data; `leaseHeld`: whether `rollout/lease` exists. */
+export function decodeRolloutState(data: Buffer | string | null | undefined, leaseHeld: boolean): RolloutRead {
+  const json = decodeJsonObject(data);
+  if (!json.ok) return { ok: false, reason: json.reason };
+  const doc = json.value;
+  const stateText = typeof doc.state === 'string' ? doc.state : undefined;
+  const state: RolloutView['state'] = (ROLLOUT_STATES as readonly string[]).includes(stateText ?? '') ? (stateText as RolloutStateName) : 'unknown';
+  const steps = Array.isArray(doc.steps) ? doc.steps.slice(0, MAX_STEPS).filter((s): s is number => finite(s) !== undefined) : [];
+  const step = finite(doc.step) ?? 0;
+  const history = Array.isArray(doc.history)
+    ? doc.history
+        .slice(-MAX_STEPS)
+        .map(stepView)
+        .filter((s): s is RolloutStepView => s !== undefined)
+    : [];
+  const view: RolloutView = {
+    id: text(doc.id, 80) ?? '',
+    state,
+    status: state === 'running' ? (leaseHeld ? 'running' : 'crashed') : 'finished',
+    steps,
+    step,
+    ratio: step >= 1 && step <= steps.length ? steps[step - 1] : null,
+    history,
+  };
+  const startedAt = time(doc.startedAt);
+  const updatedAt = time(doc.updatedAt);
+  if (startedAt !== undefined) view.startedAt = startedAt;
+  if (updatedAt !== undefined) view.updatedAt = updatedAt;
+  const by = record(doc.by);
+  if (by) view.by = { host: text(by.host, 120), user: text(by.user, 120), pid: finite(by.pid) };
+  const reason = text(doc.reason);
+  if (reason !== undefined) view.reason = reason;
+  const onCrash = text(doc.onCrash, 40);
+  if (onCrash !== undefined) view.onCrash = onCrash;
+  if (Array.isArray(doc.services)) {
+    view.services = doc.services
+      .slice(0, MAX_STEPS)
+      .map((s) => text(s, 128))
+      .filter((s): s is string => s !== undefined);
+  }
+  return { ok: true, rollout: view };
+}
