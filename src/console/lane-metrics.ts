@@ -6,19 +6,15 @@
  * process restarted) and counts from 0. Latency quantiles come from the increases of the latency histogram's
  * buckets, interpolated linearly inside a bucket as Prometheus's `histogram_quantile()` does.
  */
-import { PROVIDER_DURATION, PROVIDER_REQUESTS } from '../metrics';
-import type { Sample } from '../rollout/exposition';
+import { histogramQuantile } from '../rollout/latency';
+import { providerCounts, type ProviderCounts } from '../rollout/scrape';
 import type { Lane } from '../types';
 
-/** One provider's counters at one scrape (cumulative since its process started). */
-export interface ProviderCounters {
-  /** Requests served (every status class but `aborted`). */
-  requests: number;
-  /** 5xx responses. */
-  http5xx: number;
-  /** Latency histogram: cumulative count per bucket upper bound (seconds; Infinity for `+Inf`). */
-  buckets: Map<number, number>;
-}
+/** One provider's counters at one scrape (cumulative since its process started): what a rollout reads too. */
+export type ProviderCounters = ProviderCounts;
+/** A provider's counters for a service from its metrics page's samples (the rollout's own reading). */
+export const providerCounters = providerCounts;
+export { histogramQuantile };
 
 /** A lane's increases over one interval. */
 export interface LaneIncrease {
@@ -56,30 +52,6 @@ export interface MetricsPoint {
   unavailable: string[];
 }
 
-const BUCKET = `${PROVIDER_DURATION}_bucket`;
-
-function parseLe(text: string | undefined): number | undefined {
-  if (text === '+Inf') return Infinity;
-  const value = Number(text);
-  return text !== undefined && text !== '' && Number.isFinite(value) ? value : undefined;
-}
-
-/** A provider's counters for `service` from its metrics page's samples. */
-export function providerCounters(samples: readonly Sample[], service: string): ProviderCounters {
-  const counters: ProviderCounters = { requests: 0, http5xx: 0, buckets: new Map() };
-  for (const sample of samples) {
-    if (sample.labels.service !== service || !Number.isFinite(sample.value) || sample.labels.status_class === 'aborted') continue;
-    if (sample.name === PROVIDER_REQUESTS) {
-      counters.requests += sample.value;
-      if (sample.labels.status_class === '5xx') counters.http5xx += sample.value;
-    } else if (sample.name === BUCKET) {
-      const le = parseLe(sample.labels.le);
-      if (le !== undefined) counters.buckets.set(le, (counters.buckets.get(le) ?? 0) + sample.value);
-    }
-  }
-  return counters;
-}
-
 export function emptyIncrease(): LaneIncrease {
   return { requests: 0, errors: 0, buckets: new Map() };
 }
@@ -96,32 +68,6 @@ export function addIncrease(into: LaneIncrease, previous: ProviderCounters, curr
     const before = reset ? 0 : (previous.buckets.get(le) ?? 0);
     into.buckets.set(le, (into.buckets.get(le) ?? 0) + Math.max(0, count - before));
   }
-}
-
-/**
- * The `q` quantile (0..1) of a histogram given as cumulative counts per upper bound, in the bound's unit; null when
- * it holds no observation. Inside a bucket the value is interpolated linearly; a quantile in the `+Inf` bucket is
- * the highest finite bound (all that can be said of it).
- */
-export function histogramQuantile(q: number, buckets: ReadonlyMap<number, number>): number | null {
-  const bounds = [...buckets.keys()].sort((a, b) => a - b);
-  if (bounds.length === 0) return null;
-  const total = buckets.get(bounds[bounds.length - 1]) ?? 0;
-  if (!(total > 0)) return null;
-  const rank = q * total;
-  let lowerBound = 0;
-  let lowerCount = 0;
-  for (const bound of bounds) {
-    const count = buckets.get(bound) ?? 0;
-    if (count >= rank) {
-      if (bound === Infinity) return lowerBound;
-      if (count === lowerCount) return bound;
-      return lowerBound + ((bound - lowerBound) * (rank - lowerCount)) / (count - lowerCount);
-    }
-    lowerBound = bound;
-    lowerCount = count;
-  }
-  return lowerBound;
 }
 
 /** A lane's point from its increases over `seconds`. */

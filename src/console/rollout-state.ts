@@ -7,12 +7,10 @@
  * Whether a rollout is alive is not in the document: its process holds the ephemeral `rollout/lease` znode while
  * it lives. State `running` with the lease is running; `running` without it is a crashed rollout.
  */
-import { decodeJsonObject } from '../registry/codec';
+import { decodeRolloutDocument, isCrashed, ROLLOUT_STATES, type RolloutState as RolloutStateName } from '../registry/rollout-state';
 import type { Lane } from '../types';
 
-/** The states a rollout's document may be in (the rollout module writes them). */
-export const ROLLOUT_STATES = ['running', 'promoted', 'aborted', 'inconclusive', 'interrupted', 'conflict', 'failed'] as const;
-export type RolloutStateName = (typeof ROLLOUT_STATES)[number];
+export type { RolloutStateName };
 
 /** One lane's counts over a step, as far as the document gives them. */
 export interface RolloutLaneCounts {
@@ -101,8 +99,9 @@ function stepView(value: unknown, index: number): RolloutStepView | undefined {
   const entry = record(value);
   if (!entry) return undefined;
   const view: RolloutStepView = { step: finite(entry.step) ?? index + 1, ratio: finite(entry.ratio) ?? null };
-  const verdict = record(entry.verdict);
-  if (verdict) view.verdict = { result: text(verdict.result, 40) ?? 'unknown', reason: text(verdict.reason) ?? '' };
+  // The rollout records a step's verdict as `verdict` ('pass' | 'breach' | 'insufficient') and `reason`.
+  const result = text(entry.verdict, 40);
+  if (result !== undefined) view.verdict = { result, reason: text(entry.reason) ?? '' };
   for (const lane of ['gray', 'normal'] as Lane[]) {
     const counts = laneCounts(entry[lane]);
     if (counts) view[lane] = counts;
@@ -110,11 +109,15 @@ function stepView(value: unknown, index: number): RolloutStepView | undefined {
   return view;
 }
 
-/** Decodes the rollout znode's data; `leaseHeld`: whether `rollout/lease` exists. */
+/**
+ * Decodes the rollout znode's data as consumers and `graykit status` do (registry/rollout-state.ts), then clips it
+ * for display; `leaseHeld`: whether `rollout/lease` exists.
+ */
 export function decodeRolloutState(data: Buffer | string | null | undefined, leaseHeld: boolean): RolloutRead {
-  const json = decodeJsonObject(data);
-  if (!json.ok) return { ok: false, reason: json.reason };
-  const doc = json.value;
+  const decoded = decodeRolloutDocument(data);
+  if (!decoded) return { ok: false, reason: 'no rollout recorded (empty znode)' };
+  if (!decoded.ok) return { ok: false, reason: decoded.reason };
+  const doc = decoded.value as unknown as Record<string, unknown>;
   const stateText = typeof doc.state === 'string' ? doc.state : undefined;
   const state: RolloutView['state'] = (ROLLOUT_STATES as readonly string[]).includes(stateText ?? '') ? (stateText as RolloutStateName) : 'unknown';
   const steps = Array.isArray(doc.steps) ? doc.steps.slice(0, MAX_STEPS).filter((s): s is number => finite(s) !== undefined) : [];
@@ -128,7 +131,7 @@ export function decodeRolloutState(data: Buffer | string | null | undefined, lea
   const view: RolloutView = {
     id: text(doc.id, 80) ?? '',
     state,
-    status: state === 'running' ? (leaseHeld ? 'running' : 'crashed') : 'finished',
+    status: isCrashed(decoded.value, leaseHeld) ? 'crashed' : state === 'running' ? 'running' : 'finished',
     steps,
     step,
     ratio: step >= 1 && step <= steps.length ? steps[step - 1] : null,

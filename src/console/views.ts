@@ -97,7 +97,11 @@ export function instanceView(path: string, id: string, own: NodeValue, override:
   }
   if (overrideMeta && 'weight' in overrideMeta) view.weightFrom = 'override';
   if (effective.override && !effective.override.ok) view.error = `override ignored: ${effective.override.reason}`;
-  if (effective.instance.ok) {
+  if (effective.instance.ok && own.stat.ephemeralOwner === '0') {
+    // As consumers see it (catalog.ts): a persistent instance znode is never routed to.
+    view.error = 'persistent znode: no live session owns it, so consumers skip it (delete it as the operator)';
+    if (effective.instance.value.version !== undefined) view.version = effective.instance.value.version;
+  } else if (effective.instance.ok) {
     const instance = effective.instance.value;
     view.lane = instance.gray ? 'gray' : 'normal';
     if (instance.version !== undefined) view.version = instance.version;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createAdmin, createConsole, silentLogger, type ConsoleAddress, type GrayAdmin, type GrayConsole } from '../../src';
 import { configPath, instancePath, instancesPath, rolloutLeasePath, rolloutPath, servicePath } from '../../src/registry/paths';
+import { recordedStep, rolloutDocument } from '../support/rollout-document';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { REPO_ROOT, startChild } from '../../scripts/children';
 import { appearedAt, cspViolations, launchBrowser, watchFor, type PageGlobals, type TestBrowser } from '../support/browser';
@@ -196,9 +197,9 @@ describe('graykit console in a real browser', () => {
     const probe = '<img src=x onerror="window.__xss=1">';
     const scriptProbe = '<script>window.__xss=2</script>';
     await raw.mkdirp(instancesPath(root, 'probe'));
-    await raw.create(instancePath(root, 'probe', '127.0.0.1:9'), JSON.stringify({ gray: true, version: probe, weight: 100 }), 'persistent');
+    await raw.create(instancePath(root, 'probe', '127.0.0.1:9'), JSON.stringify({ gray: true, version: probe, weight: 100 }), 'ephemeral');
     await raw.create(configPath(root, 'probe'), JSON.stringify({ ratio: 5, rules: [{ header: 'x-user', matches: probe, lane: 'gray' }] }), 'persistent');
-    await raw.create(rolloutPath(root, 'probe'), JSON.stringify({ id: scriptProbe, state: 'aborted', reason: probe, steps: [5], step: 1, history: [{ step: 1, ratio: 5, verdict: { result: 'breach', reason: probe } }] }), 'persistent');
+    await raw.create(rolloutPath(root, 'probe'), JSON.stringify(rolloutDocument({ id: scriptProbe, service: 'probe', state: 'aborted', reason: probe, steps: [5], step: 1, history: [recordedStep(1, 5, 'breach', probe)] })), 'persistent');
     await go('#/');
     await page.waitForSelector('tr[data-service="probe"]');
     await expect(page.locator('tr[data-service="probe"] .versions').textContent()).resolves.toContain(probe);
@@ -223,7 +224,7 @@ describe('graykit console in a real browser', () => {
     await raw.mkdirp(instancesPath(root, 'fleet'));
     const ids = Array.from({ length: 1000 }, (_, i) => `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}:8080`);
     for (let i = 0; i < ids.length; i += 100) {
-      await Promise.all(ids.slice(i, i + 100).map((id, j) => raw.create(instancePath(root, 'fleet', id), JSON.stringify({ gray: (i + j) % 10 === 0, version: (i + j) % 10 === 0 ? 'v2' : 'v1', weight: 100 }), 'persistent')));
+      await Promise.all(ids.slice(i, i + 100).map((id, j) => raw.create(instancePath(root, 'fleet', id), JSON.stringify({ gray: (i + j) % 10 === 0, version: (i + j) % 10 === 0 ? 'v2' : 'v1', weight: 100 }), 'ephemeral')));
     }
     await go('#/');
     await page.waitForSelector('tr[data-service="fleet"] .counts:has-text("100900")');
@@ -251,7 +252,7 @@ describe('graykit console in a real browser', () => {
     // A burst: 100 more instances register at once.
     await watchFor(page, 'fleet-burst', 'tr[data-instance="10.0.9.100:8080"]');
     const burstStart = Date.now();
-    await Promise.all(Array.from({ length: 100 }, (_, i) => raw.create(instancePath(root, 'fleet', `10.0.9.${i + 1}:8080`), JSON.stringify({ gray: false, version: 'v1' }), 'persistent')));
+    await Promise.all(Array.from({ length: 100 }, (_, i) => raw.create(instancePath(root, 'fleet', `10.0.9.${i + 1}:8080`), JSON.stringify({ gray: false, version: 'v1' }), 'ephemeral')));
     const burst = (await appearedAt(page, 'fleet-burst')) - burstStart;
     await page.waitForFunction(() => (globalThis as PageGlobals).document.querySelectorAll('tr[data-instance]').length === 1100, null, { timeout: 10_000 });
     const updates = await page.evaluate(() =>
@@ -291,7 +292,7 @@ describe('graykit console in a real browser', () => {
     // A rollout's state, written as `graykit rollout` keeps it, while the providers serve real traffic.
     const now = Date.now();
     await admin.setRatio('demo', 50);
-    const rollout = {
+    const rollout = rolloutDocument({
       id: 'r-20260412-1',
       state: 'running',
       service: 'demo',
@@ -302,21 +303,21 @@ describe('graykit console in a real browser', () => {
       by: { host: 'ops-1', user: 'alice', pid: 4242 },
       onCrash: 'rollback',
       history: [
-        { step: 1, ratio: 5, verdict: { result: 'pass', reason: 'gray 0.00 % errors of 212 requests, at most 1 %' }, gray: { requests: 212, errors: 0 }, normal: { requests: 4031, errors: 2 } },
-        { step: 2, ratio: 25, verdict: { result: 'pass', reason: 'gray 0.09 % errors of 1104 requests, at most 1 %' }, gray: { requests: 1104, errors: 1 }, normal: { requests: 3310, errors: 3 } },
-        { step: 3, ratio: 50 },
+        recordedStep(1, 5, 'pass', 'gray 0.00 % errors of 212 requests, at most 1 %', { requests: 212, errors: 0 }, { requests: 4031, errors: 2 }),
+        recordedStep(2, 25, 'pass', 'gray 0.09 % errors of 1104 requests, at most 1 %', { requests: 1104, errors: 1 }, { requests: 3310, errors: 3 }),
+        recordedStep(3, 50),
       ],
-    };
+    });
     await raw.create(rolloutPath(root, 'demo'), JSON.stringify(rollout), 'persistent');
     await raw.create(rolloutLeasePath(root, 'demo'), '', 'ephemeral');
     // More services in the registry, as an operator would see them: a finished rollout and a crashed one.
     for (const [service, gray, normal, state] of [
-      ['checkout', 1, 4, { id: 'r-20260411-3', state: 'promoted', steps: [10, 50, 100], step: 3, updatedAt: new Date(now - 3_600_000).toISOString(), history: [] }],
-      ['search', 1, 2, { id: 'r-20260412-2', state: 'running', steps: [5, 20, 100], step: 2, updatedAt: new Date(now - 600_000).toISOString(), history: [] }],
+      ['checkout', 1, 4, rolloutDocument({ id: 'r-20260411-3', service: 'checkout', state: 'promoted', steps: [10, 50, 100], step: 3, updatedAt: new Date(now - 3_600_000).toISOString() })],
+      ['search', 1, 2, rolloutDocument({ id: 'r-20260412-2', service: 'search', state: 'running', steps: [5, 20, 100], step: 2, updatedAt: new Date(now - 600_000).toISOString() })],
     ] as const) {
       await raw.mkdirp(instancesPath(root, service));
       for (let i = 0; i < gray + normal; i++) {
-        await raw.create(instancePath(root, service, `10.1.${service.length}.${i + 1}:8080`), JSON.stringify({ gray: i < gray, version: i < gray ? 'v3.2.0' : 'v3.1.4' }), 'persistent');
+        await raw.create(instancePath(root, service, `10.1.${service.length}.${i + 1}:8080`), JSON.stringify({ gray: i < gray, version: i < gray ? 'v3.2.0' : 'v3.1.4' }), 'ephemeral');
       }
       await raw.create(configPath(root, service), JSON.stringify({ ratio: state.state === 'running' ? 20 : 0 }), 'persistent');
       await raw.create(rolloutPath(root, service), JSON.stringify(state), 'persistent');

@@ -181,3 +181,4 @@ export function jsonLines(child: Child): Array<{ type?: string; [key: string]: u
 export function waitForType(child: Child, type: string, timeoutMs: number, match: (event: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>> {
   return child.waitUntil(() => jsonLines(child).find((event) => event.type === type && match(event)), `a '${type}' event`, timeoutMs);
 }
+

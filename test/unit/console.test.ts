@@ -5,6 +5,7 @@ import { configEvents, instanceEvents, rolloutEvents } from '../../src/console/e
 import { addIncrease, emptyIncrease, histogramQuantile, lanePoint, providerCounters } from '../../src/console/lane-metrics';
 import { DEFAULT_CONSOLE_OPTIONS, normalizeAllowedHost, resolveConsoleOptions } from '../../src/console/options';
 import { decodeRolloutState } from '../../src/console/rollout-state';
+import { recordedStep, rolloutDocument } from '../support/rollout-document';
 import { isAllowedHost, isSameOrigin, presentedToken, tokenMatches } from '../../src/console/security';
 import type { ConfigView, InstanceView } from '../../src/console/views';
 import { PROVIDER_DURATION, PROVIDER_REQUESTS } from '../../src/metrics';
@@ -74,22 +75,20 @@ describe('lane metrics', () => {
 });
 
 describe('rollout state', () => {
-  const doc = {
+  const doc = rolloutDocument({
     id: 'r1',
     state: 'running',
-    service: 'demo',
-    steps: [5, 25, 50, 100],
     step: 2,
     startedAt: '2026-01-01T10:00:00.000Z',
-    updatedAt: 1767261660000,
+    updatedAt: '2026-01-01T10:01:00.000Z',
     by: { host: 'ops-1', user: 'alice', pid: 42 },
     onCrash: 'hold',
-    history: [{ step: 1, ratio: 5, verdict: { result: 'pass', reason: 'fine' }, gray: { requests: 200, errors: 1 }, normal: { requests: 4000, errors: 4 } }, { step: 2, ratio: 25 }],
-  };
+    history: [recordedStep(1, 5, 'pass', 'fine', { requests: 200, errors: 1 }, { requests: 4000, errors: 4 }), recordedStep(2, 25)],
+  });
 
   test('running with its lease, crashed without it, finished otherwise', () => {
     const running = decodeRolloutState(JSON.stringify(doc), true);
-    expect(running).toMatchObject({ ok: true, rollout: { id: 'r1', state: 'running', status: 'running', step: 2, ratio: 25, startedAt: Date.parse(doc.startedAt), updatedAt: doc.updatedAt } });
+    expect(running).toMatchObject({ ok: true, rollout: { id: 'r1', state: 'running', status: 'running', step: 2, ratio: 25, startedAt: Date.parse(doc.startedAt), updatedAt: Date.parse(doc.updatedAt) } });
     expect(running.ok && running.rollout.history[0]).toEqual({ step: 1, ratio: 5, verdict: { result: 'pass', reason: 'fine' }, gray: { requests: 200, errors: 1, errorRate: 0.005 }, normal: { requests: 4000, errors: 4, errorRate: 0.001 } });
     expect(decodeRolloutState(JSON.stringify(doc), false)).toMatchObject({ ok: true, rollout: { status: 'crashed' } });
     expect(decodeRolloutState(JSON.stringify({ ...doc, state: 'promoted' }), false)).toMatchObject({ ok: true, rollout: { status: 'finished', state: 'promoted' } });
@@ -98,17 +97,19 @@ describe('rollout state', () => {
   test.each([
     ['not JSON', '{"id":', /not JSON/],
     ['not an object', '[1,2]', /not a JSON object/],
-    ['empty', '', /no data/],
+    ['empty', '', /no rollout recorded/],
+    ['not a rollout document', '{"state":"exploded","steps":["x"]}', /"id" is undefined, not a non-empty string/],
   ])('unreadable documents say why (%s)', (_name, data, reason) => {
     const read = decodeRolloutState(data, true);
     expect(read.ok).toBe(false);
     expect(!read.ok && read.reason).toMatch(reason);
   });
 
-  test('odd documents are read tolerantly and bounded', () => {
-    const read = decodeRolloutState(JSON.stringify({ state: 'exploded', steps: ['x', 5, null, 50], step: 'two', history: 'none', reason: 'y'.repeat(5000) }), true);
-    expect(read).toMatchObject({ ok: true, rollout: { state: 'unknown', status: 'finished', steps: [5, 50], step: 0, ratio: null, history: [] } });
+  test('what it shows is bounded: long texts are clipped', () => {
+    const read = decodeRolloutState(JSON.stringify({ ...doc, state: 'aborted', reason: 'y'.repeat(5000), id: 'z'.repeat(500) }), true);
+    expect(read).toMatchObject({ ok: true, rollout: { state: 'aborted', status: 'finished' } });
     expect(read.ok && read.rollout.reason!.length).toBeLessThanOrEqual(300);
+    expect(read.ok && read.rollout.id.length).toBeLessThanOrEqual(80);
   });
 });
 
@@ -145,17 +146,18 @@ describe('event list', () => {
   });
 
   test('rollout: start, each step\'s verdict, the crash and the outcome', () => {
-    const base = { id: 'r1', state: 'running', steps: [5, 50], step: 1, history: [] as unknown[] };
+    const base = rolloutDocument({ id: 'r1', state: 'running', steps: [5, 50], step: 1 });
     const read = (doc: object, lease: boolean) => decodeRolloutState(JSON.stringify(doc), lease);
     const started = read(base, true);
-    expect(rolloutEvents(undefined, started, 1).map((e) => e.text)).toEqual(['rollout r1 started: steps 5, 50']);
-    const judged = read({ ...base, step: 2, history: [{ step: 1, ratio: 5, verdict: { result: 'pass', reason: 'ok' }, gray: { requests: 100, errors: 0 } }] }, true);
-    expect(rolloutEvents(started, judged, 2).map((e) => e.text)).toEqual(['rollout step 1/2 (ratio 5 %): pass — ok [gray 100 req, 0.00 % errors; normal]', 'rollout step 2/2: ratio 50 %']);
-    const crashed = read({ ...base, step: 2, history: [{ step: 1, ratio: 5, verdict: { result: 'pass', reason: 'ok' }, gray: { requests: 100, errors: 0 } }] }, false);
-    expect(rolloutEvents(judged, crashed, 3)).toEqual([{ at: 3, kind: 'rollout', level: 'error', text: 'rollout r1 crashed: its process is gone (lease released) at step 2/2' }]);
-    const aborted = read({ ...base, state: 'aborted', reason: 'gray errs', step: 2, history: [{ step: 1, ratio: 5, verdict: { result: 'pass', reason: 'ok' }, gray: { requests: 100, errors: 0 } }, { step: 2, ratio: 50, verdict: { result: 'breach', reason: 'too many' } }] }, false);
+    expect(rolloutEvents(undefined, started, 1).map((e) => e.text)).toEqual(['rollout r1 started by alice@ops-1: steps 5, 50']);
+    const passed = recordedStep(1, 5, 'pass', 'ok', { requests: 100, errors: 0 });
+    const judged = read({ ...base, step: 2, history: [passed] }, true);
+    expect(rolloutEvents(started, judged, 2).map((e) => e.text)).toEqual(['rollout step 1/2 (ratio 5 %): pass — ok [gray 100 req, 0.00 % errors; normal 0 req, - errors]', 'rollout step 2/2: ratio 50 %']);
+    const crashed = read({ ...base, step: 2, history: [passed] }, false);
+    expect(rolloutEvents(judged, crashed, 3)).toEqual([{ at: 3, kind: 'rollout', level: 'error', text: 'rollout r1 crashed: its process is gone (lease released) at step 2/2; on crash: rollback' }]);
+    const aborted = read({ ...base, state: 'aborted', reason: 'gray errs', step: 2, history: [passed, recordedStep(2, 50, 'breach', 'too many')] }, false);
     expect(rolloutEvents(crashed, aborted, 4).map((e) => [e.level, e.text])).toEqual([
-      ['error', 'rollout step 2/2 (ratio 50 %): breach — too many'],
+      ['error', 'rollout step 2/2 (ratio 50 %): breach — too many [gray 0 req, - errors; normal 0 req, - errors]'],
       ['error', 'rollout r1 aborted: gray errs'],
     ]);
   });
