@@ -115,9 +115,15 @@ log "one copy of graykit for import and require (ESM wrapper over the CommonJS b
   // Node >= 23 adds a 'module.exports' name to an ESM view of a CommonJS module; export * passes it on.
   const names = (m) => JSON.stringify(Object.keys(m).filter((k) => k !== 'default' && k !== 'module.exports').sort());
   if (names(esm) !== names(cjs)) throw new Error('import and require export different names');
-  if (esm.contextBackend !== cjs.contextBackend || esm.contextBackend('als') !== cjs.contextBackend('als')) throw new Error('two copies of graykit');
+  if (esm.createConsumer !== cjs.createConsumer || esm.runInLane !== cjs.runInLane) throw new Error('two copies of graykit');
   if (!(new cjs.NoInstanceError('s', '/p') instanceof esm.NoInstanceError)) throw new Error('error classes differ');
-  console.log('import/require: ' + Object.keys(cjs).length + ' exports, one module instance');
+  // The documented subpaths.
+  const layout = await import('graykit/layout');
+  if (layout.instancePath('/graykit', 'demo', '10.0.0.5:8081') !== '/graykit/services/demo/instances/10.0.0.5:8081') throw new Error('graykit/layout');
+  const schema = createRequire(import.meta.url)('graykit/schema/service-config.schema.json');
+  if (schema.title !== 'graykit service config') throw new Error('graykit/schema');
+  console.log('import/require: ' + Object.keys(cjs).length + ' exports, one module instance; graykit/layout and the schema resolve');
+
 ") || fail "import/require check failed"
 
 if [ -n "${ZK_CONNECT:-}" ]; then
@@ -160,9 +166,48 @@ start_app greeter-v2 esm-express5 GRAY=1 VERSION=v2 node dist/server.js
 log "the graykit bin (node_modules/.bin/graykit)"
 (cd "$WORK/consumer-only" && [ -x node_modules/.bin/graykit ] && npx --no-install graykit status greeter) | tee "$WORK/status.txt"
 [ "$(grep -c '^127\.0\.0\.1:' "$WORK/status.txt")" = 2 ] || fail "graykit status greeter: expected 2 instances"
+(cd "$WORK/consumer-only" && npx --no-install graykit --version) | grep -qx "$(node -p "require('$ROOT/package.json').version")" || fail "graykit --version"
+# An unreachable ZooKeeper: the address in the message, exit 5; with --json, the error as JSON.
+code=0; (cd "$WORK/consumer-only" && npx --no-install graykit --zk 127.0.0.1:1 --timeout 1000 --json status greeter 2>"$WORK/unreachable.json") || code=$?
+[ $code = 5 ] && node -e "const e = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8')).error; if (!/127\.0\.0\.1:1/.test(e.message) || e.exitCode !== 5) process.exit(1)" "$WORK/unreachable.json" ||
+  { cat "$WORK/unreachable.json"; fail "graykit against an unreachable ZooKeeper: exit $code"; }
+echo "graykit: --version, and an unreachable ZooKeeper named in a JSON error, exit 5"
 
 log "the consumer calls through graykit"
 (cd "$WORK/consumer-only" && node dist/main.js) || fail "consumer-only failed"
+
+if [ "${INSTALLED_FULL:-1}" = 1 ]; then
+  log "an install whose scripts did not run: graykit loads, the first connection says what to run, and that fixes it"
+  mkdir -p "$WORK/noscripts" && cd "$WORK/noscripts"
+  { npm init -y && npm install --ignore-scripts --no-audit --no-fund --loglevel=warn "$TARBALL"; } >install.log 2>&1 || { cat install.log; fail "--ignore-scripts install failed"; }
+  [ ! -f node_modules/zookeeper/build/Release/zookeeper.node ] || fail "the addon was built although scripts were ignored"
+  node -e "
+    const graykit = require('graykit');   // loads without the addon: it is needed at the first connection only
+    const consumer = graykit.createConsumer({ services: ['demo'], logger: graykit.silentLogger });
+    consumer.resolve('demo').then(() => process.exit(1), (error) => {
+      console.log(error.code + ': ' + error.message);
+      consumer.close();
+      process.exit(error.code === 'ERR_GRAYKIT_NATIVE_ADDON' && error.message.includes('npm approve-scripts zookeeper && npm rebuild zookeeper') ? 0 : 1);
+    });
+  " | tee addon.txt || fail "a missing addon: no NativeAddonError naming the fix"
+  # The fix, as the message says it.
+  { npm approve-scripts zookeeper && npm rebuild zookeeper; } >fix.log 2>&1 || { cat fix.log; fail "the fix the message names failed"; }
+  node -e "require('zookeeper')" || fail "the addon still does not load after the fix"
+  echo "noscripts: the message's fix builds the addon"
+  cd "$ROOT"
+
+  log "npm install git+file:// of a clean clone (graykit builds itself in its prepare script)"
+  git clone -q "$ROOT" "$WORK/clone"
+  mkdir -p "$WORK/fromgit" && cd "$WORK/fromgit"
+  start=$SECONDS
+  { npm init -y && printf 'strict-allow-scripts=true\n' >.npmrc &&
+    npm pkg set allowScripts.zookeeper=true "allowScripts[git+file://$WORK/clone]=true" --json &&
+    npm install --no-audit --no-fund --loglevel=warn "git+file://$WORK/clone"; } >install.log 2>&1 || { cat install.log; fail "git install failed"; }
+  node -e "require('graykit')" || fail "git install: require('graykit') failed"
+  npx --no-install graykit --version >/dev/null || fail "git install: the bin does not run"
+  echo "git+file: installed, loads, bin runs ($((SECONDS - start))s)"
+  cd "$ROOT"
+fi
 
 STATUS=0
 log "installed: all passed in ${SECONDS}s"

@@ -294,7 +294,8 @@ export function errorJson(error: unknown, exitCode: number): Record<string, unkn
     for (const [key, value] of Object.entries(error)) if (key !== 'cause' && (typeof value !== 'object' || value === null)) fields[key] = value;
     return { error: { name: error.name, code: error.code, message: error.message, ...fields } };
   }
-  return { error: { name: (error as Error)?.name ?? 'Error', code: (error as { code?: unknown })?.code ?? 'ERR_GRAYKIT_USAGE', message: (error as Error)?.message ?? String(error), ...fields } };
+  const { name = 'Error', code = 'ERR_GRAYKIT_USAGE', message = String(error), ...rest } = (error ?? {}) as Record<string, unknown>;
+  return { error: { name, code, message, ...rest, ...fields } };
 }
 
 /** Runs the CLI and resolves with the exit code. */
@@ -310,7 +311,8 @@ export async function run(argv: string[], io: ProgramIo = STDIO): Promise<number
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.OK;
       if (error.code === 'graykit.exit') return error.exitCode; // rollout: the report said why
-      if (json()) err(`${jsonSafe(errorJson({ name: 'UsageError', code: error.code === 'graykit.usage' ? 'ERR_GRAYKIT_USAGE' : error.code, message: error.message }, EXIT.INVALID))}\n`);
+      // Every usage error has one code; commander's own (`commander.invalidArgument`, …) says which.
+      if (json()) err(`${jsonSafe(errorJson({ name: 'UsageError', code: 'ERR_GRAYKIT_USAGE', kind: error.code, message: error.message }, EXIT.INVALID))}\n`);
       else if (error.code === 'graykit.usage') err(`graykit: ${error.message}\n`);
       return EXIT.INVALID;
     }

@@ -141,6 +141,27 @@ describe('graykit CLI (spawned, real ZooKeeper)', () => {
       );
     });
     expect(unreachable.code).toBe(5);
+    // It names the address it could not reach; with --json the error is JSON on stderr.
+    expect(unreachable.stderr).toMatch(/could not reach ZooKeeper at 127\.0\.0\.1:1 within 300 ms/);
+    const asJson = await new Promise<CliResult>((resolve) => {
+      execFile(process.execPath, [join(buildDir, 'cli', 'main.js'), '--zk', '127.0.0.1:1', '--timeout', '300', '--json', 'status'], (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+      );
+    });
+    expect(asJson.code).toBe(5);
+    expect(JSON.parse(asJson.stderr)).toEqual({
+      error: expect.objectContaining({ name: 'ZooKeeperError', code: 'ERR_GRAYKIT_ZOOKEEPER', zkCode: -7, operation: 'connect', path: '127.0.0.1:1', exitCode: 5 }),
+    });
+    const notFound = await cli('--json', 'status', 'nosuch');
+    expect(JSON.parse(notFound.stderr).error).toMatchObject({ code: 'ERR_GRAYKIT_NOT_FOUND', exitCode: 4 });
+    const usage = await cli('--json', 'ratio', 'demo', '150');
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stderr).error).toMatchObject({ code: 'ERR_GRAYKIT_USAGE', exitCode: 2 });
+  });
+
+  test('--version prints the package\'s version', async () => {
+    const version = await cli('--version');
+    expect(version).toEqual({ code: 0, stdout: `${require('../../package.json').version}\n`, stderr: '' });
   });
 
   test('an invalid config written behind the CLI\'s back is kept out by consumers', async () => {

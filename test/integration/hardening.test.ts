@@ -92,6 +92,21 @@ describe('hardening (real ZooKeeper)', () => {
       for (let i = 0; i < count; i++) await client.get('http://svc/who');
     }
 
+    test('a trailing dot (http://demo./) is a fully qualified DNS name: never routed, whatever the registry holds', async () => {
+      const live = await counted(root, 'svc', '127.0.0.1');
+      open.push(live);
+      const seen: string[] = [];
+      for (const services of [undefined, ['svc']]) {
+        const route = grayRoute({ zk: testZk(), root, logger: silentLogger, services });
+        open.push(route);
+        const client = axios.create({ adapter: async (config) => ({ data: null, status: 204, statusText: '', headers: {}, config, request: seen.push(String(config.url)) }) });
+        client.interceptors.request.use(route);
+        await client.get('http://svc/who'); // a service: rewritten
+        await client.get('http://svc./who'); // the same name, fully qualified: untouched
+      }
+      expect(seen).toEqual([`http://${live.id}/who`, 'http://svc./who', `http://${live.id}/who`, 'http://svc./who']);
+    });
+
     test('consumer allowedNetworks: an instance outside it gets no request, with one warning naming its znode', async () => {
       const inside = await counted(root, 'svc', '127.0.0.1');
       const outside = await counted(root, 'svc', '127.0.0.2');

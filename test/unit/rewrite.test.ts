@@ -42,9 +42,14 @@ describe('parseTarget and rewriteUrl', () => {
     ['http://demo/a', false],
     ['http://svc-100/a', false],
     ['http://demo.internal/a', false],
+    // A trailing dot makes a fully qualified DNS name; the host keeps it, and `demo.` is no service name (README
+    // "Which requests are rewritten"), so such a request is never routed.
+    ['http://demo./a', false],
   ])('%s: address %p', (url, address) => {
     expect(parseTarget(url)?.address).toBe(address);
   });
+
+  test('a trailing dot is kept in the host: `demo.` is not `demo`', () => expect(parseTarget('http://demo./a')?.host).toBe('demo.'));
 
   test.each(['ftp://demo/a', '/a', 'demo/a', 'mailto:x@demo'])('%s is not an http(s) URL to route', (url) => {
     expect(parseTarget(url)).toBeUndefined();

@@ -3,7 +3,7 @@
 //
 //   npm run build && ZK_CONNECT=127.0.0.1:2181 npm start
 import axios from 'axios';
-import { grayRoute, useGray, type GrayRequestConfig, type Lane } from 'graykit';
+import { grayDispatcher, grayRoute, useGray, type GrayRequestConfig, type Lane } from 'graykit';
 
 interface Hello { service: string; version: string; app: string }
 interface Chain { greeter: string; lane: Lane; catalog: { version: string; laneHeader: string | null } }
@@ -40,6 +40,14 @@ async function main(): Promise<void> {
   check('grayRoute on axios, ratio 100 -> catalog v2', res.config.gray?.lane === 'gray' && res.config.gray.instance?.version === 'v2', res.config.gray?.instance);
   axios.interceptors.request.eject(id);
   route.close();
+
+  // Node's built-in fetch, routed the same way: a dispatcher per call (the caller's own lane header pins the lane).
+  const dispatcher = grayDispatcher({ services: ['catalog'], ratio: 0 });
+  const normal = (await (await fetch('http://catalog/items', { dispatcher })).json()) as { version: string; laneHeader: string | null };
+  check('fetch + grayDispatcher, ratio 0 -> catalog v1', normal.version === 'v1' && normal.laneHeader === 'normal', normal);
+  const pinned = (await (await fetch('http://catalog/items', { dispatcher, headers: { 'x-gray-lane': 'gray' } })).json()) as { version: string; laneHeader: string | null };
+  check('fetch + grayDispatcher, pinned gray -> catalog v2', pinned.version === 'v2' && pinned.laneHeader === 'gray', pinned);
+  await dispatcher.close();
   installed.close();
 }
 
