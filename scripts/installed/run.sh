@@ -140,16 +140,16 @@ export GRAYKIT_ROOT="/graykit-installed-$$"
 # The apps listen on 127.0.0.1; advertise that, not the machine's first non-loopback address (the default).
 export GRAYKIT_HOST=127.0.0.1
 
-# Starts an app in the background and waits (30 s at most) for its READY line.
+# Starts an app in the background and waits (30 s at most) for its ready line (READY_LINE, a grep pattern).
 start_app() {
-  local label=$1 dir=$2
+  local label=$1 dir=$2 ready=${READY_LINE:-^READY}
   shift 2
   : >"$WORK/$label.log"
   (cd "$WORK/$dir" && exec env "$@" >"$WORK/$label.log" 2>&1) &
   PIDS+=($!)
   local pid=$!
   for _ in $(seq 1 300); do
-    if grep -q '^READY' "$WORK/$label.log"; then echo "$label: $(grep '^READY' "$WORK/$label.log")"; return 0; fi
+    if grep -q "$ready" "$WORK/$label.log"; then echo "$label: $(grep "$ready" "$WORK/$label.log")"; return 0; fi
     kill -0 "$pid" 2>/dev/null || { cat "$WORK/$label.log"; fail "$label exited before it was ready"; }
     sleep 0.1
   done
@@ -175,6 +175,33 @@ echo "graykit: --version, and an unreachable ZooKeeper named in a JSON error, ex
 
 log "the consumer calls through graykit"
 (cd "$WORK/consumer-only" && node dist/main.js) || fail "consumer-only failed"
+
+log "README's provider.mjs and consumer.mjs, as printed there, in the README install's directory"
+node -e "
+  // Each is the js block whose first line names the file.
+  const fs = require('fs');
+  const readme = fs.readFileSync(process.argv[1], 'utf8');
+  for (const file of ['provider.mjs', 'consumer.mjs']) {
+    const block = [...readme.matchAll(/\x60\x60\x60js\n(\/\/ ([\w.]+)[^\n]*\n[\s\S]*?)\x60\x60\x60/g)].find((m) => m[2] === file);
+    if (!block) throw new Error('README has no js block starting // ' + file);
+    fs.writeFileSync(process.argv[2] + '/' + file, block[1]);
+  }
+" "$ROOT/README.md" "$WORK/readme" || fail "README's code blocks"
+read -r HELLO_V1 HELLO_V2 < <(node -e "
+  const net = require('net');
+  const free = () => new Promise((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+  Promise.all([free(), free()]).then((p) => console.log(p.join(' ')));")
+READY_LINE='listening on' start_app hello-v1 readme node provider.mjs "$HELLO_V1" v1
+READY_LINE='listening on' start_app hello-v2 readme GRAY=true node provider.mjs "$HELLO_V2" v2
+# The consumer ends by itself once it closed its session; 30 s at most.
+(cd "$WORK/readme" && timeout 30 node consumer.mjs) | tee "$WORK/readme/consumer.txt" || fail "README's consumer.mjs failed or did not end"
+node -e "
+  const lines = require('fs').readFileSync(process.argv[1], 'utf8').trim().split('\n');
+  const calls = lines.slice(0, 6), pinned = lines[6];
+  if (lines.length !== 7 || !calls.every((l) => l === 'v1 normal' || l === 'v2 gray')) process.exit(1);
+  if (pinned !== \"{ version: 'v2', lane: 'gray' }\") process.exit(1);
+" "$WORK/readme/consumer.txt" || fail "README's consumer.mjs printed something other than lanes and their versions"
+echo "readme: consumer.mjs ended by itself; every call's version matched its lane"
 
 if [ "${INSTALLED_FULL:-1}" = 1 ]; then
   log "an install whose scripts did not run: graykit loads, the first connection says what to run, and that fixes it"

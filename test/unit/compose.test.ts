@@ -144,12 +144,12 @@ describe('docker-compose.yml', () => {
     for (const preload of preloadsIn(command)) expect(() => requireFromRoot.resolve(preload)).not.toThrow();
   });
 
-  test.each(appServices)('%s is built from a node:20 Dockerfile whose COPY sources and CMD exist', (_name, service) => {
+  test.each(appServices)('%s is built from a node:24 Dockerfile (a supported Node.js) whose COPY sources and CMD exist', (_name, service) => {
     const dockerfile = dockerfileOf(service);
     expect(dockerfile).toBeDefined();
     expect(existsSync(dockerfile as string)).toBe(true);
     const instructions = dockerfileInstructions(dockerfile as string);
-    expect(instructions[0]).toEqual({ instruction: 'FROM', args: expect.stringMatching(/^node:20(\b|$)/) });
+    expect(instructions[0]).toEqual({ instruction: 'FROM', args: expect.stringMatching(/^node:24(\b|$)/) });
     // COPY [--flags] SOURCE... DEST
     const copySources = instructions
       .filter((i) => i.instruction === 'COPY')
