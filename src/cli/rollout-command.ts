@@ -9,7 +9,7 @@ import type { AdminOptions, GrayAdmin } from '../admin/admin';
 import { GrayKitError } from '../errors';
 import { DEFAULT_SESSION_TIMEOUT } from '../registry/connection';
 import type { QuantileName } from '../rollout/latency';
-import { DEFAULT_ROLLOUT_OPTIONS, resumeRollout, runRollout, type RolloutEvent, type RolloutHooks } from '../rollout/rollout';
+import { DEFAULT_ROLLOUT_OPTIONS, resumeRollout, runRollout, type RolloutEvent, type RolloutHooks, type RolloutReport } from '../rollout/rollout';
 import type { Webhook } from '../rollout/webhooks';
 import { EXIT, ROLLOUT_EXIT, rolloutExitCode } from './exit';
 import { formatDuration, formatPercent, parseDuration, parseMaxLatency, parsePercent, parseSteps, parseWebhook } from './parse';
@@ -137,94 +137,140 @@ export function addRolloutCommand(program: Command, context: RolloutCommandConte
         .argParser(duration('registry-timeout'))
         .default(DEFAULT_ROLLOUT_OPTIONS.registryTimeoutMs, formatDuration(DEFAULT_ROLLOUT_OPTIONS.registryTimeoutMs)),
     )
-    .action(async (serviceList: string, flags: RolloutFlags) => {
-      const { io } = context;
-      const services = serviceList.split(',').map((name) => name.trim());
-      if (flags.resume && services.length !== 1) throw new CommanderError(EXIT.INVALID, 'graykit.usage', '--resume takes one service: the rollout records the others');
-      if (!flags.resume && (flags.steps === undefined || flags.interval === undefined || flags.maxErrorRate === undefined)) {
-        const missing = [flags.steps === undefined && '--steps', flags.interval === undefined && '--interval', flags.maxErrorRate === undefined && '--max-error-rate'].filter(Boolean);
-        throw new CommanderError(EXIT.INVALID, 'graykit.usage', `rollout needs ${missing.join(', ')} (or --resume to continue a crashed rollout)`);
+    .action((serviceList: string, flags: RolloutFlags) => rolloutAction(context, serviceList, flags));
+}
+
+/** The rollout command's run: checks the arguments, shows the events, handles signals, prints the report. */
+async function rolloutAction(context: RolloutCommandContext, serviceList: string, flags: RolloutFlags): Promise<void> {
+  const services = serviceList.split(',').map((name) => name.trim());
+  checkRolloutArgs(services, flags);
+  const view = eventView(context);
+  const interrupt = interruptOnSignals(context, flags, view);
+  // The rollout's session holds its lease: its timeout is how long after a crash consumers go to ratio 0.
+  const admin = context.admin({ sessionTimeout: flags.sessionTimeout });
+  try {
+    const hooks: RolloutHooks = { onProgress: view.show, signal: interrupt.signal };
+    const report = flags.resume
+      ? await resumeRollout(admin, services[0], { ...commonOptions(flags), refreshMs: view.refreshMs((await admin.rollout(services[0])).document?.options.intervalMs ?? 2000) }, hooks)
+      : await runRollout(admin, { ...newRolloutOptions(services, flags), refreshMs: view.refreshMs(flags.interval!) }, hooks);
+    let exitCode = rolloutExitCode(report);
+    if (interrupt.signalName() === 'SIGTERM' && exitCode === ROLLOUT_EXIT.INTERRUPTED) exitCode = 143;
+    view.report(report, exitCode);
+    if (exitCode !== 0) throw new RolloutExit(exitCode);
+  } finally {
+    interrupt.dispose();
+    admin.close();
+  }
+}
+
+function checkRolloutArgs(services: string[], flags: RolloutFlags): void {
+  if (flags.resume && services.length !== 1) throw new CommanderError(EXIT.INVALID, 'graykit.usage', '--resume takes one service: the rollout records the others');
+  if (flags.resume) return;
+  const missing = [flags.steps === undefined && '--steps', flags.interval === undefined && '--interval', flags.maxErrorRate === undefined && '--max-error-rate'].filter(Boolean);
+  if (missing.length > 0) throw new CommanderError(EXIT.INVALID, 'graykit.usage', `rollout needs ${missing.join(', ')} (or --resume to continue a crashed rollout)`);
+}
+
+/** The options a resumed rollout may change (the rest are in its recorded document). */
+function commonOptions(flags: RolloutFlags) {
+  return {
+    scrapeTimeoutMs: flags.scrapeTimeout,
+    onInterrupt: flags.onInterrupt,
+    webhooks: flags.webhook ?? [],
+    webhookTimeoutMs: flags.webhookTimeout,
+    gateTimeoutMs: flags.gateTimeout,
+    gateIntervalMs: flags.gateInterval,
+    registryTimeoutMs: flags.registryTimeout,
+  };
+}
+
+function newRolloutOptions(services: string[], flags: RolloutFlags) {
+  return {
+    services,
+    steps: flags.steps!,
+    intervalMs: flags.interval!,
+    maxErrorRate: flags.maxErrorRate!,
+    minRequests: flags.minRequests,
+    maxExtensions: flags.maxExtensions,
+    normalConfidence: flags.normalConfidence,
+    maxLatencyMs: flags.maxLatency ?? {},
+    latencyConfidence: flags.latencyConfidence,
+    consumerMetrics: flags.consumerMetrics ?? [],
+    prometheus: flags.prometheus,
+    onCrash: flags.onCrash,
+    ...commonOptions(flags),
+  };
+}
+
+interface EventView {
+  show(event: RolloutEvent): void;
+  report(report: RolloutReport, exitCode: number): void;
+  /** Ends a redrawn line before other output; returns the newline to print first, if one is due. */
+  breakLine(): string;
+  /** How often progress is redrawn: every second on a TTY, otherwise half a step (1–5 s). */
+  refreshMs(intervalMs: number): number;
+}
+
+/** One JSON object per event (`--json`), a redrawn progress line on a TTY, or plain lines. */
+function eventView(context: RolloutCommandContext): EventView {
+  const { io } = context;
+  const json = context.json();
+  const tty = !json && process.stdout.isTTY === true;
+  let pending = false; // a redrawn line is on screen
+  const breakLine = () => {
+    const text = pending ? '\n' : '';
+    pending = false;
+    return text;
+  };
+  return {
+    show(event) {
+      // The report is printed once the rollout returns (its exit code may still change: SIGTERM).
+      if (event.type === 'report') return;
+      if (json) {
+        io.out(`${context.jsonSafe(event)}\n`);
+        return;
       }
-      const json = context.json();
-      const tty = !json && process.stdout.isTTY === true;
-      let pending = false; // a redrawn line is on screen
-      const view = (event: RolloutEvent) => {
-        // The report is printed once the rollout returns (its exit code may still change: SIGTERM).
-        if (event.type === 'report') return;
-        if (json) {
-          io.out(`${context.jsonSafe(event)}\n`);
-          return;
-        }
-        const line = formatEvent(event);
-        if (line === undefined) return;
-        const text = context.terminalSafe(line);
-        if (tty && event.type === 'progress') {
-          io.out(`\r\x1b[2K${text}`);
-          pending = true;
-          return;
-        }
-        io.out(`${pending ? '\r\x1b[2K' : ''}${text}\n`);
-        pending = false;
-      };
-      const controller = new AbortController();
-      let signalName: NodeJS.Signals | undefined;
-      const onSignal = (signal: NodeJS.Signals) => {
-        if (signalName) {
-          io.err(`graykit: ${flags.onInterrupt === 'rollback' ? 'rolling back to ratio 0, ' : ''}please wait\n`);
-          return;
-        }
-        signalName = signal;
-        io.err(`${pending ? '\n' : ''}graykit: ${signal}: ${flags.onInterrupt === 'rollback' ? 'rolling back to ratio 0' : 'stopping, ratio held'}\n`);
-        pending = false;
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      // The rollout's session holds its lease: its timeout is how long after a crash consumers go to ratio 0.
-      const admin = context.admin({ sessionTimeout: flags.sessionTimeout });
-      try {
-        const hooks: RolloutHooks = { onProgress: view, signal: controller.signal };
-        const refreshMs = (intervalMs: number) => (tty ? 1000 : Math.min(5000, Math.max(1000, Math.round(intervalMs / 2))));
-        const common = {
-          scrapeTimeoutMs: flags.scrapeTimeout,
-          onInterrupt: flags.onInterrupt,
-          webhooks: flags.webhook ?? [],
-          webhookTimeoutMs: flags.webhookTimeout,
-          gateTimeoutMs: flags.gateTimeout,
-          gateIntervalMs: flags.gateInterval,
-          registryTimeoutMs: flags.registryTimeout,
-        };
-        const report = flags.resume
-          ? await resumeRollout(admin, services[0], { ...common, refreshMs: refreshMs((await admin.rollout(services[0])).document?.options.intervalMs ?? 2000) }, hooks)
-          : await runRollout(
-              admin,
-              {
-                services,
-                steps: flags.steps!,
-                intervalMs: flags.interval!,
-                maxErrorRate: flags.maxErrorRate!,
-                minRequests: flags.minRequests,
-                maxExtensions: flags.maxExtensions,
-                normalConfidence: flags.normalConfidence,
-                maxLatencyMs: flags.maxLatency ?? {},
-                latencyConfidence: flags.latencyConfidence,
-                consumerMetrics: flags.consumerMetrics ?? [],
-                prometheus: flags.prometheus,
-                refreshMs: refreshMs(flags.interval!),
-                onCrash: flags.onCrash,
-                ...common,
-              },
-              hooks,
-            );
-        let exitCode = rolloutExitCode(report);
-        if (signalName === 'SIGTERM' && exitCode === ROLLOUT_EXIT.INTERRUPTED) exitCode = 143;
-        if (json) io.out(`${context.jsonSafe({ type: 'report', ...report, exitCode })}\n`);
-        else io.out(`${pending ? '\n' : ''}\n${context.terminalSafe(formatReport(report, exitCode))}\n`);
-        if (exitCode !== 0) throw new RolloutExit(exitCode);
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        admin.close();
+      const line = formatEvent(event);
+      if (line === undefined) return;
+      const text = context.terminalSafe(line);
+      if (tty && event.type === 'progress') {
+        io.out(`\r\x1b[2K${text}`);
+        pending = true;
+        return;
       }
-    });
+      io.out(`${pending ? '\r\x1b[2K' : ''}${text}\n`);
+      pending = false;
+    },
+    report(report, exitCode) {
+      if (json) io.out(`${context.jsonSafe({ type: 'report', ...report, exitCode })}\n`);
+      else io.out(`${breakLine()}\n${context.terminalSafe(formatReport(report, exitCode))}\n`);
+    },
+    breakLine,
+    refreshMs: (intervalMs) => (tty ? 1000 : Math.min(5000, Math.max(1000, Math.round(intervalMs / 2)))),
+  };
+}
+
+/** SIGINT/SIGTERM abort the rollout once (it rolls back or holds, per `--on-interrupt`); a second one only says to wait. */
+function interruptOnSignals(context: RolloutCommandContext, flags: RolloutFlags, view: EventView) {
+  const controller = new AbortController();
+  let signalName: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const rollback = flags.onInterrupt === 'rollback';
+    if (signalName) {
+      context.io.err(`graykit: ${rollback ? 'rolling back to ratio 0, ' : ''}please wait\n`);
+      return;
+    }
+    signalName = signal;
+    context.io.err(`${view.breakLine()}graykit: ${signal}: ${rollback ? 'rolling back to ratio 0' : 'stopping, ratio held'}\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    signalName: () => signalName,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
