@@ -4,7 +4,7 @@ import express from 'express';
 import { grayContext, grayRoute, NoInstanceError, RegistryUnavailableError, silentLogger, type GrayRouteInterceptor, type GrayRouteOptions } from '../../src';
 import { configPath, instancePath, instancesPath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
-import { adminSession, eventually, forceExpiry, recordingLogger, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
+import { eventually, forceExpiry, recordingLogger, registryFixture, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
 
 interface VersionBody {
   version: string;
@@ -13,30 +13,17 @@ interface VersionBody {
 }
 
 describe('grayRoute (real ZooKeeper, real providers, real axios)', () => {
-  let admin: ZkSession;
-  let root: string;
-  const open: Array<{ close(): unknown }> = [];
-
-  beforeAll(async () => {
-    admin = adminSession();
-    await admin.whenConnected(10_000);
-  });
-  afterAll(() => admin.close());
-  beforeEach(() => {
-    root = uniqueRoot();
-  });
-  afterEach(async () => {
-    for (const item of open.splice(0).reverse()) await item.close();
-  });
+  const fx = registryFixture();
+  const { open } = fx;
 
   async function providers(specs: Array<{ gray: boolean; version: string }>): Promise<TestProvider[]> {
-    const started = await Promise.all(specs.map((spec) => startProvider({ root, service: 'demo', ...spec })));
+    const started = await Promise.all(specs.map((spec) => startProvider({ root: fx.root, service: 'demo', ...spec })));
     open.push(...started);
     return started;
   }
 
   function client(options: GrayRouteOptions = {}): { http: AxiosInstance; route: GrayRouteInterceptor } {
-    const route = grayRoute({ zk: testZk(), root, logger: silentLogger, ...options });
+    const route = grayRoute({ zk: testZk(), root: fx.root, logger: silentLogger, ...options });
     open.push(route);
     const http = axios.create();
     http.interceptors.request.use(route);
@@ -102,7 +89,7 @@ describe('grayRoute (real ZooKeeper, real providers, real axios)', () => {
       res.json({});
     });
     const { grayRegister } = await import('../../src');
-    const echo = grayRegister({ zk: testZk(), root, service: 'echo', host: '127.0.0.1', gray: true, drainMs: 0, logger: silentLogger });
+    const echo = grayRegister({ zk: testZk(), root: fx.root, service: 'echo', host: '127.0.0.1', gray: true, drainMs: 0, logger: silentLogger });
     app.use(echo);
     const server: Server = app.listen(0, '127.0.0.1');
     open.push({ close: () => new Promise((resolve) => server.close(resolve)) });
@@ -122,7 +109,7 @@ describe('grayRoute (real ZooKeeper, real providers, real axios)', () => {
 
   test.each([['x-gray-lane'], ['X-Gray-Lane'], ['X-GRAY-LANE']])("a caller's own %s header is replaced by the lane, not sent twice", async (spelling) => {
     const seen = await echoService();
-    const route = grayRoute({ zk: testZk(), root, logger: silentLogger, ratio: 100 });
+    const route = grayRoute({ zk: testZk(), root: fx.root, logger: silentLogger, ratio: 100 });
     open.push(route);
     const http = axios.create();
     // axios runs request interceptors last-registered first: this one sees the config grayRoute hands on.
@@ -146,7 +133,7 @@ describe('grayRoute (real ZooKeeper, real providers, real axios)', () => {
   });
 
   test.each([['x lane'], [''], ['x-lane\r\nx-injected: 1'], ['é']])('laneHeader %p is refused when grayRoute is called', (laneHeader) => {
-    expect(() => grayRoute({ zk: testZk(), root, logger: silentLogger, laneHeader })).toThrow(expect.objectContaining({ code: 'ERR_GRAYKIT_INVALID_OPTION', option: 'laneHeader' }));
+    expect(() => grayRoute({ zk: testZk(), root: fx.root, logger: silentLogger, laneHeader })).toThrow(expect.objectContaining({ code: 'ERR_GRAYKIT_INVALID_OPTION', option: 'laneHeader' }));
   });
 
   test('flipping a provider\'s gray flag live changes routing without restarts', async () => {
@@ -171,12 +158,12 @@ describe('grayRoute (real ZooKeeper, real providers, real axios)', () => {
     ]);
     const { http, route } = client({ ratio: 0 });
     expect((await countCalls(http, 20)).byVersion.get('v2')).toBeUndefined();
-    await admin.mkdirp(`${root}/services/demo`);
-    await admin.create(configPath(root, 'demo'), JSON.stringify({ ratio: 100 }), 'persistent');
+    await fx.admin.mkdirp(`${fx.root}/services/demo`);
+    await fx.admin.create(configPath(fx.root, 'demo'), JSON.stringify({ ratio: 100 }), 'persistent');
     await eventually(() => expect(route.consumer.ratioFor('demo')).toBe(100));
     const { byPort } = await countCalls(http, 20);
     expect([...byPort.keys()]).toEqual([gray.port]);
-    await admin.setData(configPath(root, 'demo'), JSON.stringify({ ratio: 0 }));
+    await fx.admin.setData(configPath(fx.root, 'demo'), JSON.stringify({ ratio: 0 }));
     await eventually(() => expect(route.consumer.ratioFor('demo')).toBe(0));
     expect((await countCalls(http, 20)).byVersion.get('v2')).toBeUndefined();
   });
@@ -185,12 +172,12 @@ describe('grayRoute (real ZooKeeper, real providers, real axios)', () => {
     await providers([{ gray: true, version: 'v2' }, { gray: false, version: 'v1' }]);
     const logger = recordingLogger();
     const { http, route } = client({ ratio: 0, logger });
-    await admin.mkdirp(`${root}/services/demo`);
-    await admin.create(configPath(root, 'demo'), JSON.stringify({ ratio: 100 }), 'persistent');
+    await fx.admin.mkdirp(`${fx.root}/services/demo`);
+    await fx.admin.create(configPath(fx.root, 'demo'), JSON.stringify({ ratio: 100 }), 'persistent');
     await http.get('http://demo/version');
     await eventually(() => expect(route.consumer.ratioFor('demo')).toBe(100));
-    await admin.setData(configPath(root, 'demo'), '{"ratio": "lots"}');
-    await eventually(() => expect(logger.lines.join('\n')).toContain(configPath(root, 'demo')));
+    await fx.admin.setData(configPath(fx.root, 'demo'), '{"ratio": "lots"}');
+    await eventually(() => expect(logger.lines.join('\n')).toContain(configPath(fx.root, 'demo')));
     expect(route.consumer.ratioFor('demo')).toBe(100);
   });
 
@@ -202,15 +189,15 @@ describe('grayRoute (real ZooKeeper, real providers, real axios)', () => {
       ['127.0.0.1:3', '{"gray":"maybe"}'],
       ['no-port', '{}'],
     ];
-    for (const [id, data] of bad) await admin.create(instancePath(root, 'demo', id), data, 'ephemeral');
+    for (const [id, data] of bad) await fx.admin.create(instancePath(fx.root, 'demo', id), data, 'ephemeral');
     const logger = recordingLogger();
     const { http } = client({ logger });
     const { byPort } = await countCalls(http, 40);
     expect([...byPort.keys()]).toEqual([good.port]);
     for (const [id] of bad) {
-      expect(logger.lines.some((line) => line.includes('"demo"') && line.includes(instancePath(root, 'demo', id)))).toBe(true);
+      expect(logger.lines.some((line) => line.includes('"demo"') && line.includes(instancePath(fx.root, 'demo', id)))).toBe(true);
     }
-    for (const [id] of bad) await admin.delete(instancePath(root, 'demo', id));
+    for (const [id] of bad) await fx.admin.delete(instancePath(fx.root, 'demo', id));
   });
 
   test('a service with no instance gives NoInstanceError naming the service and the znode', async () => {
@@ -225,8 +212,8 @@ describe('grayRoute (real ZooKeeper, real providers, real axios)', () => {
     });
     expect(error.code).toBe('ERR_GRAYKIT_NO_INSTANCE');
     expect(error.service).toBe('demo');
-    expect(error.path).toBe(instancesPath(root, 'demo'));
-    expect(error.message).toContain(instancesPath(root, 'demo'));
+    expect(error.path).toBe(instancesPath(fx.root, 'demo'));
+    expect(error.message).toContain(instancesPath(fx.root, 'demo'));
   });
 
   test('a listed service that was never registered gives NoInstanceError, not a hang', async () => {
@@ -257,7 +244,7 @@ describe('grayRoute (real ZooKeeper, real providers, real axios)', () => {
 
   test('works on an axios.create() instance with baseURL, and on the default axios', async () => {
     const [provider] = await providers([{ gray: false, version: 'v1' }]);
-    const route = grayRoute({ zk: testZk(), root, logger: silentLogger });
+    const route = grayRoute({ zk: testZk(), root: fx.root, logger: silentLogger });
     open.push(route);
     const http = axios.create({ baseURL: 'http://demo' });
     http.interceptors.request.use(route);

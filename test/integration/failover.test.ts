@@ -4,13 +4,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import axios, { type AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import express from 'express';
 import { isConnectionError, silentLogger, withConnectTimeout, useGray, type GrayInterceptors, type OutlierEvent, type RetryEvent, type UseGrayOptions } from '../../src';
 import { instancePath } from '../../src/registry/paths';
-import type { ZkSession } from '../../src/registry/zk-session';
-import { adminSession, eventually, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
+import { closedPort, eventually, registryFixture, startProvider, testZk, type TestProvider } from '../support/helpers';
 
 interface VersionBody {
   version: string;
@@ -18,36 +17,14 @@ interface VersionBody {
   gray: boolean;
 }
 
-/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 const attemptsOf = (response: AxiosResponse) => response.config.gray?.attempts ?? 1;
 
 describe('useGray: failover and outlier ejection (real ZooKeeper, real servers)', () => {
-  let admin: ZkSession;
-  let root: string;
-  const open: Array<{ close(): unknown }> = [];
-
-  beforeAll(async () => {
-    admin = adminSession();
-    await admin.whenConnected(10_000);
-  });
-  afterAll(() => admin.close());
-  beforeEach(() => {
-    root = uniqueRoot();
-  });
-  afterEach(async () => {
-    for (const item of open.splice(0).reverse()) await item.close();
-  });
+  const fx = registryFixture();
+  const { open } = fx;
 
   async function provider(gray = false, version = 'v1'): Promise<TestProvider> {
-    const started = await startProvider({ root, service: 'demo', gray, version });
+    const started = await startProvider({ root: fx.root, service: 'demo', gray, version });
     open.push(started);
     return started;
   }
@@ -55,14 +32,14 @@ describe('useGray: failover and outlier ejection (real ZooKeeper, real servers)'
   /** Registers `127.0.0.1:<port>` for a port the test controls (closed unless the test listens on it). */
   async function registerPort(port: number, gray = false): Promise<string> {
     const id = `127.0.0.1:${port}`;
-    await admin.mkdirp(`${root}/services/demo/instances`);
-    await admin.create(instancePath(root, 'demo', id), JSON.stringify({ gray, weight: 100, version: 'dead' }), 'ephemeral');
-    open.push({ close: () => admin.delete(instancePath(root, 'demo', id)).catch(() => undefined) });
+    await fx.admin.mkdirp(`${fx.root}/services/demo/instances`);
+    await fx.admin.create(instancePath(fx.root, 'demo', id), JSON.stringify({ gray, weight: 100, version: 'dead' }), 'ephemeral');
+    open.push({ close: () => fx.admin.delete(instancePath(fx.root, 'demo', id)).catch(() => undefined) });
     return id;
   }
 
   function client(options: UseGrayOptions = {}, http: AxiosInstance = axios.create()): { http: AxiosInstance; gray: GrayInterceptors; retries: RetryEvent[] } {
-    const gray = useGray(http, { zk: testZk(), root, logger: silentLogger, services: ['demo'], ...options });
+    const gray = useGray(http, { zk: testZk(), root: fx.root, logger: silentLogger, services: ['demo'], ...options });
     open.push(gray);
     const retries: RetryEvent[] = [];
     gray.consumer.on('retry', (event: RetryEvent) => retries.push(event));

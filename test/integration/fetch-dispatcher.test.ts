@@ -4,41 +4,18 @@
  * ejection, `outcome` events counted by consumerMetrics, `retry` events — and everything else passed on untouched.
  */
 import express from 'express';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { consumerMetrics, grayDispatcher, grayRegister, silentLogger, type OutcomeEvent, type RetryEvent } from '../../src';
 import { instancePath } from '../../src/registry/paths';
-import type { ZkSession } from '../../src/registry/zk-session';
-import { adminSession, closeServer, eventually, listen, testZk, uniqueRoot } from '../support/helpers';
-
-async function closedPort(): Promise<number> {
-  const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { closedPort, closeServer, eventually, listen, registryFixture, testZk } from '../support/helpers';
 
 describe('grayDispatcher with the built-in fetch (real ZooKeeper, real servers)', () => {
-  let admin: ZkSession;
-  let root: string;
-  const open: Array<{ close(): unknown }> = [];
-
-  beforeAll(async () => {
-    admin = adminSession();
-    await admin.whenConnected(10_000);
-  });
-  afterAll(() => admin.close());
-  beforeEach(() => {
-    root = uniqueRoot();
-  });
-  afterEach(async () => {
-    for (const item of open.splice(0).reverse()) await item.close();
-  });
+  const fx = registryFixture();
+  const { open } = fx;
 
   /** A provider of `demo` that echoes the method, body and lane headers it got. */
   async function provider(gray: boolean) {
     const app = express();
-    const register = grayRegister({ zk: testZk(), root, service: 'demo', gray, version: gray ? 'v2' : 'v1', host: '127.0.0.1', logger: silentLogger, drainMs: 0 });
+    const register = grayRegister({ zk: testZk(), root: fx.root, service: 'demo', gray, version: gray ? 'v2' : 'v1', host: '127.0.0.1', logger: silentLogger, drainMs: 0 });
     app.use(register);
     app.use(express.text({ type: '*/*' }));
     app.all('/echo', (req, res) => void res.json({ version: gray ? 'v2' : 'v1', method: req.method, body: req.body, lane: req.headers['x-gray-lane'], baggage: req.headers.baggage }));
@@ -50,15 +27,15 @@ describe('grayDispatcher with the built-in fetch (real ZooKeeper, real servers)'
 
   async function registerDead(gray = false): Promise<string> {
     const id = `127.0.0.1:${await closedPort()}`;
-    await admin.mkdirp(`${root}/services/demo/instances`);
-    await admin.create(instancePath(root, 'demo', id), JSON.stringify({ gray, version: 'dead' }), 'ephemeral');
+    await fx.admin.mkdirp(`${fx.root}/services/demo/instances`);
+    await fx.admin.create(instancePath(fx.root, 'demo', id), JSON.stringify({ gray, version: 'dead' }), 'ephemeral');
     return id;
   }
 
   test('a refused instance: GETs and a POST whose body was never sent fail over; the instance is ejected; outcomes are counted', async () => {
     await provider(false);
     const dead = await registerDead();
-    const dispatcher = grayDispatcher({ zk: testZk(), root, logger: silentLogger, outlier: { consecutiveFailures: 2, baseEjectionMs: 60_000 } });
+    const dispatcher = grayDispatcher({ zk: testZk(), root: fx.root, logger: silentLogger, outlier: { consecutiveFailures: 2, baseEjectionMs: 60_000 } });
     open.push(dispatcher);
     const retries: RetryEvent[] = [];
     const outcomes: OutcomeEvent[] = [];
@@ -84,7 +61,7 @@ describe('grayDispatcher with the built-in fetch (real ZooKeeper, real servers)'
   test('lane header and baggage go out; a caller\'s own baggage keeps its members; other hosts pass untouched', async () => {
     const grayPort = await provider(true);
     await provider(false);
-    const dispatcher = grayDispatcher({ zk: testZk(), root, logger: silentLogger, ratio: 0 });
+    const dispatcher = grayDispatcher({ zk: testZk(), root: fx.root, logger: silentLogger, ratio: 0 });
     open.push(dispatcher);
     const pinned = await (await fetch('http://demo/echo', { dispatcher, headers: { 'X-Gray-Lane': 'gray', baggage: 'user=42;p=1, tenant=a' } })).json();
     expect(pinned).toMatchObject({ version: 'v2', lane: 'gray', baggage: 'user=42;p=1, tenant=a,gray.lane=gray' });
@@ -98,7 +75,7 @@ describe('grayDispatcher with the built-in fetch (real ZooKeeper, real servers)'
 
   test('undici\'s request() on a GrayDispatcher (its API borrowed from the built-in Dispatcher) routes too', async () => {
     await provider(false);
-    const dispatcher = grayDispatcher({ zk: testZk(), root, logger: silentLogger });
+    const dispatcher = grayDispatcher({ zk: testZk(), root: fx.root, logger: silentLogger });
     open.push(dispatcher);
     const { statusCode, body } = await dispatcher.request({ origin: 'http://demo', path: '/echo', method: 'GET' });
     expect(statusCode).toBe(200);
@@ -108,7 +85,7 @@ describe('grayDispatcher with the built-in fetch (real ZooKeeper, real servers)'
   test('an abort while the first request waits for the registry ends it at once, and nothing reaches an instance', async () => {
     await provider(false);
     // Not a registered service name yet, and the service list is being read: the request waits.
-    const dispatcher = grayDispatcher({ zk: '127.0.0.1:1', root, logger: silentLogger, timeout: 5000 });
+    const dispatcher = grayDispatcher({ zk: '127.0.0.1:1', root: fx.root, logger: silentLogger, timeout: 5000 });
     open.push(dispatcher);
     const started = Date.now();
     const failure = await fetch('http://demo/echo', { dispatcher, signal: AbortSignal.timeout(200) }).catch((error: Error) => error);

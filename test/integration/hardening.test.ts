@@ -12,8 +12,7 @@ import { createAdmin, createConsumer, digestId, grayDispatcher, grayRegister, gr
 import { run } from '../../src/cli/main';
 import { instancePath, instancesPath } from '../../src/registry/paths';
 import { WORLD_READ } from '../../src/registry/acl';
-import type { ZkSession } from '../../src/registry/zk-session';
-import { adminSession, closeServer, eventually, recordingLogger, testZk, uniqueRoot } from '../support/helpers';
+import { closeServer, eventually, recordingLogger, registryFixture, testZk } from '../support/helpers';
 
 const OPERATOR = 'operator:op-password-7';
 const PROVIDER = 'hard-provider:pv-password-7';
@@ -36,43 +35,30 @@ async function counted(root: string, service: string, host: string, logger: Logg
 }
 
 describe('hardening (real ZooKeeper)', () => {
-  let admin: ZkSession;
-  let root: string;
-  const open: Array<{ close(): unknown }> = [];
-
-  beforeAll(async () => {
-    admin = adminSession();
-    await admin.whenConnected(10_000);
-  });
-  afterAll(() => admin.close());
-  beforeEach(() => {
-    root = uniqueRoot();
-  });
-  afterEach(async () => {
-    for (const item of open.splice(0).reverse()) await item.close();
-  });
+  const fx = registryFixture();
+  const { open } = fx;
 
   test('a persistent instance znode planted on an open registry is never routed to; init lists it; status marks it', async () => {
-    const live = await counted(root, 'demo', '127.0.0.1');
+    const live = await counted(fx.root, 'demo', '127.0.0.1');
     open.push(live);
     // Planted before the tree was secured: persistent, narrowed to read-only, pointing at a live address.
-    const planted = instancePath(root, 'demo', '127.0.0.1:1');
-    await admin.create(planted, JSON.stringify({ gray: false, version: 'planted' }), 'persistent');
-    await admin.setAcl(planted, [WORLD_READ]);
+    const planted = instancePath(fx.root, 'demo', '127.0.0.1:1');
+    await fx.admin.create(planted, JSON.stringify({ gray: false, version: 'planted' }), 'persistent');
+    await fx.admin.setAcl(planted, [WORLD_READ]);
     const logger = recordingLogger();
-    const consumer = createConsumer({ zk: testZk(), root, logger });
+    const consumer = createConsumer({ zk: testZk(), root: fx.root, logger });
     open.push(consumer);
     await consumer.resolve('demo');
     expect(consumer.snapshot('demo')!.instances.map((instance) => instance.id)).toEqual([live.id]);
     expect(logger.lines.filter((line) => line.includes(planted) && line.includes('persistent'))).toHaveLength(1);
 
-    const operator = createAdmin({ zk: testZk(), root, auth: OPERATOR, logger: silentLogger });
+    const operator = createAdmin({ zk: testZk(), root: fx.root, auth: OPERATOR, logger: silentLogger });
     open.push(operator);
     const init = await operator.init('demo', { providers: [digestId(PROVIDER)] });
     expect(init.unvouched).toEqual(
       expect.arrayContaining([
         { path: planted, reasons: ['persistent', 'foreign-acl'], acl: 'world:anyone:r' },
-        expect.objectContaining({ path: instancePath(root, 'demo', live.id), reasons: ['open-acl'] }),
+        expect.objectContaining({ path: instancePath(fx.root, 'demo', live.id), reasons: ['open-acl'] }),
       ]),
     );
     expect(init.warnings.some((warning) => warning.includes(planted) && warning.includes('persistent'))).toBe(true);
@@ -81,7 +67,7 @@ describe('hardening (real ZooKeeper)', () => {
     expect(marked.effective).toBeUndefined();
     expect(marked.error).toMatch(/persistent znode: no live session owns it/);
     let out = '';
-    expect(await run(['--zk', testZk(), '--root', root, 'status', 'demo'], { out: (text) => (out += text), err: () => undefined })).toBe(0);
+    expect(await run(['--zk', testZk(), '--root', fx.root, 'status', 'demo'], { out: (text) => (out += text), err: () => undefined })).toBe(0);
     expect(out).toMatch(/INVALID: persistent znode/);
   });
 
@@ -93,11 +79,11 @@ describe('hardening (real ZooKeeper)', () => {
     }
 
     test('a trailing dot (http://demo./) is a fully qualified DNS name: never routed, whatever the registry holds', async () => {
-      const live = await counted(root, 'svc', '127.0.0.1');
+      const live = await counted(fx.root, 'svc', '127.0.0.1');
       open.push(live);
       const seen: string[] = [];
       for (const services of [undefined, ['svc']]) {
-        const route = grayRoute({ zk: testZk(), root, logger: silentLogger, services });
+        const route = grayRoute({ zk: testZk(), root: fx.root, logger: silentLogger, services });
         open.push(route);
         const client = axios.create({ adapter: async (config) => ({ data: null, status: 204, statusText: '', headers: {}, config, request: seen.push(String(config.url)) }) });
         client.interceptors.request.use(route);
@@ -108,64 +94,64 @@ describe('hardening (real ZooKeeper)', () => {
     });
 
     test('consumer allowedNetworks: an instance outside it gets no request, with one warning naming its znode', async () => {
-      const inside = await counted(root, 'svc', '127.0.0.1');
-      const outside = await counted(root, 'svc', '127.0.0.2');
+      const inside = await counted(fx.root, 'svc', '127.0.0.1');
+      const outside = await counted(fx.root, 'svc', '127.0.0.2');
       open.push(inside, outside);
       const logger = recordingLogger();
-      const route = grayRoute({ zk: testZk(), root, logger, allowedNetworks: ['127.0.0.1/32'] });
+      const route = grayRoute({ zk: testZk(), root: fx.root, logger, allowedNetworks: ['127.0.0.1/32'] });
       open.push(route);
       await sendAll(route, 100);
       expect({ inside: inside.served(), outside: outside.served() }).toEqual({ inside: 100, outside: 0 });
-      const warned = logger.lines.filter((line) => line.includes(instancePath(root, 'svc', outside.id)));
+      const warned = logger.lines.filter((line) => line.includes(instancePath(fx.root, 'svc', outside.id)));
       expect(warned).toHaveLength(1);
       expect(warned[0]).toMatch(/outside the consumer's allowedNetworks \(127\.0\.0\.1\/32\)/);
     });
 
     test('a config document narrows the list, never widens it; code and config must both allow a host', async () => {
-      const one = await counted(root, 'svc', '127.0.0.1');
-      const two = await counted(root, 'svc', '127.0.0.2');
+      const one = await counted(fx.root, 'svc', '127.0.0.1');
+      const two = await counted(fx.root, 'svc', '127.0.0.2');
       open.push(one, two);
-      const operator = createAdmin({ zk: testZk(), root, logger: silentLogger });
+      const operator = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
       open.push(operator);
       await operator.setConfig('svc', { allowedNetworks: ['127.0.0.2/32'] });
-      const narrowed = grayRoute({ zk: testZk(), root, logger: silentLogger });
+      const narrowed = grayRoute({ zk: testZk(), root: fx.root, logger: silentLogger });
       open.push(narrowed);
       await sendAll(narrowed, 50);
       expect({ one: one.served(), two: two.served() }).toEqual({ one: 0, two: 50 });
       // The config cannot widen the consumer's own list: 127.0.0.2 is outside it, so nothing is left.
-      const strict = createConsumer({ zk: testZk(), root, logger: silentLogger, allowedNetworks: ['127.0.0.1/32'] });
+      const strict = createConsumer({ zk: testZk(), root: fx.root, logger: silentLogger, allowedNetworks: ['127.0.0.1/32'] });
       open.push(strict);
       await expect(strict.resolve('svc')).rejects.toThrow(/no live instance is registered/);
     });
 
     test('link-local and unspecified hosts are refused by default, and routable only when the consumer lists them', async () => {
-      const live = await counted(root, 'svc', '127.0.0.1');
+      const live = await counted(fx.root, 'svc', '127.0.0.1');
       open.push(live);
-      await admin.create(instancePath(root, 'svc', '169.254.169.254:80'), JSON.stringify({ gray: false }), 'ephemeral');
-      await admin.create(instancePath(root, 'svc', '0.0.0.0:8080'), JSON.stringify({ gray: false }), 'ephemeral');
-      await admin.create(instancePath(root, 'svc', '[fe80::1]:80'), JSON.stringify({ gray: false }), 'ephemeral');
+      await fx.admin.create(instancePath(fx.root, 'svc', '169.254.169.254:80'), JSON.stringify({ gray: false }), 'ephemeral');
+      await fx.admin.create(instancePath(fx.root, 'svc', '0.0.0.0:8080'), JSON.stringify({ gray: false }), 'ephemeral');
+      await fx.admin.create(instancePath(fx.root, 'svc', '[fe80::1]:80'), JSON.stringify({ gray: false }), 'ephemeral');
       const logger = recordingLogger();
-      const consumer = createConsumer({ zk: testZk(), root, logger });
+      const consumer = createConsumer({ zk: testZk(), root: fx.root, logger });
       open.push(consumer);
       await consumer.resolve('svc');
       expect(consumer.snapshot('svc')!.instances.map((instance) => instance.id)).toEqual([live.id]);
       expect(logger.lines.filter((line) => line.includes('link-local or unspecified'))).toHaveLength(3);
-      const optedIn = createConsumer({ zk: testZk(), root, logger: silentLogger, allowedNetworks: ['127.0.0.0/8', '169.254.169.254/32'] });
+      const optedIn = createConsumer({ zk: testZk(), root: fx.root, logger: silentLogger, allowedNetworks: ['127.0.0.0/8', '169.254.169.254/32'] });
       open.push(optedIn);
       await optedIn.resolve('svc');
       expect(optedIn.snapshot('svc')!.instances.map((instance) => instance.id).sort()).toEqual([live.id, '169.254.169.254:80'].sort());
-      expect(() => createConsumer({ zk: testZk(), root, allowedNetworks: ['10.0.0.0/33'] })).toThrow(/invalid option `allowedNetworks`/);
+      expect(() => createConsumer({ zk: testZk(), root: fx.root, allowedNetworks: ['10.0.0.0/33'] })).toThrow(/invalid option `allowedNetworks`/);
     });
   });
 
   test('credentials never show: inspect (showHidden), JSON, errors, log lines and --json output, for every graykit object', async () => {
     const secret = 'pv-password-7';
     const operatorSecret = 'op-password-7';
-    const operator = createAdmin({ zk: testZk(), root, auth: OPERATOR, logger: silentLogger });
+    const operator = createAdmin({ zk: testZk(), root: fx.root, auth: OPERATOR, logger: silentLogger });
     open.push(operator);
     await operator.init('demo', { providers: [digestId(PROVIDER)] });
     const logger = recordingLogger();
-    const withAuth = { zk: testZk(), root, auth: PROVIDER, logger };
+    const withAuth = { zk: testZk(), root: fx.root, auth: PROVIDER, logger };
     const consumer = createConsumer(withAuth);
     const route = grayRoute(withAuth);
     const installed = useGray(axios.create(), withAuth);
@@ -208,7 +194,7 @@ describe('hardening (real ZooKeeper)', () => {
     const previous = process.env.GRAYKIT_ZK_AUTH;
     process.env.GRAYKIT_ZK_AUTH = PROVIDER;
     try {
-      const code = await run(['--zk', testZk(), '--root', root, '--json', 'ratio', 'demo', '10'], { out: (text) => (out += text), err: (text) => (err += text) });
+      const code = await run(['--zk', testZk(), '--root', fx.root, '--json', 'ratio', 'demo', '10'], { out: (text) => (out += text), err: (text) => (err += text) });
       expect(code).toBe(6);
     } finally {
       if (previous === undefined) delete process.env.GRAYKIT_ZK_AUTH;
@@ -216,6 +202,6 @@ describe('hardening (real ZooKeeper)', () => {
     }
     expect(JSON.parse(err).error).toMatchObject({ code: 'ERR_GRAYKIT_ACCESS_DENIED', identity: 'hard-provider', exitCode: 6 });
     expect(out + err).not.toContain(secret);
-    expect(await admin.exists(instancesPath(root, 'demo'))).not.toBeNull();
+    expect(await fx.admin.exists(instancesPath(fx.root, 'demo'))).not.toBeNull();
   });
 });

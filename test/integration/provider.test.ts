@@ -4,32 +4,22 @@ import express from 'express';
 import { grayRegister, silentLogger } from '../../src';
 import { instancePath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
-import { adminSession, eventually, forceExpiry, recordingLogger, startProvider, testZk, uniqueRoot } from '../support/helpers';
+import { adminSession, eventually, forceExpiry, recordingLogger, registryFixture, startProvider, testZk, uniqueRoot } from '../support/helpers';
 import { startSlowProxy, type SlowProxy } from '../support/slow-proxy';
 
 describe('grayRegister (real ZooKeeper)', () => {
-  let admin: ZkSession;
-  let root: string;
-
-  beforeAll(async () => {
-    admin = adminSession();
-    await admin.whenConnected(10_000);
-  });
-  afterAll(() => admin.close());
-  beforeEach(() => {
-    root = uniqueRoot();
-  });
+  const fx = registryFixture();
 
   async function readInstance(port: number) {
-    const { data, stat } = await admin.getData(instancePath(root, 'demo', `127.0.0.1:${port}`));
+    const { data, stat } = await fx.admin.getData(instancePath(fx.root, 'demo', `127.0.0.1:${port}`));
     return { json: JSON.parse(String(data)), stat };
   }
 
   test('app.listen(0) registers an ephemeral znode at the exact path with the bound port and the metadata', async () => {
-    const provider = await startProvider({ root, service: 'demo', gray: true, version: 'v2', metadata: { zone: 'a' } });
+    const provider = await startProvider({ root: fx.root, service: 'demo', gray: true, version: 'v2', metadata: { zone: 'a' } });
     try {
       expect(provider.port).toBeGreaterThan(0);
-      expect(provider.registration.path).toBe(`${root}/services/demo/instances/127.0.0.1:${provider.port}`);
+      expect(provider.registration.path).toBe(`${fx.root}/services/demo/instances/127.0.0.1:${provider.port}`);
       const { json, stat } = await readInstance(provider.port);
       expect(json).toEqual({ gray: true, version: 'v2', weight: 100, zone: 'a' });
       expect(stat.ephemeralOwner).not.toBe('0');
@@ -39,7 +29,7 @@ describe('grayRegister (real ZooKeeper)', () => {
   });
 
   test('server.close() removes the znode before the port stops accepting (drainMs keeps it open meanwhile)', async () => {
-    const provider = await startProvider({ root, service: 'demo', drainMs: 300 });
+    const provider = await startProvider({ root: fx.root, service: 'demo', drainMs: 300 });
     const path = provider.registration.path as string;
     let acceptingWhenDeleted: boolean | undefined;
     let listeningWhenDeleted: boolean | undefined;
@@ -47,7 +37,7 @@ describe('grayRegister (real ZooKeeper)', () => {
     // (awaited) before close() starts, so the deletion cannot slip past it.
     let onDeleted: () => void = () => undefined;
     const deleted = new Promise<void>((resolve) => (onDeleted = resolve));
-    const stat = await admin.exists(path, (event) => {
+    const stat = await fx.admin.exists(path, (event) => {
       if (event.type !== 'deleted') return;
       listeningWhenDeleted = provider.server.listening;
       const socket = http.get({ host: '127.0.0.1', port: provider.port, path: '/version', agent: false }, (res) => {
@@ -67,12 +57,12 @@ describe('grayRegister (real ZooKeeper)', () => {
     expect(listeningWhenDeleted).toBe(true);
     expect(acceptingWhenDeleted).toBe(true);
     expect(provider.server.listening).toBe(false);
-    expect(await admin.exists(path)).toBeNull();
+    expect(await fx.admin.exists(path)).toBeNull();
   });
 
   test('http.createServer(app) with an explicit attach(server) registers too', async () => {
     const app = express();
-    const gray = grayRegister({ zk: testZk(), root, service: 'demo', host: '127.0.0.1', logger: silentLogger });
+    const gray = grayRegister({ zk: testZk(), root: fx.root, service: 'demo', host: '127.0.0.1', logger: silentLogger });
     app.use(gray);
     const server = http.createServer(app);
     gray.registration.attach(server);
@@ -84,11 +74,11 @@ describe('grayRegister (real ZooKeeper)', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
-    expect(await admin.exists(instancePath(root, 'demo', `127.0.0.1:${port}`))).toBeNull();
+    expect(await fx.admin.exists(instancePath(fx.root, 'demo', `127.0.0.1:${port}`))).toBeNull();
   });
 
   test('setGray() rewrites the data of the same znode', async () => {
-    const provider = await startProvider({ root, service: 'demo', gray: false, version: 'v1' });
+    const provider = await startProvider({ root: fx.root, service: 'demo', gray: false, version: 'v1' });
     try {
       const before = await readInstance(provider.port);
       await provider.registration.setGray(true);
@@ -102,7 +92,7 @@ describe('grayRegister (real ZooKeeper)', () => {
   });
 
   test('re-registers by itself after its ZooKeeper session expires', async () => {
-    const provider = await startProvider({ root, service: 'demo', version: 'v1' });
+    const provider = await startProvider({ root: fx.root, service: 'demo', version: 'v1' });
     try {
       const owner = (await readInstance(provider.port)).stat.ephemeralOwner;
       const session = (provider.registration as unknown as { session: ZkSession }).session;
@@ -127,7 +117,7 @@ describe('grayRegister (real ZooKeeper)', () => {
       });
     });
     const app = express();
-    const gray = grayRegister({ zk: `127.0.0.1:${port}`, root, service: 'demo', host: '127.0.0.1', sessionTimeout: 4000, logger: silentLogger });
+    const gray = grayRegister({ zk: `127.0.0.1:${port}`, root: fx.root, service: 'demo', host: '127.0.0.1', sessionTimeout: 4000, logger: silentLogger });
     app.use(gray);
     app.get('/ping', (_req, res) => void res.send('pong'));
     const server = app.listen(0, '127.0.0.1');
@@ -147,8 +137,8 @@ describe('grayRegister (real ZooKeeper)', () => {
       // The registry comes up: the instance registers by itself, without a restart.
       proxy = await startSlowProxy(testZk(), 0, port);
       const path = await gray.registration.whenRegistered(20_000);
-      expect(path).toBe(instancePath(root, 'demo', `127.0.0.1:${appPort}`));
-      expect(await admin.exists(path)).not.toBeNull();
+      expect(path).toBe(instancePath(fx.root, 'demo', `127.0.0.1:${appPort}`));
+      expect(await fx.admin.exists(path)).not.toBeNull();
     } finally {
       const started = Date.now();
       await new Promise((resolve) => server.close(resolve));
@@ -185,7 +175,7 @@ describe('grayRegister (real ZooKeeper)', () => {
       }],
     ])('%s', async (_case, build) => {
       const logger = recordingLogger();
-      const gray = grayRegister({ zk: testZk(), root, service: 'demo', host: '127.0.0.1', logger });
+      const gray = grayRegister({ zk: testZk(), root: fx.root, service: 'demo', host: '127.0.0.1', logger });
       const { app, listen } = build(gray as unknown as express.RequestHandler);
       const { server, status } = await serve(app, listen);
       try {
@@ -203,7 +193,7 @@ describe('grayRegister (real ZooKeeper)', () => {
 
     test('an app that listens as documented says nothing of the kind', async () => {
       const logger = recordingLogger();
-      const gray = grayRegister({ zk: testZk(), root, service: 'demo', host: '127.0.0.1', logger, drainMs: 0 });
+      const gray = grayRegister({ zk: testZk(), root: fx.root, service: 'demo', host: '127.0.0.1', logger, drainMs: 0 });
       const app = express();
       app.use(gray);
       app.get('/ping', (_req, res) => void res.send('pong'));

@@ -3,23 +3,14 @@
  * after reconnecting, changes are seen again. And a multi-host connect string works. Real ZooKeeper (a private one
  * for the outage, since this test stops it), real providers and real axios.
  */
-import { createServer, type AddressInfo } from 'node:net';
 import axios from 'axios';
 import { silentLogger, useGray } from '../../src';
 import { StandaloneZooKeeper } from '../faults/zookeeper';
-import { eventually, startProvider, testZk, uniqueRoot } from '../support/helpers';
+import { closedPort, eventually, startProvider, testZk, uniqueRoot } from '../support/helpers';
 
 interface VersionBody {
   version: string;
   port: number;
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('registry outages (real ZooKeeper)', () => {

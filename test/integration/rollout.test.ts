@@ -18,33 +18,18 @@ import {
   type RolloutOptions,
 } from '../../src';
 import { configPath } from '../../src/registry/paths';
-import type { ZkSession } from '../../src/registry/zk-session';
-import { adminSession, eventually, startProvider, testZk, uniqueRoot } from '../support/helpers';
+import { eventually, registryFixture, startProvider, testZk, uniqueRoot } from '../support/helpers';
 import { startMetricsProvider, startTraffic, type MetricsProvider, type Traffic } from '../support/rollout-helpers';
 
 jest.setTimeout(90_000);
 
 describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
-  let raw: ZkSession;
-  let root: string;
-  let open: Array<{ close(): unknown } | { stop(): Promise<void> }> = [];
-
-  beforeAll(async () => {
-    raw = adminSession();
-    await raw.whenConnected(10_000);
-  });
-  afterAll(() => raw.close());
-  beforeEach(() => {
-    root = uniqueRoot();
-  });
-  afterEach(async () => {
-    for (const item of open.reverse()) await ('stop' in item ? item.stop() : item.close());
-    open = [];
-  });
+  const fx = registryFixture();
+  const { open } = fx;
 
   /** The ratio as ZooKeeper holds it, read on a session of its own (not the rollout's). */
   async function ratioInZk(): Promise<number | undefined> {
-    return JSON.parse(String((await raw.getData(configPath(root, 'demo'))).data)).ratio;
+    return JSON.parse(String((await fx.admin.getData(configPath(fx.root, 'demo'))).data)).ratio;
   }
 
   async function setup(options: { fail?: { every: number; how: '500' | 'reset' }; rps?: number }): Promise<{
@@ -53,15 +38,15 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
     admin: GrayAdmin;
     traffic: Traffic;
   }> {
-    const normal = await startMetricsProvider({ root, gray: false, version: 'v1' });
+    const normal = await startMetricsProvider({ root: fx.root, gray: false, version: 'v1' });
     open.push(normal);
-    const gray = await startMetricsProvider({ root, gray: true, version: 'v2', fail: options.fail });
+    const gray = await startMetricsProvider({ root: fx.root, gray: true, version: 'v2', fail: options.fail });
     open.push(gray);
-    const admin = createAdmin({ zk: testZk(), root, logger: silentLogger });
+    const admin = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
     open.push(admin);
     await admin.setRatio('demo', 0);
-    const traffic = await startTraffic({ root, rps: options.rps ?? 100 });
-    open.push(traffic);
+    const traffic = await startTraffic({ root: fx.root, rps: options.rps ?? 100 });
+    open.push({ close: () => traffic.stop() });
     await eventually(() => expect(traffic.gray.consumer.snapshot('demo')?.instances).toHaveLength(2));
     return { normal, gray, admin, traffic };
   }
@@ -193,7 +178,7 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
 
   test('someone else changing the ratio stops the rollout and leaves their ratio', async () => {
     const { admin } = await setup({ rps: 20 });
-    const operator = createAdmin({ zk: testZk(), root, logger: silentLogger });
+    const operator = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
     open.push(operator);
     let changed = false;
     const report = await runRollout(
@@ -214,14 +199,14 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
   });
 
   test('refuses to start, changing nothing, without gray metrics or without a normal instance', async () => {
-    const blind = await startProvider({ root, service: 'demo', gray: true, version: 'v2' });
+    const blind = await startProvider({ root: fx.root, service: 'demo', gray: true, version: 'v2' });
     open.push(blind);
-    const admin = createAdmin({ zk: testZk(), root, logger: silentLogger });
+    const admin = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
     open.push(admin);
     await admin.setRatio('demo', 0);
     // Only a gray instance: no normal lane to move traffic from.
     await expect(runRollout(admin, { ...base, steps: [10] })).rejects.toThrow(/has no normal instance/);
-    const normal = await startMetricsProvider({ root, gray: false, version: 'v1' });
+    const normal = await startMetricsProvider({ root: fx.root, gray: false, version: 'v1' });
     open.push(normal);
     await expect(runRollout(admin, { ...base, steps: [10] })).rejects.toThrow(InvalidOptionError);
     await expect(runRollout(admin, { ...base, steps: [10] })).rejects.toThrow(/advertise no metricsPath/);

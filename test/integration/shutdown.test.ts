@@ -7,9 +7,8 @@ import http from 'node:http';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import express from 'express';
 import { DEFAULT_REGISTER_OPTIONS, grayRegister, silentLogger, type ProviderRegistration } from '../../src';
-import type { ZkSession } from '../../src/registry/zk-session';
 import { startProviderProcess } from '../faults/children';
-import { adminSession, testZk, uniqueRoot } from '../support/helpers';
+import { registryFixture, testZk } from '../support/helpers';
 
 interface Answer {
   status?: number;
@@ -60,17 +59,7 @@ async function slowProvider(root: string, options: { drainMs: number; shutdownTi
 }
 
 describe('graceful shutdown (real ZooKeeper, real servers)', () => {
-  let admin: ZkSession;
-  let root: string;
-
-  beforeAll(async () => {
-    admin = adminSession();
-    await admin.whenConnected(10_000);
-  });
-  afterAll(() => admin.close());
-  beforeEach(() => {
-    root = uniqueRoot();
-  });
+  const fx = registryFixture();
 
   test('the default drainMs is 2000 ms', () => {
     expect(DEFAULT_REGISTER_OPTIONS.drainMs).toBe(2000);
@@ -78,7 +67,7 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
 
   test('shutdown(): deregister, drain while accepting, stop accepting, finish in-flight requests, close keep-alive connections, resolve', async () => {
     const drainMs = 400;
-    const { server, port, registration, answered, inFlight: sendSlow } = await slowProvider(root, { drainMs });
+    const { server, port, registration, answered, inFlight: sendSlow } = await slowProvider(fx.root, { drainMs });
     const path = registration.path as string;
     const timeline: Array<[string, number]> = [];
     const mark = (label: string) => timeline.push([label, Date.now()]);
@@ -103,7 +92,7 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
     const deleted = new Promise<void>((resolve) => (onDeleted = resolve));
     // Armed (awaited) before the shutdown starts, so that the deletion cannot slip past it.
     expect(
-      await admin.exists(path, (event) => {
+      await fx.admin.exists(path, (event) => {
         if (event.type !== 'deleted') return;
         mark('znode deleted');
         duringDrain = get(port, '/version');
@@ -129,7 +118,7 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
     expect(slow.status).toBe(200);
     expect(slow.connection).toBe('close'); // marked at shutdown: the client lets go of the connection
     expect(server.listening).toBe(false);
-    expect(await admin.exists(path)).toBeNull();
+    expect(await fx.admin.exists(path)).toBeNull();
 
     // The order, and the drain's length.
     // The provider's delete completes before the drain; another session's watch learns of it a moment later, and
@@ -150,7 +139,7 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
   });
 
   test('server.close(callback) runs the same sequence and calls back once the in-flight request is answered', async () => {
-    const { server, registration, answered, inFlight: sendSlow } = await slowProvider(root, { drainMs: 100 });
+    const { server, registration, answered, inFlight: sendSlow } = await slowProvider(fx.root, { drainMs: 100 });
     const { answer: inFlight } = await sendSlow('/slow?ms=500');
     const events: string[] = [];
     for (const event of ['draining', 'closing', 'closed'] as const) (registration as ProviderRegistration).on(event, () => events.push(event));
@@ -162,7 +151,7 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
   });
 
   test('in-flight requests get at most shutdownTimeout, then their connections are closed', async () => {
-    const { registration, inFlight: sendSlow } = await slowProvider(root, { drainMs: 0, shutdownTimeout: 300 });
+    const { registration, inFlight: sendSlow } = await slowProvider(fx.root, { drainMs: 0, shutdownTimeout: 300 });
     const { answer: hung } = await sendSlow('/hang');
     const started = Date.now();
     await registration.shutdown();
@@ -173,7 +162,7 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
   });
 
   test('SIGTERM with handleSignals(): a provider process deregisters, drains, answers its in-flight request, then exits by SIGTERM', async () => {
-    const provider = await startProviderProcess({ zk: testZk(), root, drainMs: 500, name: 'signal-provider' });
+    const provider = await startProviderProcess({ zk: testZk(), root: fx.root, drainMs: 500, name: 'signal-provider' });
     try {
       const port = provider.port!;
       const path = (await provider.waitFor('registered')).path as string;
@@ -184,7 +173,7 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
       let onDeleted = () => {};
       const deleted = new Promise<void>((resolve) => (onDeleted = resolve));
       expect(
-        await admin.exists(path, (event) => {
+        await fx.admin.exists(path, (event) => {
           if (event.type !== 'deleted') return;
           deletedAt = Date.now();
           duringDrain = get(port, '/work');

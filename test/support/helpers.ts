@@ -1,6 +1,6 @@
 /** Helpers for integration tests: the shared ZooKeeper, a root per test, real providers, bounded polling. */
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo, Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import express from 'express';
 import { grayRegister, silentLogger, type GrayRegisterOptions, type Logger, type ProviderRegistration } from '../../src';
 import { ZkSession } from '../../src/registry/zk-session';
@@ -14,6 +14,15 @@ export function testZk(): string {
 /** A root znode no other test uses. */
 export function uniqueRoot(): string {
   return `/graykit-test-${randomBytes(6).toString('hex')}`;
+}
+
+/** A port on 127.0.0.1 that nothing listens on (bound, then released): connecting to it is refused. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** Polls `check` until it returns without throwing; fails with its last error after `timeoutMs`. */
@@ -39,6 +48,49 @@ export function recordingLogger(): Logger & { lines: string[] } {
 /** A raw session for reading and writing znodes behind graykit's back. */
 export function adminSession(): ZkSession {
   return new ZkSession({ connect: testZk(), sessionTimeout: 4000, logger: silentLogger });
+}
+
+/** What {@link registryFixture} hands a describe block. Read `admin` and `root` in hooks and tests, not at describe time. */
+export interface RegistryFixture {
+  /** A raw session, connected before the block's first test and closed after its last. */
+  readonly admin: ZkSession;
+  /** A root znode of the running test's own, new for each test. */
+  readonly root: string;
+  /** What the running test opened; closed after it, the last opened first. The same array throughout. */
+  readonly open: Array<{ close(): unknown }>;
+}
+
+/**
+ * The hooks most integration suites share, registered once here rather than copied into each: an admin session for
+ * the block, a fresh root per test so that no test sees another's znodes, and closing what a test opened, in reverse,
+ * whether it passed or not. Call it in a describe block.
+ */
+export function registryFixture(): RegistryFixture {
+  let admin: ZkSession | undefined;
+  let root: string | undefined;
+  const open: Array<{ close(): unknown }> = [];
+  beforeAll(async () => {
+    admin = adminSession();
+    await admin.whenConnected(10_000);
+  });
+  afterAll(() => admin?.close());
+  beforeEach(() => {
+    root = uniqueRoot();
+  });
+  afterEach(async () => {
+    for (const item of open.splice(0).reverse()) await item.close();
+  });
+  return {
+    get admin() {
+      if (!admin) throw new Error('registryFixture: admin is read outside a hook or test');
+      return admin;
+    },
+    get root() {
+      if (root === undefined) throw new Error('registryFixture: root is read outside a test');
+      return root;
+    },
+    open,
+  };
 }
 
 export interface TestProvider {

@@ -239,34 +239,38 @@ describe('Coalescer', () => {
 });
 
 describe('NodeWatch', () => {
-  test('follows data changes, creation and deletion, re-arming each time', async () => {
+  /** A NodeWatch on /cfg over a new double; /cfg is created holding `data` first, unless that is undefined. */
+  function watchCfg(data?: string) {
     const zk = new FakeZooKeeper();
+    if (data !== undefined) zk.set('/cfg', data);
     const h = hooks();
-    const watch = new NodeWatch(zk, '/cfg', h);
+    return { zk, h, watch: new NodeWatch(zk, '/cfg', h) };
+  }
+
+  /** Writes `data` to /cfg and expects the watch to hold it once every continuation has run: a watch was armed. */
+  async function expectFollows(zk: FakeZooKeeper, watch: NodeWatch, data: string): Promise<void> {
+    zk.set('/cfg', data);
+    await settle();
+    expect(text(watch)).toBe(data);
+  }
+
+  test('follows data changes, creation and deletion, re-arming each time', async () => {
+    const { zk, h, watch } = watchCfg();
     await watch.reload();
     expect(watch.value).toBeNull();
     expect(watch.stale).toBe(false);
-    for (const value of ['{"ratio":1}', '{"ratio":2}', '{"ratio":3}']) {
-      zk.set('/cfg', value);
-      await settle();
-      expect(text(watch)).toBe(value);
-    }
+    for (const value of ['{"ratio":1}', '{"ratio":2}', '{"ratio":3}']) await expectFollows(zk, watch, value);
     zk.remove('/cfg');
     await settle();
     expect(watch.value).toBeNull();
-    zk.set('/cfg', '{"ratio":4}');
-    await settle();
-    expect(text(watch)).toBe('{"ratio":4}');
+    await expectFollows(zk, watch, '{"ratio":4}');
     expect(h.errors).toEqual([]);
   });
 
   test('the lost-watch race: an unwatched re-read that ends after the armed watch fired leaves the watch re-armed', async () => {
     // The retry tick queues a read while a watch is armed (so it passes none); the watch fires while that read is in
     // flight. Before the fix the late read marked the watch armed again, and no later change was ever seen.
-    const zk = new FakeZooKeeper();
-    zk.set('/cfg', 'v0');
-    const h = hooks();
-    const watch = new NodeWatch(zk, '/cfg', h);
+    const { zk, watch } = watchCfg('v0');
     await watch.reload();
     const held = zk.hold('exists', '/cfg');
     const late = watch.reload(); // an unwatched read: a watch is armed
@@ -278,32 +282,22 @@ describe('NodeWatch', () => {
     await settle();
     expect(text(watch)).toBe('v1');
     expect(watch.stale).toBe(false);
-    zk.set('/cfg', 'v2'); // only seen if a watch is really armed
-    await settle();
-    expect(text(watch)).toBe('v2');
+    await expectFollows(zk, watch, 'v2'); // only seen if a watch is really armed
   });
 
   test('a failed read leaves the view stale and reports the error; the next reload re-arms', async () => {
-    const zk = new FakeZooKeeper();
-    zk.set('/cfg', 'v0');
-    const h = hooks();
-    const watch = new NodeWatch(zk, '/cfg', h);
+    const { zk, h, watch } = watchCfg('v0');
     zk.failNext('exists', '/cfg');
     await watch.reload();
     expect(h.errors).toHaveLength(1);
     expect(watch.stale).toBe(true);
     await watch.reload();
     expect(text(watch)).toBe('v0');
-    zk.set('/cfg', 'v1');
-    await settle();
-    expect(text(watch)).toBe('v1');
+    await expectFollows(zk, watch, 'v1');
   });
 
   test('a session that expires mid-read: the old read is dropped, the old watch ignored, the new read arms', async () => {
-    const zk = new FakeZooKeeper();
-    zk.set('/cfg', 'v0');
-    const h = hooks();
-    const watch = new NodeWatch(zk, '/cfg', h);
+    const { zk, h, watch } = watchCfg('v0');
     const held = zk.hold('exists', '/cfg');
     const old = watch.reload();
     await held.made;
@@ -318,15 +312,11 @@ describe('NodeWatch', () => {
     await watch.reload();
     expect(text(watch)).toBe('v1');
     expect(h.changes).toBe(changesBefore + 1);
-    zk.set('/cfg', 'v2');
-    await settle();
-    expect(text(watch)).toBe('v2');
+    await expectFollows(zk, watch, 'v2');
   });
 
   test('an owner that is closed gets no more changes', async () => {
-    const zk = new FakeZooKeeper();
-    const h = hooks();
-    const watch = new NodeWatch(zk, '/cfg', h);
+    const { zk, h, watch } = watchCfg();
     await watch.reload();
     const changes = h.changes;
     h.current = false;
@@ -358,13 +348,19 @@ describe('ChildrenWatch', () => {
 });
 
 describe('DirectoryWatch', () => {
-  test('children and their data: added, changed, deleted, each seen once and re-armed', async () => {
+  /** A DirectoryWatch on /i over a new double, with `children` (name to data) created under /i first; read once. */
+  async function watchDir(children: Record<string, string>) {
     const zk = new FakeZooKeeper();
     zk.set('/i', '');
-    zk.set('/i/a', '1');
+    for (const [name, data] of Object.entries(children)) zk.set(`/i/${name}`, data);
     const h = hooks();
     const dir = new DirectoryWatch(zk, '/i', h);
     await dir.reload();
+    return { zk, h, dir };
+  }
+
+  test('children and their data: added, changed, deleted, each seen once and re-armed', async () => {
+    const { zk, dir } = await watchDir({ a: '1' });
     const view = () => Object.fromEntries([...dir.entries].map(([name, entry]) => [name, entry.data?.toString()]));
     expect(view()).toEqual({ a: '1' });
     zk.set('/i/b', '2');
@@ -384,12 +380,7 @@ describe('DirectoryWatch', () => {
   });
 
   test('a child changed while the directory is being re-read keeps its newest data', async () => {
-    const zk = new FakeZooKeeper();
-    zk.set('/i', '');
-    zk.set('/i/a', '1');
-    const h = hooks();
-    const dir = new DirectoryWatch(zk, '/i', h);
-    await dir.reload();
+    const { zk, dir } = await watchDir({ a: '1' });
     const held = zk.hold('getChildren', '/i');
     zk.set('/i/b', '2'); // the child watch fires: a directory re-read starts and is held
     await held.made;
@@ -402,12 +393,7 @@ describe('DirectoryWatch', () => {
   });
 
   test('a child data re-read that fails marks the directory for a full re-read', async () => {
-    const zk = new FakeZooKeeper();
-    zk.set('/i', '');
-    zk.set('/i/a', '1');
-    const h = hooks();
-    const dir = new DirectoryWatch(zk, '/i', h);
-    await dir.reload();
+    const { zk, h, dir } = await watchDir({ a: '1' });
     zk.failNext('getData', '/i/a');
     zk.set('/i/a', '2');
     await settle();
@@ -421,13 +407,7 @@ describe('DirectoryWatch', () => {
   });
 
   test('after a new session the first read replaces the entries whole', async () => {
-    const zk = new FakeZooKeeper();
-    zk.set('/i', '');
-    zk.set('/i/a', '1');
-    zk.set('/i/b', '2');
-    const h = hooks();
-    const dir = new DirectoryWatch(zk, '/i', h);
-    await dir.reload();
+    const { zk, dir } = await watchDir({ a: '1', b: '2' });
     zk.expireSession();
     dir.reset();
     zk.remove('/i/a'); // no watch sees it: the server forgot them

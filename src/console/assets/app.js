@@ -916,41 +916,34 @@
     }
     instanceFilter.addEventListener('input', applyInstanceFilter);
 
+    function removeInstanceRow(id) {
+      var entry = rows.get(id);
+      if (entry) {
+        entry.row.remove();
+        rows.delete(id);
+      }
+    }
+
+    // With changedIds, only the instances it names; without, every row is checked against s.instances.
     function renderInstances(changedIds) {
       var added = false;
+      function upsert(i) {
+        var entry = rows.get(i.id);
+        if (!entry) {
+          entry = makeInstanceRow(i.id);
+          rows.set(i.id, entry);
+          added = true;
+        }
+        updateInstanceRow(entry, i);
+      }
       if (changedIds) {
-        changedIds.remove.forEach(function (id) {
-          var entry = rows.get(id);
-          if (entry) {
-            entry.row.remove();
-            rows.delete(id);
-          }
-        });
-        changedIds.upsert.forEach(function (i) {
-          var entry = rows.get(i.id);
-          if (!entry) {
-            entry = makeInstanceRow(i.id);
-            rows.set(i.id, entry);
-            added = true;
-          }
-          updateInstanceRow(entry, i);
-        });
+        changedIds.remove.forEach(removeInstanceRow);
+        changedIds.upsert.forEach(upsert);
       } else {
         rows.forEach(function (entry, id) {
-          if (!s.instances.has(id)) {
-            entry.row.remove();
-            rows.delete(id);
-          }
+          if (!s.instances.has(id)) removeInstanceRow(id);
         });
-        s.instances.forEach(function (i) {
-          var entry = rows.get(i.id);
-          if (!entry) {
-            entry = makeInstanceRow(i.id);
-            rows.set(i.id, entry);
-            added = true;
-          }
-          updateInstanceRow(entry, i);
-        });
+        s.instances.forEach(upsert);
       }
       if (added) {
         var ids = Array.from(rows.keys()).sort();
