@@ -13,13 +13,24 @@
  * with 95 % intervals, the sockets its agent opened, and the median time spent in its interceptor. b against mr is
  * graykit's own cost; mr against d, what the traffic of a lane-carrying ratio split costs whoever routes it.
  *
- * env: BENCH_ATTRIBUTION_ROUNDS (default 150), BENCH_ATTRIBUTION_CONCURRENCY (default 32). Needs ZK_CONNECT
- * (`npm run` sets it through scripts/with-zookeeper.sh). Exits 0 whatever the figures.
+ * With BENCH_ATTRIBUTION_CLIENT=fetch, the same for Node's built-in fetch (the benchmark's cases e and f), each over
+ * an undici Agent of its own made as bench/e2e.ts fetchClient() makes them:
+ *
+ *   e    fetch straight to one provider (case e);
+ *   fd   a hand-written dispatcher that sends each request to the next of the three providers (round-robin);
+ *   fmr  a hand-written dispatcher that does what grayDispatcher's output is: the lane drawn at 33 %, the gray
+ *        provider or the next normal one, the lane header and the baggage member added to a copy of the headers;
+ *   f    grayDispatcher (case f), over the same consumer and ratio.
+ *
+ * env: BENCH_ATTRIBUTION_ROUNDS (default 150), BENCH_ATTRIBUTION_CONCURRENCY (default 32),
+ * BENCH_ATTRIBUTION_CLIENT (axios, the default, or fetch). Needs ZK_CONNECT (`npm run` sets it through
+ * scripts/with-zookeeper.sh). Exits 0 whatever the figures.
  */
 import type { InternalAxiosRequestConfig } from 'axios';
-import { grayRoute, silentLogger, type Instance } from '../src';
+import { grayRoute, silentLogger, type GrayRouteInterceptor, type Instance } from '../src';
+import { builtinAgentClass, type DispatchOptions, type Dispatcher } from '../src/consumer/undici-builtin';
 import { startChild } from '../scripts/children';
-import { keepAliveClient, runSlice } from './e2e';
+import { fetchClient, keepAliveClient, runSlice, type Sender } from './e2e';
 import { machineInfo, machineLine } from './machine';
 import { median, medianInterval } from './stats';
 import { benchRoot, deleteTree, openAdmin, writeConfig } from './zk';
@@ -28,6 +39,7 @@ const SERVICE = 'bench-attribution';
 const ROUNDS = Number(process.env.BENCH_ATTRIBUTION_ROUNDS ?? 150);
 const CONCURRENCY = Number(process.env.BENCH_ATTRIBUTION_CONCURRENCY ?? 32);
 const SLICE_MS = 500;
+const FAMILY = process.env.BENCH_ATTRIBUTION_CLIENT === 'fetch' ? 'fetch' : 'axios';
 
 type Interceptor = (config: InternalAxiosRequestConfig) => InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig>;
 
@@ -35,8 +47,8 @@ interface Client {
   key: string;
   name: string;
   url: string;
-  http: ReturnType<typeof keepAliveClient>;
-  /** Wall time inside the interceptor, ns, per request. */
+  http: { client: Sender; agent: { destroy(): unknown }; sockets: () => number };
+  /** Wall time inside the interceptor (or graykit's own part of the dispatcher), ns, per request. */
   inside: number[];
   rps: number[];
   cpuPerRequest: number[];
@@ -54,6 +66,54 @@ function client(key: string, name: string, url: string, interceptor?: Intercepto
     });
   }
   return { key, name, url, http, inside, rps: [], cpuPerRequest: [] };
+}
+
+/** A fetch client over an Agent of its own (as the benchmark's case e), its requests first passed to `rewrite`. */
+function fetchByHand(key: string, name: string, url: string, rewrite: (opts: DispatchOptions) => DispatchOptions): Client {
+  const Agent = builtinAgentClass();
+  if (!Agent) throw new Error('bench:attribution: the built-in fetch has no undici Agent as its global dispatcher');
+  const agent = new Agent({ connections: CONCURRENCY, headersTimeout: 5000, bodyTimeout: 5000 }) as Dispatcher & { on(event: 'connect', listener: () => void): unknown };
+  let sockets = 0;
+  agent.on('connect', () => void sockets++);
+  const inside: number[] = [];
+  const dispatcher = {
+    dispatch(opts: DispatchOptions, handler: object): boolean {
+      const t0 = process.hrtime.bigint();
+      const rewritten = rewrite(opts);
+      inside.push(Number(process.hrtime.bigint() - t0));
+      return agent.dispatch(rewritten, handler);
+    },
+    close: () => agent.close(),
+    destroy: () => agent.destroy(),
+  };
+  const init = { dispatcher } as unknown as RequestInit;
+  const send = async (target: string) => {
+    const response = await fetch(target, init);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return (await response.json()) as { gray?: boolean; port?: number };
+  };
+  return { key, name, url, http: { client: send, agent: { destroy: () => agent.close() }, sockets: () => sockets }, inside, rps: [], cpuPerRequest: [] };
+}
+
+/** The fetch family: e, fd, fmr (by hand) and f (grayDispatcher), as the module comment says. */
+function fetchClients(route: GrayRouteInterceptor, started: { port: number; gray: boolean }[], grayInstance: Instance, normal: readonly Instance[]): Client[] {
+  const origins = started.map((p) => `http://127.0.0.1:${p.port}`);
+  const grayOrigin = `http://${grayInstance.host}:${grayInstance.port}`;
+  const normalOrigins = normal.map((instance) => `http://${instance.host}:${instance.port}`);
+  let next = 0;
+  let nextNormal = 0;
+  const direct = fetchClient(CONCURRENCY);
+  const routed = fetchClient(CONCURRENCY, route);
+  return [
+    { key: 'e', name: 'fetch direct to one provider', url: `${origins[started.findIndex((p) => !p.gray)]}/version`, http: direct, inside: [], rps: [], cpuPerRequest: [] },
+    fetchByHand('fd', 'hand-written round-robin dispatcher over the three', 'http://control/version', (opts) => ({ ...opts, origin: origins[next++ % origins.length] })),
+    fetchByHand('fmr', 'hand-written lane dispatcher, gray drawn at 33 %', `http://${SERVICE}/version`, (opts) => {
+      const lane = Math.random() < 0.33 ? 'gray' : 'normal';
+      const origin = lane === 'gray' ? grayOrigin : normalOrigins[nextNormal++ % normalOrigins.length];
+      return { ...opts, origin, headers: { ...(opts.headers as Record<string, string>), 'x-gray-lane': lane, baggage: `gray.lane=${lane}` } };
+    }),
+    { key: 'f', name: 'grayDispatcher at ratio 33', url: `http://${SERVICE}/version`, http: routed, inside: routed.ownNs, rps: [], cpuPerRequest: [] },
+  ];
 }
 
 /** What grayRoute does to a request, written out by hand for one known snapshot: the lane comes from `gray()`. */
@@ -77,7 +137,7 @@ async function main(): Promise<void> {
   const zk = process.env.ZK_CONNECT;
   if (!zk) throw new Error('bench:attribution: ZK_CONNECT is not set; run `npm run bench:attribution`');
   console.log(machineLine(machineInfo()));
-  console.log(`command: BENCH_ATTRIBUTION_ROUNDS=${ROUNDS} npm run bench:attribution   (${ROUNDS} rounds of ${SLICE_MS} ms slices, concurrency ${CONCURRENCY})`);
+  console.log(`command: BENCH_ATTRIBUTION_ROUNDS=${ROUNDS}${FAMILY === 'fetch' ? ' BENCH_ATTRIBUTION_CLIENT=fetch' : ''} npm run bench:attribution   (${ROUNDS} rounds of ${SLICE_MS} ms slices, concurrency ${CONCURRENCY})`);
   const root = benchRoot();
   const admin = await openAdmin(zk);
   const providers = startChild({ name: 'providers', script: 'bench/provider-child.ts', env: { ZK_CONNECT: zk, BENCH_ROOT: root, BENCH_SERVICE: SERVICE, BENCH_PROVIDERS: '3' }, relay: { stderr: false } });
@@ -96,7 +156,7 @@ async function main(): Promise<void> {
     const urls = started.map((p) => `http://127.0.0.1:${p.port}/version`);
     let next = 0;
     let third = 0;
-    const clients = [
+    const axiosClients = () => [
       client('a', 'axios direct to one provider', urls[started.findIndex((p) => !p.gray)]),
       client('d', 'hand-written round-robin over the three', 'http://control/version', (config) => {
         config.url = urls[next++ % urls.length];
@@ -106,6 +166,7 @@ async function main(): Promise<void> {
       client('mr', 'hand-written lane route, gray drawn at 33 %', `http://${SERVICE}/version`, handWrittenLaneRoute(grayInstance, normal, () => Math.random() < 0.33)),
       client('b', 'grayRoute at ratio 33', `http://${SERVICE}/version`, route),
     ];
+    const clients = FAMILY === 'fetch' ? fetchClients(route, started, grayInstance, normal) : axiosClients();
     for (const c of clients) {
       await runSlice(c.http.client, c.url, CONCURRENCY, 1000, 1_000_000);
       c.inside.length = 0;
@@ -123,7 +184,7 @@ async function main(): Promise<void> {
     }
     const a = clients[0];
     console.log('');
-    console.log('| client | req/s | throughput / a (95 % CI) | client CPU µs/req | client CPU / a (95 % CI) | sockets | interceptor µs |');
+    console.log(`| client | req/s | throughput / ${a.key} (95 % CI) | client CPU µs/req | client CPU / ${a.key} (95 % CI) | sockets | ${FAMILY === 'fetch' ? 'in dispatch() (own) µs' : 'interceptor µs'} |`);
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const c of clients) {
       const throughput = c.rps.map((rps, i) => rps / a.rps[i]);
@@ -133,7 +194,7 @@ async function main(): Promise<void> {
         `| (${c.key}) ${c.name} | ${Math.round(median(c.rps))} | ${median(throughput).toFixed(3)} (${fixed(medianInterval(throughput))}) | ${median(c.cpuPerRequest).toFixed(0)} | ${median(cpu).toFixed(3)} (${fixed(medianInterval(cpu))}) | ${c.http.sockets()} | ${inside} |`,
       );
     }
-    for (const c of clients) c.http.agent.destroy();
+    for (const c of clients) await c.http.agent.destroy();
   } finally {
     route.close();
     await providers.stop();

@@ -109,7 +109,15 @@ export async function runBench(config: BenchConfig, options: RunOptions): Promis
       }
       await registerSynthetic(admin, root, FLAG_SERVICE, syntheticInstances(2, 99));
       await writeConfig(admin, root, E2E_SERVICE, { ratio: config.e2e.ratio });
-      providers = startChild({ name: 'providers', script: 'bench/provider-child.ts', env: { ZK_CONNECT: zk, BENCH_ROOT: root, BENCH_SERVICE: E2E_SERVICE, BENCH_PROVIDERS: '3' }, relay: { stderr: false } });
+      // The providers give up on their own after a lifetime (so that none outlives a crashed run): longer than
+      // every part that uses them, the end-to-end cases' measured time included.
+      const lifetimeMs = Math.round(15 * 60_000 + 1.5 * 1000 * config.e2e.cases.length * (config.e2e.seconds + config.e2e.warmupSeconds));
+      providers = startChild({
+        name: 'providers',
+        script: 'bench/provider-child.ts',
+        env: { ZK_CONNECT: zk, BENCH_ROOT: root, BENCH_SERVICE: E2E_SERVICE, BENCH_PROVIDERS: '3', BENCH_PROVIDER_LIFETIME_MS: String(lifetimeMs) },
+        relay: { stderr: false },
+      });
       providerList = (await providers.waitForMarker<{ providers: { port: number; gray: boolean }[] }>('READY', 60_000)).providers;
       log(`   providers (pid ${providers.process.pid}): ${providerList.map((p) => `127.0.0.1:${p.port}${p.gray ? ' gray' : ''}`).join(', ')}`);
       const consumer = (interceptor = grayRoute({ zk, root, services: [...microServices.values(), E2E_SERVICE, FLAG_SERVICE], logger: consumerLog.logger })).consumer;
@@ -153,7 +161,7 @@ export async function runBench(config: BenchConfig, options: RunOptions): Promis
       return micro;
     });
 
-    results.e2e = !wanted(2) ? skip(2) : await part('2. end to end (a) direct, (b) grayRoute, (c) nginx split_clients', log, async () => {
+    results.e2e = !wanted(2) ? skip(2) : await part('2. end to end (a) axios direct, (b) grayRoute, (c) nginx split_clients, (d) control, (e) fetch direct, (f) fetch + grayDispatcher', log, async () => {
       let skippedC = !config.e2e.cases.includes('c') ? 'not selected (--e2e-cases)' : nginxFound.path ? undefined : nginxFound.reason;
       if (nginxFound.path && skippedC === undefined) {
         try {

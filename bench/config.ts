@@ -28,7 +28,7 @@ export interface BenchConfig {
     ratio: number;
     /** Hard cap on requests per slice, so that no loop is unbounded even on a fast machine. */
     maxRequestsPerSlice: number;
-    /** Which of the cases a, b, c, d to run (all by default; one alone is for profiling). */
+    /** Which of the cases a-f to run (all by default; one alone is for profiling). */
     cases: string[];
   };
   /** Part 3: change -> effect. */
@@ -58,10 +58,10 @@ export interface BenchConfig {
 
 export const DEFAULT_CONFIG: BenchConfig = {
   micro: { sizes: [3, 100, 1000], runs: 11, sampleMs: 50, cls: true },
-  // 0.5 s slices, 240 of them (about 8 minutes for the four cases): per-slice throughput on the 2-core VM moves by
+  // 0.5 s slices, 240 of them (about 12 minutes for the six cases): per-slice throughput on the 2-core VM moves by
   // ±30 % even when it is quiet, and it takes some 200 rounds to bring the 95 % interval of a median ratio to about
   // ±3 %; 40 rounds leave it at ±5-10 % (BENCHMARKS.md, section 2). `--e2e-seconds=20 --e2e-rounds=40` for a quick look.
-  e2e: { seconds: 120, rounds: 240, concurrency: 32, warmupSeconds: 1, ratio: 33, maxRequestsPerSlice: 1_000_000, cases: ['a', 'b', 'c', 'd'] },
+  e2e: { seconds: 120, rounds: 240, concurrency: 32, warmupSeconds: 1, ratio: 33, maxRequestsPerSlice: 1_000_000, cases: ['a', 'b', 'c', 'd', 'e', 'f'] },
   change: { count: 200, timeoutMs: 2000 },
   split: { decisions: 100_000, ratio: 33 },
   scale: { services: 50, instancesPerService: 20, settleMs: 300 },
@@ -74,7 +74,7 @@ export const DEFAULT_CONFIG: BenchConfig = {
 /** A run of about ten seconds that exercises every part: what `npm test` runs. */
 export const SMOKE_CONFIG: BenchConfig = {
   micro: { sizes: [3, 100], runs: 3, sampleMs: 5, cls: false },
-  e2e: { seconds: 0.6, rounds: 2, concurrency: 4, warmupSeconds: 0.1, ratio: 33, maxRequestsPerSlice: 20_000, cases: ['a', 'b', 'c', 'd'] },
+  e2e: { seconds: 0.6, rounds: 2, concurrency: 4, warmupSeconds: 0.1, ratio: 33, maxRequestsPerSlice: 20_000, cases: ['a', 'b', 'c', 'd', 'e', 'f'] },
   change: { count: 20, timeoutMs: 2000 },
   split: { decisions: 10_000, ratio: 33 },
   scale: { services: 5, instancesPerService: 4, settleMs: 100 },
@@ -97,7 +97,7 @@ const SETTERS: Record<string, (config: BenchConfig, value: string) => void> = {
   'e2e-warmup-seconds': (c, v) => (c.e2e.warmupSeconds = num(v, 0)),
   'e2e-ratio': (c, v) => (c.e2e.ratio = num(v, 0)),
   'max-requests-per-slice': (c, v) => (c.e2e.maxRequestsPerSlice = int(v, 1)),
-  'e2e-cases': (c, v) => (c.e2e.cases = v.split(',').map((k) => k.trim()).filter((k) => ['a', 'b', 'c', 'd'].includes(k))),
+  'e2e-cases': (c, v) => (c.e2e.cases = v.split(',').map((k) => k.trim()).filter((k) => ['a', 'b', 'c', 'd', 'e', 'f'].includes(k))),
   changes: (c, v) => (c.change.count = int(v, 1)),
   'change-timeout-ms': (c, v) => (c.change.timeoutMs = int(v, 1)),
   decisions: (c, v) => (c.split.decisions = int(v, 1)),

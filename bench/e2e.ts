@@ -1,5 +1,5 @@
 /**
- * Part 2: end-to-end HTTP through three clients, at the same concurrency, in the same run, against the same
+ * Part 2: end-to-end HTTP through six clients, at the same concurrency, in the same run, against the same
  * provider process:
  *   (a) axios straight to one provider;
  *   (b) axios + grayRoute over the three providers (the service's snapshot, the config ratio);
@@ -8,7 +8,11 @@
  *       what (b) pays for spreading over three hosts (more sockets, an asynchronous interceptor), so d/a is the cost
  *       of the spread and b/d what a grayRoute request costs beyond it (graykit's code and the lane it carries:
  *       bench/attribution.ts tells the two apart).
- * Every client has its own keep-alive http.Agent. The measured time of each case is split into rounds, and the
+ *   (e) Node's built-in fetch straight to one provider;
+ *   (f) fetch + grayDispatcher over the three providers (the same consumer, config ratio and propagation as (b)).
+ *       f/e is to fetch what b/a is to axios: what routing costs a fetch client (see fetchClient() for why the two
+ *       are comparable).
+ * Every axios client has its own keep-alive http.Agent, every fetch client its own undici Agent. The measured time of each case is split into rounds, and the
  * rounds of the cases are interleaved (a b c, b c a, c a b, ...), so that drift on a shared machine hits all alike.
  * Ratios are the median of the per-round ratios. A slice's throughput counts the responses received within its
  * window (those still in flight at its end are waited for, and their latency kept, but not counted).
@@ -16,7 +20,8 @@
 import { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import axios, { type AxiosInstance } from 'axios';
-import type { GrayRouteInterceptor } from '../src';
+import { grayDispatcher, type GrayRouteInterceptor } from '../src';
+import { builtinAgentClass, type DispatchOptions, type Dispatcher } from '../src/consumer/undici-builtin';
 import { childPids, groupCpuMicros } from './cpu';
 import { distribution, median, medianInterval, round, type Distribution } from './stats';
 
@@ -34,31 +39,45 @@ export interface SliceResult {
   firstError?: string;
 }
 
+/** What the benchmark providers answer. */
+export interface VersionBody {
+  gray?: boolean;
+  port?: number;
+}
+
+/** A client: an axios instance (its `get`, as before), or a function that sends one GET and returns the JSON body. */
+export type Sender = AxiosInstance | ((url: string) => Promise<VersionBody | undefined>);
+
 /**
  * A closed loop of `concurrency` workers, each sending one request after the other until `durationMs` has passed
  * or `maxRequests` were sent (whichever comes first). Every request has its own timeout (the client's).
  */
-export async function runSlice(client: AxiosInstance, url: string, concurrency: number, durationMs: number, maxRequests: number): Promise<SliceResult> {
+export async function runSlice(client: Sender, url: string, concurrency: number, durationMs: number, maxRequests: number): Promise<SliceResult> {
   const result: SliceResult = { requests: 0, inWindow: 0, windowMs: durationMs, errors: 0, elapsedMs: 0, latenciesMs: [], gray: 0, byPort: {} };
   let issued = 0;
   const start = performance.now();
   const end = start + durationMs;
+  // axios clients are called exactly as before fetch cases existed, with no wrapper of their own.
+  // (An axios instance is a function too: told apart by its get().)
+  const axiosClient = typeof (client as AxiosInstance).get === 'function' ? (client as AxiosInstance) : undefined;
+  const send = axiosClient ? undefined : (client as (url: string) => Promise<VersionBody | undefined>);
   const worker = async () => {
     while (issued < maxRequests && performance.now() < end) {
       issued++;
       const t0 = performance.now();
       try {
-        const response = await client.get<{ gray?: boolean; port?: number }>(url);
+        const data = axiosClient ? (await axiosClient.get<VersionBody>(url)).data : await send!(url);
         const t1 = performance.now();
         result.latenciesMs.push(t1 - t0);
         result.requests++;
         if (t1 <= end) result.inWindow++;
-        if (response.data?.gray === true) result.gray++;
-        const port = String(response.data?.port);
+        if (data?.gray === true) result.gray++;
+        const port = String(data?.port);
         result.byPort[port] = (result.byPort[port] ?? 0) + 1;
       } catch (error) {
         result.errors++;
-        result.firstError ??= (error as Error).message;
+        const e = error as Error & { cause?: Error };
+        result.firstError ??= e.cause ? `${e.message}: ${e.cause.message}` : e.message;
       }
     }
   };
@@ -73,11 +92,12 @@ export async function runSlice(client: AxiosInstance, url: string, concurrency: 
 }
 
 export interface E2eCase {
-  key: 'a' | 'b' | 'c' | 'd';
+  key: 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
   name: string;
   url: string;
-  client: AxiosInstance;
-  agent: Agent;
+  client: Sender;
+  /** Its keep-alive pool, destroyed at the end. */
+  agent: { destroy(): unknown };
 }
 
 export interface E2eCaseResult {
@@ -115,8 +135,18 @@ export interface E2eResult {
   bOverC: number | null;
   bOverD: number | null;
   dOverA: number | null;
+  /** fetch: grayDispatcher over three providers / fetch direct to one (the fetch counterpart of b/a). */
+  fOverE: number | null;
+  /** fetch direct / axios direct, and fetch + grayDispatcher / axios + grayRoute: the two clients side by side. */
+  eOverA: number | null;
+  fOverB: number | null;
   /** 95 % confidence intervals of those medians (distribution-free, over the rounds), by name ('b/a', ...). */
   intervals: Record<string, [number, number]>;
+  /**
+   * The client's CPU per request, x's over y's: median of the per-round ratios, with its 95 % interval ('f/e',
+   * 'b/a'). Above 1: x costs the client more per request.
+   */
+  clientCpuRatios: Record<string, { median: number; interval: [number, number] | null }>;
   /**
    * The same comparisons by CPU cost: requests per CPU-second of every process involved, b's over a's (and over
    * c's). Unlike throughput, this does not depend on how much of a shared machine the scheduler gave each case
@@ -128,6 +158,15 @@ export interface E2eResult {
   skippedC?: string;
   /** Case (b): time inside the grayRoute interceptor per request, and its share of the client's CPU per request, %. */
   grayRouteInside: { microsPerRequest: number; medianMicros: number; shareOfClientCpu: number; calls: number } | null;
+  /**
+   * Cases (e) and (f): wall time inside dispatch() per request (medians, µs). (e) the Agent's own; (f) graykit's own
+   * part of grayDispatcher's dispatch() (lane, route, origin and header rewrite, the per-request state), i.e. its
+   * dispatch() less the inner Agent's dispatch() it calls, and that inner Agent's. The Agents' figures are not
+   * comparable with each other: a pool with a free connection writes the request inside dispatch(), a pool whose
+   * connections are all busy only queues it (and writes it later, outside), and (f)'s three pools have free
+   * connections more often than (e)'s one.
+   */
+  dispatchInside: { eAgentMedianMicros: number; fOwnMedianMicros: number; fOwnMeanMicros: number; fAgentMedianMicros: number; fOwnShareOfClientCpu: number; calls: number } | null;
 }
 
 /** x's requests per CPU-second over y's: y's total CPU per request over x's. */
@@ -152,6 +191,83 @@ export function keepAliveClient(concurrency: number, timeoutMs = 5000): { client
   }) as typeof createConnection;
   const client = axios.create({ httpAgent: agent, timeout: timeoutMs, proxy: false });
   return { client, agent, sockets: () => sockets };
+}
+
+type UndiciAgent = Dispatcher & { on(event: 'connect', listener: () => void): unknown };
+
+/**
+ * A fetch client for (e) and (f): Node's built-in fetch, given its own keep-alive pool as its `dispatcher`, so that
+ * no case shares the process's global one.
+ *
+ * The pool is the built-in undici's Agent class (the class of the global dispatcher fetch uses, reached without the
+ * undici package as graykit itself reaches it: src/consumer/undici-builtin.ts): `connections` = the concurrency per
+ * origin, as the axios clients' `maxSockets`; undici's headers and body timeouts at the axios clients' 5 s (a
+ * per-request AbortSignal.timeout would add a signal and a timer to every request of both cases).
+ *
+ * - (e) hands fetch that Agent directly.
+ * - (f) hands fetch `grayDispatcher({ consumer, dispatcher: agent })`, with another Agent made the same way: routed
+ *   requests go out through the same kind of pool, with the same options, as (e)'s, so that f/e is what graykit
+ *   adds (the lane, the route, the rewritten origin and headers, the handler it wraps around fetch's, the outcome
+ *   report). Without `dispatcher`, grayDispatcher would make an Agent of its own with graykit's connect-timeout
+ *   connector: the same on an established keep-alive connection, but not set up as (e)'s is. The consumer is (b)'s:
+ *   the same snapshot, config ratio and default propagation (lane header and baggage) as (b), and its default
+ *   failover (3 attempts), as an app gets it.
+ *
+ * Timed inside dispatch(): (e) its Agent's; (f) its grayDispatcher's and, nested in it, its Agent's, so that
+ * graykit's own part is the difference. Each clock read costs ~0.05 µs; (f) has two more than (e) (~0.1 µs of ~200).
+ */
+export function fetchClient(concurrency: number, route?: { consumer: GrayRouteInterceptor['consumer'] }, timeoutMs = 5000) {
+  const Agent = builtinAgentClass();
+  if (!Agent) throw new Error('bench: the built-in fetch has no undici Agent as its global dispatcher (something replaced it); cannot build cases e and f');
+  const agent = new Agent({ connections: concurrency, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }) as UndiciAgent;
+  let sockets = 0;
+  agent.on('connect', () => void sockets++);
+  /** Per request: ns inside the Agent's dispatch(); with a grayDispatcher, ns of its own (its dispatch() less the Agent's). */
+  const agentNs: number[] = [];
+  const ownNs: number[] = [];
+  let nested = false;
+  let agentInNested = 0;
+  const agentDispatch = agent.dispatch.bind(agent);
+  (agent as { dispatch: Dispatcher['dispatch'] }).dispatch = function timedAgentDispatch(opts: DispatchOptions, handler: object): boolean {
+    const t0 = process.hrtime.bigint();
+    const accepted = agentDispatch(opts, handler);
+    const ns = Number(process.hrtime.bigint() - t0);
+    if (agentNs.length < 1_000_000) agentNs.push(ns);
+    if (nested) agentInNested += ns;
+    return accepted;
+  };
+  const dispatcher: Dispatcher = route ? grayDispatcher({ consumer: route.consumer, dispatcher: agent }) : agent;
+  if (route) {
+    const grayDispatch = dispatcher.dispatch.bind(dispatcher);
+    (dispatcher as { dispatch: Dispatcher['dispatch'] }).dispatch = function timedGrayDispatch(opts: DispatchOptions, handler: object): boolean {
+      nested = true;
+      agentInNested = 0;
+      const t0 = process.hrtime.bigint();
+      try {
+        return grayDispatch(opts, handler);
+      } finally {
+        const ns = Number(process.hrtime.bigint() - t0);
+        nested = false;
+        if (ownNs.length < 1_000_000) ownNs.push(ns - agentInNested);
+      }
+    };
+  }
+  const init = { dispatcher } as unknown as RequestInit;
+  const send = async (url: string): Promise<VersionBody> => {
+    const response = await fetch(url, init);
+    if (!response.ok) {
+      await response.arrayBuffer();
+      throw new Error(`HTTP ${response.status}`);
+    }
+    return (await response.json()) as VersionBody;
+  };
+  return {
+    client: send,
+    agent: { destroy: () => Promise.all([dispatcher.close(), agent.close()]) },
+    sockets: () => sockets,
+    agentNs,
+    ownNs,
+  };
 }
 
 export interface E2eSetup {
@@ -204,6 +320,10 @@ export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
     return config;
   });
   made.push({ key: 'd', name: `control: axios + a hand-written round-robin interceptor over the same ${setup.providers.length} providers`, url: 'http://control/version', ...control });
+  const fetchDirect = setup.cases.includes('e') ? fetchClient(concurrency) : undefined;
+  if (fetchDirect) made.push({ key: 'e', name: 'fetch direct to one provider', url: `http://127.0.0.1:${normalProvider.port}/version`, ...fetchDirect });
+  const fetchRouted = setup.cases.includes('f') ? fetchClient(concurrency, route) : undefined;
+  if (fetchRouted) made.push({ key: 'f', name: `fetch + grayDispatcher over ${setup.providers.length} providers`, url: `http://${setup.service}/version`, ...fetchRouted });
   const selected = made.filter((c) => setup.cases.includes(c.key));
   made.length = 0;
   made.push(...selected);
@@ -222,6 +342,9 @@ export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
       if (warm.requests === 0) setup.log(`  warm-up of (${c.key}) got no answer: ${warm.firstError ?? 'no request completed'}`);
     }
     inside.ns.length = 0;
+    for (const c of [fetchDirect, fetchRouted]) {
+      if (c) c.agentNs.length = c.ownNs.length = 0;
+    }
     const sliceMs = (setup.seconds * 1000) / setup.rounds;
     for (let round = 0; round < setup.rounds; round++) {
       const order = made.map((_, i) => made[(i + round) % made.length]);
@@ -234,7 +357,8 @@ export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
         const client1 = process.cpuUsage(client0);
         const a = acc.get(c.key)!;
         a.cpu.client += client1.user + client1.system;
-        if (slice.requests > 0) a.clientCpuRounds.push((client1.user + client1.system) / slice.requests);
+        // NaN for a slice without a response, so that round i of every case stays at index i (per-round ratios).
+        a.clientCpuRounds.push(slice.requests > 0 ? (client1.user + client1.system) / slice.requests : NaN);
         a.cpu.providers += groupCpuMicros(providerPids) - providers0;
         // nginx only costs what goes through it: its idle timers during (a) and (b) are not theirs.
         if (c.key === 'c') a.cpu.nginx += groupCpuMicros(nginxPids) - nginx0;
@@ -251,7 +375,7 @@ export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
       setup.log(`  round ${round + 1}/${setup.rounds}: ${made.map((c) => `(${c.key}) ${Math.round(rps[c.key])} req/s`).join(', ')}`);
     }
   } finally {
-    for (const c of made) c.agent.destroy();
+    for (const c of made) await c.agent.destroy();
   }
   const cases: E2eCaseResult[] = made.map((c) => {
     const a = acc.get(c.key)!;
@@ -280,6 +404,30 @@ export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
     if (Number.isFinite(low)) intervals[`${x}/${y}`] = [round(low, 3), round(high, 3)];
     return round(median(values), 3);
   };
+  const clientCpuRatios: E2eResult['clientCpuRatios'] = {};
+  const cpuRatioByRound = (x: E2eCase['key'], y: E2eCase['key']) => {
+    const cx = acc.get(x)?.clientCpuRounds;
+    const cy = acc.get(y)?.clientCpuRounds;
+    if (!cx || !cy) return;
+    const values = cx.map((v, i) => v / cy[i]).filter((v) => Number.isFinite(v) && v > 0);
+    if (!values.length) return;
+    const [low, high] = medianInterval(values);
+    clientCpuRatios[`${x}/${y}`] = { median: round(median(values), 3), interval: Number.isFinite(low) ? [round(low, 3), round(high, 3)] : null };
+  };
+  for (const [x, y] of [['b', 'a'], ['f', 'e'], ['e', 'a']] as const) cpuRatioByRound(x, y);
+  const f = cases.find((c) => c.key === 'f');
+  const dispatchInside =
+    fetchDirect?.agentNs.length && fetchRouted?.ownNs.length && f
+      ? {
+          eAgentMedianMicros: round(median(fetchDirect.agentNs) / 1000, 2),
+          fOwnMedianMicros: round(median(fetchRouted.ownNs) / 1000, 2),
+          fOwnMeanMicros: round(fetchRouted.ownNs.reduce((x, y) => x + y, 0) / fetchRouted.ownNs.length / 1000, 2),
+          fAgentMedianMicros: round(median(fetchRouted.agentNs) / 1000, 2),
+          // The median: the mean is wall time that includes preemptions by other jobs.
+          fOwnShareOfClientCpu: round((100 * median(fetchRouted.ownNs)) / 1000 / f.cpuPerRequestMicros.client, 2),
+          calls: fetchRouted.ownNs.length,
+        }
+      : null;
   const b = cases.find((c) => c.key === 'b');
   // Mean (what it costs in total) and median (robust to the preemptions of a busy machine).
   const insideMean = inside.ns.length ? inside.ns.reduce((x, y) => x + y, 0) / inside.ns.length / 1000 : NaN;
@@ -303,7 +451,12 @@ export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
     bOverC: setup.nginxPort !== undefined ? ratio('b', 'c') : null,
     bOverD: ratio('b', 'd'),
     dOverA: ratio('d', 'a'),
+    fOverE: ratio('f', 'e'),
+    eOverA: ratio('e', 'a'),
+    fOverB: ratio('f', 'b'),
     intervals,
+    clientCpuRatios,
+    dispatchInside,
     bOverAByCpu: cpuRatio(cases, 'b', 'a'),
     bOverCByCpu: cpuRatio(cases, 'b', 'c'),
     skippedC: setup.skippedC,

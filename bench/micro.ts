@@ -8,7 +8,10 @@
  * other jobs on a shared machine does not count; the wall-clock median is kept beside it.
  */
 import axios, { AxiosHeaders, type AxiosRequestConfig, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { type GrayRouteInterceptor, type Instance } from '../src';
+import { grayDispatcher, type GrayRouteInterceptor, type Instance } from '../src';
+import { createRouteInterceptor } from '../src/consumer/gray-route';
+import type { DispatchOptions, Dispatcher } from '../src/consumer/undici-builtin';
+import type { LanePropagation } from '../src/context/propagation';
 import { buildRoutingTable, route } from '../src/router';
 import { contextBackend } from '../src/context/lane-context';
 import { parseTarget, rewriteUrl } from '../src/consumer/rewrite';
@@ -45,6 +48,13 @@ export interface MicroResult {
   baseline: { noopNsPerOp: number; mergeConfigNsPerOp: number };
   /** One whole axios request with the adapter in memory, without and with grayRoute (null when not measured). */
   axiosPipeline: { instances: number; directNsPerOp: number; routedNsPerOp: number; routedOverDirect: number } | null;
+  /** ns/op of grayDispatcher's dispatch() (a stub inner dispatcher) by instance count, and its ratio to mergeConfig. */
+  dispatcher: { instances: number; nsPerOp: number; overMergeConfig: number }[];
+  /**
+   * What writing the lane as baggage too costs per request, at one size: each client with `propagation: 'header'`
+   * (the lane header only) and with the default `'both'` (lane header and the W3C baggage member). Null when not measured.
+   */
+  propagation: { instances: number; interceptor: { header: number; both: number }; dispatcher: { header: number; both: number } } | null;
 }
 
 interface Case {
@@ -128,15 +138,78 @@ export function requestConfig(url: string): InternalAxiosRequestConfig {
   return { url, method: 'get', headers: new AxiosHeaders() } as InternalAxiosRequestConfig;
 }
 
-/** An op that sends a fresh request for `service` through `interceptor` (resetting what the last call rewrote). */
+/**
+ * An op that sends a fresh request for `service` through `interceptor` (resetting what the last call rewrote). The
+ * lane header and the baggage the last call wrote are cleared too (set to undefined, which keeps the headers
+ * object's shape): otherwise every call would find the previous call's `baggage: gray.lane=…` and re-parse it as a
+ * caller's baggage (~0.6 µs), which no real request, whose headers axios builds afresh, pays.
+ */
 export function interceptorOp(interceptor: (config: InternalAxiosRequestConfig) => unknown, service: string): () => number {
   const url = SERVICE_URL(service);
   const config = requestConfig(url);
+  const headers = config.headers as unknown as Record<string, unknown>;
   return () => {
     config.url = url;
     config.gray = undefined;
+    headers['x-gray-lane'] = undefined;
+    headers.baggage = undefined;
     const out = interceptor(config) as InternalAxiosRequestConfig;
     return (out.url as string).length;
+  };
+}
+
+/** What Node 22's built-in fetch hands its dispatcher for `fetch(url)` (checked with a stub dispatcher). */
+export function fetchDispatchOptions(service: string): DispatchOptions {
+  return {
+    path: '/api/items?id=42',
+    origin: `http://${service}`,
+    method: 'GET',
+    body: null,
+    headers: { accept: '*/*', 'accept-language': '*', 'sec-fetch-mode': 'cors', 'user-agent': 'node', 'accept-encoding': 'gzip, deflate' },
+    maxRedirections: 0,
+    upgrade: undefined,
+  };
+}
+
+/** A handler of fetch's shape (Node 20-24: the old-style callbacks), one for every call: the stub never calls it. */
+const fetchLikeHandler = {
+  body: null,
+  abort: undefined,
+  onConnect() {},
+  onResponseStarted() {},
+  onHeaders() {
+    return true;
+  },
+  onData() {
+    return true;
+  },
+  onComplete() {},
+  onError() {},
+  onUpgrade() {},
+};
+
+/** The origin the last stub dispatch was given (the instance a dispatcherOp was routed to). */
+let lastStubOrigin = '';
+
+/**
+ * An op that hands one fetch-shaped request for `service` to a grayDispatcher whose inner dispatcher is a stub that
+ * only looks at what it was given: the decision (lane, route), the origin and header rewrite and the per-request
+ * state grayDispatcher keeps for failover, without any network.
+ */
+export function dispatcherOp(consumer: GrayRouteInterceptor['consumer'], service: string, propagation: LanePropagation = 'both'): () => number {
+  const stub: Dispatcher = {
+    dispatch(opts: DispatchOptions) {
+      lastStubOrigin = opts.origin as string;
+      return true;
+    },
+    close: async () => undefined,
+    destroy: async () => undefined,
+  };
+  const dispatcher = grayDispatcher({ consumer, dispatcher: stub, propagation });
+  const opts = fetchDispatchOptions(service);
+  return () => {
+    dispatcher.dispatch(opts, fetchLikeHandler);
+    return lastStubOrigin.length;
   };
 }
 
@@ -182,6 +255,10 @@ export async function runMicro(setup: MicroSetup, runs: number, sampleMs: number
     const probe = interceptor(requestConfig(SERVICE_URL(service)));
     if (probe instanceof Promise || !(probe.url ?? '').startsWith('http://10.')) throw new Error(`micro: ${service} is not routed on the hot path`);
     cases.push({ name: 'grayRoute interceptor (hot path)', instances: size, op: interceptorOp(interceptor, service) });
+    // Sanity: the dispatcher routes this service from memory, to one of its instances.
+    dispatcherOp(interceptor.consumer, service)();
+    if (!lastStubOrigin.startsWith('http://10.')) throw new Error(`micro: ${service} is not routed by grayDispatcher on the hot path`);
+    cases.push({ name: 'grayDispatcher dispatch() (hot path, stub inner dispatcher)', instances: size, op: dispatcherOp(interceptor.consumer, service) });
     const table = buildRoutingTable(snapshot.instances);
     const input = { ratio };
     cases.push({ name: 'router: route() (split + balancer)', instances: size, op: () => (route(table, input) as { instance: Instance }).instance.port });
@@ -194,6 +271,9 @@ export async function runMicro(setup: MicroSetup, runs: number, sampleMs: number
     const weightedTable = buildRoutingTable(weighted(snapshot.instances));
     cases.push({ name: 'router: route(), unequal weights (smooth WRR)', instances: size, op: () => (route(weightedTable, input) as { instance: Instance }).instance.port });
     if (size === contextSize) {
+      // The same two with the lane header only: the difference to the rows above is what the baggage member costs.
+      cases.push({ name: "grayRoute interceptor, propagation 'header' (no baggage)", instances: size, op: interceptorOp(createRouteInterceptor({ propagation: 'header' }, interceptor.consumer), service) });
+      cases.push({ name: "grayDispatcher dispatch(), propagation 'header' (no baggage)", instances: size, op: dispatcherOp(interceptor.consumer, service, 'header') });
       const op = interceptorOp(interceptor, service);
       cases.push({ name: 'grayRoute interceptor in a new als lane context per call', instances: size, op: () => als.run({}, op) });
       const routed = axios.create({ adapter: memoryAdapter, timeout: 5000 });
@@ -216,7 +296,19 @@ export async function runMicro(setup: MicroSetup, runs: number, sampleMs: number
   const routed1 = results.find((r) => r.name.startsWith('one axios request + grayRoute'));
   // Paired: each run's routed sample over the same run's direct sample, so that drift in the machine's load cancels.
   const paired = direct1 && routed1 ? median(routed1.samples.map((ns, i) => ns / direct1.samples[i])) : NaN;
+  const at = (prefix: string, size: number) => results.find((r) => r.name.startsWith(prefix) && r.instances === size)?.nsPerOp;
+  const interceptorHeader = at('grayRoute interceptor, propagation', contextSize);
+  const dispatcherHeader = at('grayDispatcher dispatch(), propagation', contextSize);
+  const interceptorBoth = at('grayRoute interceptor (hot', contextSize);
+  const dispatcherBoth = at('grayDispatcher dispatch() (hot', contextSize);
   return {
+    dispatcher: results
+      .filter((r) => r.name.startsWith('grayDispatcher dispatch() (hot'))
+      .map((r) => ({ instances: r.instances as number, nsPerOp: r.nsPerOp, overMergeConfig: round(r.nsPerOp / merge, 3) })),
+    propagation:
+      interceptorHeader !== undefined && dispatcherHeader !== undefined && interceptorBoth !== undefined && dispatcherBoth !== undefined
+        ? { instances: contextSize, interceptor: { header: interceptorHeader, both: interceptorBoth }, dispatcher: { header: dispatcherHeader, both: dispatcherBoth } }
+        : null,
     axiosPipeline:
       direct1 && routed1
         ? { instances: routed1.instances as number, directNsPerOp: direct1.nsPerOp, routedNsPerOp: routed1.nsPerOp, routedOverDirect: round(paired, 3) }

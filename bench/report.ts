@@ -57,6 +57,11 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
     'The URL is the same on every call, so the interceptor finds its authority (scheme, user info, host, port) in its',
     'cache, as every request to a service does after the first; a new authority also pays one WHATWG parse (the',
     'baseline row).',
+    "The grayDispatcher case is the same decision for Node's built-in fetch: `dispatch()` given what fetch gives it",
+    '(origin, path, five default headers, a handler of fetch\'s shape), with a stub inner dispatcher that returns at once:',
+    'lane, route, the per-request state kept for failover, the rewritten origin and headers.',
+    "The `propagation 'header'` rows write the lane header only; the default (`'both'`) also writes graykit's member into",
+    'the W3C `baggage` header: the difference is what baggage costs per request.',
     '',
   );
   if (r.micro.ok) {
@@ -72,6 +77,18 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
     push('', '| interceptor vs baselines | ' + micro.interceptor.map((e) => `${e.instances} instances`).join(' | ') + ' |', '| --- | ' + micro.interceptor.map(() => '---:').join(' | ') + ' |');
     push(`| × axios mergeConfig | ${micro.interceptor.map((e) => e.overMergeConfig).join(' | ')} |`);
     push(`| × no-op interceptor loop | ${micro.interceptor.map((e) => e.overNoop).join(' | ')} |`, '');
+    if (micro.dispatcher?.length) {
+      push('| grayDispatcher dispatch() vs baseline | ' + micro.dispatcher.map((e) => `${e.instances} instances`).join(' | ') + ' |', '| --- | ' + micro.dispatcher.map(() => '---:').join(' | ') + ' |');
+      push(`| × axios mergeConfig | ${micro.dispatcher.map((e) => e.overMergeConfig).join(' | ')} |`, '');
+    }
+    if (micro.propagation) {
+      const { interceptor: i, dispatcher: d, instances } = micro.propagation;
+      push(
+        `Baggage per request (${instances} instances): grayRoute ${ns(i.header)} ns with the lane header only, ${ns(i.both)} ns with baggage too (+${ns(i.both - i.header)} ns);`,
+        `grayDispatcher ${ns(d.header)} ns and ${ns(d.both)} ns (+${ns(d.both - d.header)} ns).`,
+        '',
+      );
+    }
   } else push(failed(r.micro) as string, '');
 
   // ---- 2 ----
@@ -81,10 +98,14 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
     push(
       `Concurrency ${e.concurrency} (closed loop), ${e.secondsPerCase} s per case in ${e.rounds} interleaved rounds, after a ${r.config.e2e.warmupSeconds} s warm-up each.`,
       'Three Express providers with `grayRegister()` (one gray) in one child process, so every case is served by the',
-      'same CPU; each client is axios with its own keep-alive `http.Agent`. nginx: one worker, `split_clients` on',
+      'same CPU; (a)-(d) are axios, each with its own keep-alive `http.Agent`. nginx: one worker, `split_clients` on',
       `\`$request_id\` at ${r.config.e2e.ratio} %, keep-alive upstreams. (d) is a control without graykit: a hand-written round-robin`,
       'interceptor over the same providers, so that b/d is what a grayRoute request costs over a plain one to the same',
       'providers, and d/a what spreading over three hosts costs (more sockets, an asynchronous interceptor chain).',
+      "(e) and (f) are Node's built-in `fetch`, each with a keep-alive undici Agent of its own (the built-in Agent class,",
+      '`connections` = the concurrency, 5 s headers/body timeouts): (e) is given its Agent as `dispatcher`; (f) is given',
+      "`grayDispatcher({ consumer, dispatcher })` over an Agent made the same way, with (b)'s consumer (same snapshot,",
+      'config ratio, lane header and baggage), so that f/e is what graykit adds to a fetch request (bench/e2e.ts, `fetchClient`).',
       'Throughput: median of the rounds; ratios: median',
       'of the per-round ratios, with a distribution-free 95 % confidence interval of that median (order statistics).',
       '',
@@ -104,6 +125,12 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
       '/proc (10 ms ticks) for the provider and nginx processes and `process.cpuUsage()` for the client, over all rounds.',
       `By CPU cost (requests per CPU-second of all the processes involved): b/a = ${e.bOverAByCpu ?? 'n/a'}, b/c = ${e.bOverCByCpu ?? 'n/a'}; unlike`,
       'throughput, this does not depend on the share of a shared machine the scheduler gave each case.',
+      e.fOverE != null
+        ? `fetch: f/e = **${e.fOverE}** (target ≥ 0.95), e/a = ${e.eOverA ?? 'n/a'} (fetch direct / axios direct), f/b = ${e.fOverB ?? 'n/a'} (fetch + grayDispatcher / axios + grayRoute). Client CPU per request, median of the per-round ratios: ${Object.entries(e.clientCpuRatios ?? {}).map(([k, v]) => `${k} ×${v.median}${v.interval ? ` (${v.interval[0]}–${v.interval[1]})` : ''}`).join(', ')}.`
+        : '',
+      e.dispatchInside
+        ? `In (f), graykit's own part of grayDispatcher's dispatch() (lane, route, rewritten origin and headers, the per-request state; its dispatch() less the Agent's dispatch() inside it, wall time) took a median ${e.dispatchInside.fOwnMedianMicros} µs per request (mean ${e.dispatchInside.fOwnMeanMicros} µs): ${e.dispatchInside.fOwnShareOfClientCpu} % of the client's CPU per request. (The Agents' own dispatch(): median ${e.dispatchInside.eAgentMedianMicros} µs in (e), ${e.dispatchInside.fAgentMedianMicros} µs in (f), not comparable: a pool with a free connection writes the request inside dispatch(), one whose connections are all busy only queues it.)`
+        : '',
       e.grayRouteInside
         ? `In (b), the grayRoute interceptor took a median ${e.grayRouteInside.medianMicros} µs per request (mean ${e.grayRouteInside.microsPerRequest} µs, wall time timed around it, preemptions included): the median is ${e.grayRouteInside.shareOfClientCpu} % of the client's CPU per request.`
         : '',
@@ -190,7 +217,7 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
     'preset that `npm test` runs (test/integration/bench-smoke.test.ts). Options: `--micro-sizes=3,100,1000`, `--micro-runs`,',
     '`--micro-sample-ms`, `--micro-cls=0|1`, `--e2e-seconds`, `--e2e-rounds`, `--concurrency`, `--e2e-warmup-seconds`, `--e2e-ratio`,',
     '`--max-requests-per-slice`, `--changes`, `--change-timeout-ms`, `--decisions`, `--split-ratio`, `--scale-services`,',
-    '`--scale-instances`, `--scale-settle-ms`, `--nginx=PATH|none`, `--parts=1,2,3,4,5`, `--e2e-cases=a,b,c,d`, `--results=FILE`,',
+    '`--scale-instances`, `--scale-settle-ms`, `--nginx=PATH|none`, `--parts=1,2,3,4,5`, `--e2e-cases=a,b,c,d,e,f`, `--results=FILE`,',
     '`--markdown=FILE`. `node -r ts-node/register/transpile-only bench/run.ts --render` rewrites this file from the last',
     'results (after editing `bench/analysis.md`) without measuring. Profiling: see `bench/cpuprofile-summary.ts`.',
     '',

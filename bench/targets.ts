@@ -45,11 +45,33 @@ export function evaluateTargets(r: BenchResults): TargetRow[] {
       ),
     );
   }
+  for (const entry of micro?.dispatcher ?? []) {
+    rows.push(
+      info(
+        `dispatch-${entry.instances}`,
+        `1. grayDispatcher dispatch() decision (fetch), ${entry.instances} instances (ns/op, median; ×mergeConfig)`,
+        `${fmt(entry.nsPerOp)} ns (×${entry.overMergeConfig} of axios mergeConfig)`,
+        entry.nsPerOp,
+      ),
+    );
+  }
+  const propagation = micro?.propagation;
+  if (propagation) {
+    const { interceptor: i, dispatcher: d } = propagation;
+    rows.push(
+      info(
+        'propagation',
+        `1. lane header only vs header + baggage (propagation 'header' vs 'both'), ${propagation.instances} instances: grayRoute; grayDispatcher`,
+        `${fmt(i.header)} vs ${fmt(i.both)} ns (baggage +${fmt(i.both - i.header)} ns); ${fmt(d.header)} vs ${fmt(d.both)} ns (baggage +${fmt(d.both - d.header)} ns)`,
+        d.both - d.header,
+      ),
+    );
+  }
   if (micro && !micro.interceptor.some((e) => e.instances === 100)) rows.push(row('route-100', '1. grayRoute decision, 100 instances', '≤ 1,000 ns', null, String, () => false));
 
   const e2e = r.e2e.ok ? r.e2e.value : undefined;
   const byKey = (key: string) => e2e?.cases.find((c) => c.key === key);
-  for (const key of ['a', 'b', 'c', 'd']) {
+  for (const key of ['a', 'b', 'c', 'd', 'e', 'f']) {
     const c = byKey(key);
     if (c) rows.push(info(`e2e-${key}`, `2${key}. ${c.name}`, `${fmt(c.throughputRps)} req/s, p50 ${c.latencyMs.p50} ms, p99 ${c.latencyMs.p99} ms${c.errors ? `, ${c.errors} errors` : ''}`, c.throughputRps));
     else if (key === 'c' && e2e) rows.push(info('e2e-c', '2c. axios via nginx split_clients', `skipped: ${e2e.skippedC ?? 'not run'}`));
@@ -70,6 +92,35 @@ export function evaluateTargets(r: BenchResults): TargetRow[] {
     rows.push(info('e2e-b-over-d', '2. throughput b/d (grayRoute / a hand-written round-robin over the same providers)', withInterval('b/d')(e2e.bOverD), e2e.bOverD));
   }
   if (e2e?.dOverA != null) rows.push(info('e2e-d-over-a', '2. throughput d/a (control / direct): the cost of spreading over three hosts', withInterval('d/a')(e2e.dOverA), e2e.dOverA));
+  if (e2e?.cases.some((c) => c.key === 'f')) {
+    rows.push(row('e2e-f-over-e', '2. throughput f/e (fetch + grayDispatcher / fetch direct)', '≥ 0.95', e2e.fOverE, withInterval('f/e'), (v) => v >= 0.95));
+    const e = byKey('e');
+    const f = byKey('f');
+    const cpu = e2e.clientCpuRatios?.['f/e'];
+    if (e && f) {
+      rows.push(
+        info(
+          'e2e-fetch-cpu',
+          '2. client CPU per request, (e) fetch direct and (f) fetch + grayDispatcher; f/e per round',
+          `${fmt(e.cpuPerRequestMicros.client)} µs and ${fmt(f.cpuPerRequestMicros.client)} µs${cpu ? `; ×${cpu.median.toFixed(3)}${cpu.interval ? ` (95 % CI ${cpu.interval[0].toFixed(3)}–${cpu.interval[1].toFixed(3)})` : ''}` : ''}`,
+          cpu?.median ?? null,
+        ),
+      );
+    }
+    const d = e2e.dispatchInside;
+    if (d) {
+      rows.push(
+        info(
+          'e2e-f-inside',
+          "2f. graykit's own time inside grayDispatcher's dispatch() per request (less the Agent's dispatch() it calls), and its share of the client CPU per request",
+          `median ${d.fOwnMedianMicros} µs (mean ${d.fOwnMeanMicros} µs) = ${d.fOwnShareOfClientCpu} % of ${f?.cpuPerRequestMicros.client} µs`,
+          d.fOwnShareOfClientCpu,
+        ),
+      );
+    }
+    if (e2e.eOverA != null) rows.push(info('e2e-e-over-a', '2. throughput e/a (fetch direct / axios direct)', withInterval('e/a')(e2e.eOverA), e2e.eOverA));
+    if (e2e.fOverB != null) rows.push(info('e2e-f-over-b', '2. throughput f/b (fetch + grayDispatcher / axios + grayRoute)', withInterval('f/b')(e2e.fOverB), e2e.fOverB));
+  }
   if (e2e?.bOverAByCpu != null) {
     rows.push(info('e2e-cpu', '2. requests per CPU-second (all processes), b/a and b/c', `${e2e.bOverAByCpu.toFixed(3)} and ${e2e.bOverCByCpu?.toFixed(3) ?? 'n/a'}`, e2e.bOverAByCpu));
   }

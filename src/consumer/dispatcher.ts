@@ -143,8 +143,8 @@ function sameName(key: unknown, name: string): boolean {
   return text.length === name.length && text.toLowerCase() === name;
 }
 
-/** The header's value in any of undici's header formats (object, flat array, pairs), any case. */
-function headerValue(headers: Headers, name: string): unknown {
+/** The header's value in any of undici's header formats (object, flat array, pairs), any case. @internal (exported for tests) */
+export function headerValue(headers: Headers, name: string): unknown {
   if (!headers) return undefined;
   if (Array.isArray(headers)) {
     if (headers.length > 0 && Array.isArray(headers[0])) return (headers as unknown as Array<[string, string]>).find(([key]) => sameName(key, name))?.[1];
@@ -161,13 +161,89 @@ function headerValue(headers: Headers, name: string): unknown {
   return undefined;
 }
 
+/** Whether undici's headers are a plain object (what fetch passes) or absent: not a flat array, pairs or an iterable. */
+export function isRecord(headers: Headers): boolean {
+  return !headers || (!Array.isArray(headers) && typeof (headers as Iterable<unknown>)[Symbol.iterator] !== 'function');
+}
+
+/** graykit's baggage member alone, for a caller who sent no baggage: what withLaneInBaggage(undefined, lane) builds. */
+const OWN_BAGGAGE: Readonly<Record<Lane, string>> = Object.freeze({ gray: withLaneInBaggage(undefined, 'gray') as string, normal: withLaneInBaggage(undefined, 'normal') as string });
+
+/** Bits of `respelled`: the caller's headers spell the lane header, or baggage, in another case too. */
+const LANE_RESPELLED = 1;
+const BAGGAGE_RESPELLED = 2;
+
+/**
+ * One pass over a plain headers object for the two names graykit writes: returns the caller's value of the lane
+ * header `name` and sets `into.callerBaggage` and `into.respelled` (which names also appear in another case). Values
+ * are read as headerValue reads them: the exact spelling when present, else the first other spelling in key order.
+ * `name` is lower-case and is not `baggage`. @internal (exported for tests)
+ */
+export function readCallerHeaders(headers: Headers, name: string, into: { callerBaggage: unknown; respelled: number }): unknown {
+  into.callerBaggage = undefined;
+  into.respelled = 0;
+  if (!headers) return undefined;
+  const record = headers as Record<string, unknown>;
+  let lane: unknown;
+  let laneFound = 0; // 0: none, 1: another spelling, 2: the exact one
+  let baggageFound = 0;
+  for (const key in record) {
+    if (key.length === name.length) {
+      if (key === name) {
+        lane = record[key];
+        laneFound = 2;
+      } else if (key.toLowerCase() === name) {
+        into.respelled |= LANE_RESPELLED;
+        if (laneFound === 0) {
+          lane = record[key];
+          laneFound = 1;
+        }
+      }
+    }
+    if (key.length === BAGGAGE_HEADER.length) {
+      if (key === BAGGAGE_HEADER) {
+        into.callerBaggage = record[key];
+        baggageFound = 2;
+      } else if (key.toLowerCase() === BAGGAGE_HEADER) {
+        into.respelled |= BAGGAGE_RESPELLED;
+        if (baggageFound === 0) {
+          into.callerBaggage = record[key];
+          baggageFound = 1;
+        }
+      }
+    }
+  }
+  return lane;
+}
+
+/**
+ * withLane for a plain headers object already read by RoutedRequest.readHeaders: the same copy, without reading the
+ * headers again. `callerBaggage` is the caller's baggage (any spelling), `respelled` says which of the two names the caller
+ * also spelled in another case (those spellings are dropped). @internal (exported for tests)
+ */
+export function withLaneRecord(headers: Headers, name: string, lane: Lane, propagation: LanePropagation, callerBaggage: unknown, respelled: number): Headers {
+  const writeHeader = propagation !== 'baggage';
+  const writeBaggage = propagation !== 'header';
+  const record = (headers ?? {}) as Record<string, string | string[] | undefined>;
+  let out: Record<string, string | string[] | undefined>;
+  if ((writeHeader && respelled & LANE_RESPELLED) || (writeBaggage && respelled & BAGGAGE_RESPELLED)) {
+    out = {};
+    for (const key in record) {
+      if (!((writeHeader && sameName(key, name)) || (writeBaggage && sameName(key, BAGGAGE_HEADER)))) out[key] = record[key];
+    }
+  } else out = { ...record };
+  if (writeHeader) out[name] = lane;
+  if (writeBaggage) out[BAGGAGE_HEADER] = callerBaggage === undefined ? OWN_BAGGAGE[lane] : ((withLaneInBaggage(callerBaggage, lane) ?? callerBaggage) as string);
+  return out;
+}
+
 /**
  * A copy of the request's headers carrying `lane`: the lane header set and/or graykit's baggage member merged into
  * the caller's baggage, every other spelling of those two names dropped. Always a copy: undici's request() hands
  * over the caller's own object. For a plain object (what fetch passes) a spread, which V8 clones by the object's
- * shape in tens of nanoseconds.
+ * shape in tens of nanoseconds. @internal (exported for tests)
  */
-function withLane(headers: Headers, name: string, lane: Lane, propagation: LanePropagation): Headers {
+export function withLane(headers: Headers, name: string, lane: Lane, propagation: LanePropagation): Headers {
   const writeHeader = propagation !== 'baggage';
   const baggage = propagation !== 'header' ? (withLaneInBaggage(headerValue(headers, BAGGAGE_HEADER), lane) ?? headerValue(headers, BAGGAGE_HEADER)) : undefined;
   const replaced = (key: unknown) => (writeHeader && sameName(key, name)) || (baggage !== undefined && sameName(key, BAGGAGE_HEADER));
@@ -243,6 +319,11 @@ abstract class RoutedRequest {
   responded = false;
   /** A deferred lookup found the host is no service: the request goes on unchanged. */
   passthrough = false;
+  /** The lane header name the caller's plain headers object was read for (readHeaders), if it was. */
+  private readFor: string | undefined = undefined;
+  /** What that read found: the caller's baggage (any spelling), and which names are spelled in another case too. */
+  callerBaggage: unknown = undefined;
+  respelled = 0;
 
   constructor(
     readonly gray: GrayDispatcher,
@@ -260,10 +341,28 @@ abstract class RoutedRequest {
   protected abstract abortInner(reason: unknown): boolean;
   protected abstract deliverError(error: unknown): void;
 
-  /** Sends the request to the decision's instance (first attempt). */
-  route(decision: RouteDecision): boolean {
+  /**
+   * The caller's value of the lane header `name`, read (readCallerHeaders) in the same single pass over a plain
+   * headers object that also finds the caller's baggage for laneHeaders(): the hot path reads the caller's headers
+   * once. Other header formats are read as before, by headerValue and withLane.
+   */
+  readHeaders(name: string): unknown {
+    const headers = this.opts.headers;
+    if (name === BAGGAGE_HEADER || !isRecord(headers)) return headerValue(headers, name);
+    this.readFor = name;
+    return readCallerHeaders(headers, name, this);
+  }
+
+  /** The headers of an attempt in `lane`: withLane, from what readHeaders found when it read for the same name. */
+  laneHeaders(name: string, lane: Lane): Headers {
+    const { propagation } = this.gray.calls;
+    return this.readFor === name ? withLaneRecord(this.opts.headers, name, lane, propagation, this.callerBaggage, this.respelled) : withLane(this.opts.headers, name, lane, propagation);
+  }
+
+  /** Sends the request to the decision's instance (first attempt). `name`: the lane header, when already looked up. */
+  route(decision: RouteDecision, name = this.gray.calls.headerFor(this.service)): boolean {
     this.decision = decision;
-    this.headers = withLane(this.opts.headers, this.gray.calls.headerFor(this.service), decision.lane, this.gray.calls.propagation);
+    this.headers = this.laneHeaders(name, decision.lane);
     const body = this.body;
     if (
       this.gray.failover.attempts > 1 &&
@@ -362,7 +461,7 @@ abstract class RoutedRequest {
     }
     if (!next) return false;
     this.decision = next;
-    this.headers = withLane(this.opts.headers, this.gray.calls.headerFor(this.service), next.lane, this.gray.calls.propagation);
+    this.headers = this.laneHeaders(this.gray.calls.headerFor(this.service), next.lane);
     safeEmit(consumer, consumer.connection.logger, 'retry', { service: this.service, instance, attempt: this.attempt + 1, error } satisfies RetryEvent);
     // Not from inside the wrapped dispatcher's error path, which may be walking its queue: the next microtask.
     queueMicrotask(() => {
@@ -376,7 +475,7 @@ abstract class RoutedRequest {
   private mayResend(kind: 'unsent' | 'sent'): boolean {
     if (!isReplayable(this.body) || this.opts.upgrade) return false;
     if (kind === 'unsent') return true; // never reached the instance: safe for any method
-    return this.gray.failover.methods.has((this.opts.method || 'GET').toLowerCase());
+    return this.gray.mayRepeat(this.opts.method);
   }
 }
 
@@ -588,6 +687,7 @@ export class GrayDispatcher extends EventEmitter implements Dispatcher {
   readonly inner: Dispatcher;
   private readonly ownConsumer: boolean;
   private closed = false;
+  private readonly repeatable = new Map<string, boolean>();
   private readonly ownedAgent?: Dispatcher;
   private readonly instanceDispatcher: Dispatcher;
   private readonly legacyInstanceDispatcher: Dispatcher;
@@ -656,7 +756,8 @@ export class GrayDispatcher extends EventEmitter implements Dispatcher {
       return true;
     }
     // A caller's own lane header pins the request's lane, as `gray: { lane }` does for axios.
-    const pinned = parseLane(headerValue(opts.headers, this.calls.headerFor(service)));
+    const laneHeader = this.calls.headerFor(service);
+    const pinned = parseLane(request.readHeaders(laneHeader));
     const routeOptions = this.routeOptionsFor(opts);
     if (known === true) {
       let decision: RouteDecision | undefined;
@@ -666,7 +767,7 @@ export class GrayDispatcher extends EventEmitter implements Dispatcher {
         request.finishWithError(error); // fetch rejects with TypeError('fetch failed', { cause: error })
         return true;
       }
-      if (decision) return request.route(decision); // the hot path: memory only, no promise
+      if (decision) return request.route(decision, laneHeader); // the hot path: memory only, no promise
     }
     void this.routeLater(request, known, pinned, routeOptions);
     return true;
@@ -677,7 +778,18 @@ export class GrayDispatcher extends EventEmitter implements Dispatcher {
     if (this.failover.attempts <= 1) return undefined;
     const body = opts.body;
     const replayable = body === null || body === undefined || typeof body === 'string' || ArrayBuffer.isView(body) || (typeof body === 'object' && !isStream(body));
-    return replayable && this.failover.methods.has((opts.method || 'GET').toLowerCase()) ? undefined : NO_PROBE;
+    return replayable && this.mayRepeat(opts.method) ? undefined : NO_PROBE;
+  }
+
+  /** Whether failover may send a request of this method again (its `methods`, any case); memoised per method name. */
+  mayRepeat(method: string | undefined): boolean {
+    const name = method || 'GET';
+    let repeat = this.repeatable.get(name);
+    if (repeat === undefined) {
+      if (this.repeatable.size >= 64) this.repeatable.clear(); // bounded: methods are a caller's strings
+      this.repeatable.set(name, (repeat = this.failover.methods.has(name.toLowerCase())));
+    }
+    return repeat;
   }
 
   /** The slow path: the service list or the service's first snapshot is not in memory yet. */

@@ -62,13 +62,20 @@ describe('benchmark smoke run', () => {
       expect(e.overNoop).toBeGreaterThan(0);
     }
     expect(micro.axiosPipeline?.routedOverDirect).toBeGreaterThan(0);
+    // grayDispatcher's dispatch() beside the interceptor, and the lane header alone against header + baggage.
+    expect(micro.dispatcher.map((e) => e.instances)).toEqual(SMOKE_CONFIG.micro.sizes);
+    for (const e of micro.dispatcher) expect(e.nsPerOp).toBeGreaterThan(0);
+    for (const client of [micro.propagation?.interceptor, micro.propagation?.dispatcher]) {
+      expect(client?.header).toBeGreaterThan(0);
+      expect(client?.both).toBeGreaterThan(0);
+    }
   });
 
   test('2. end to end: throughput and latency for each client, ratios, traffic over all providers', () => {
     if (!results.e2e.ok) throw new Error(results.e2e.error);
     const e2e = results.e2e.value;
     const keys = e2e.cases.map((c) => c.key);
-    expect(keys).toEqual(nginx.path ? ['a', 'b', 'c', 'd'] : ['a', 'b', 'd']);
+    expect(keys).toEqual(nginx.path ? ['a', 'b', 'c', 'd', 'e', 'f'] : ['a', 'b', 'd', 'e', 'f']);
     for (const c of e2e.cases) {
       expect(c.errors).toBe(0);
       expect(c.requests).toBeGreaterThan(0);
@@ -90,6 +97,18 @@ describe('benchmark smoke run', () => {
     expect(e2e.bOverAByCpu).toBeGreaterThan(0);
     expect(e2e.bOverD).toBeGreaterThan(0);
     expect(e2e.dOverA).toBeGreaterThan(0);
+    // (e) fetch goes to one provider; (f) fetch + grayDispatcher spreads over the three, in the gray lane about a third.
+    const e = e2e.cases.find((c) => c.key === 'e')!;
+    const f = e2e.cases.find((c) => c.key === 'f')!;
+    expect(Object.keys(e.byPort)).toHaveLength(1);
+    expect(Object.keys(f.byPort)).toHaveLength(3);
+    expect(f.grayShare).toBeGreaterThan(0);
+    expect(e.cpuPerRequestMicros.client).toBeGreaterThan(0);
+    expect(f.cpuPerRequestMicros.client).toBeGreaterThan(0);
+    expect(e2e.fOverE).toBeGreaterThan(0);
+    expect(e2e.clientCpuRatios['f/e']?.median).toBeGreaterThan(0);
+    expect(e2e.dispatchInside?.calls).toBe(f.requests);
+    expect(e2e.dispatchInside?.fOwnMedianMicros).toBeGreaterThan(0);
     if (nginx.path) expect(e2e.bOverC).toBeGreaterThan(0);
     else expect(e2e.skippedC).toBeTruthy();
   });
