@@ -4,6 +4,8 @@
 //   npm run build && ZK_CONNECT=127.0.0.1:2181 npm start
 import axios from 'axios';
 import { grayDispatcher, grayRoute, useGray, type GrayRequestConfig, type Lane } from 'graykit';
+// A subpath, resolved here by TypeScript's node10 resolution (module commonjs), which ignores `exports`.
+import { DEFAULT_ROOT, instancePath } from 'graykit/layout';
 
 interface Hello { service: string; version: string; app: string }
 interface Chain { greeter: string; lane: Lane; catalog: { version: string; laneHeader: string | null } }
@@ -38,6 +40,9 @@ async function main(): Promise<void> {
   const id = axios.interceptors.request.use(route);
   const res = await axios.get('http://catalog/items');
   check('grayRoute on axios, ratio 100 -> catalog v2', res.config.gray?.lane === 'gray' && res.config.gray.instance?.version === 'v2', res.config.gray?.instance);
+  const routed = res.config.gray?.instance;
+  const expectedPath = routed && instancePath(process.env.GRAYKIT_ROOT ?? DEFAULT_ROOT, 'catalog', routed.id);
+  check('graykit/layout names the routed instance\'s znode', routed?.path === expectedPath, { path: routed?.path, expectedPath });
   axios.interceptors.request.eject(id);
   route.close();
 
