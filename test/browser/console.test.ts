@@ -14,7 +14,7 @@ import { configPath, instancePath, instancesPath, rolloutLeasePath, rolloutPath,
 import { recordedStep, rolloutDocument } from '../support/rollout-document';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { REPO_ROOT, startChild } from '../../scripts/children';
-import { appearedAt, cspViolations, launchBrowser, watchFor, type PageGlobals, type TestBrowser } from '../support/browser';
+import { appearedAt, cspViolations, launchBrowser, waitForText, watchFor, type PageGlobals, type TestBrowser } from '../support/browser';
 import { adminSession, eventually, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
 import { startMetricsProvider, startTraffic, type MetricsProvider, type Traffic } from '../support/rollout-helpers';
 
@@ -201,14 +201,12 @@ describe('graykit console in a real browser', () => {
     await raw.create(configPath(root, 'probe'), JSON.stringify({ ratio: 5, rules: [{ header: 'x-user', matches: probe, lane: 'gray' }] }), 'persistent');
     await raw.create(rolloutPath(root, 'probe'), JSON.stringify(rolloutDocument({ id: scriptProbe, service: 'probe', state: 'aborted', reason: probe, steps: [5], step: 1, history: [recordedStep(1, 5, 'breach', probe)] })), 'persistent');
     await go('#/');
-    await page.waitForSelector('tr[data-service="probe"]');
-    await expect(page.locator('tr[data-service="probe"] .versions').textContent()).resolves.toContain(probe);
+    await waitForText(page, 'tr[data-service="probe"] .versions', probe);
     await go('#/services/probe');
-    await page.waitForSelector('tr[data-instance="127.0.0.1:9"]');
-    await expect(page.locator('tr[data-instance="127.0.0.1:9"] td.version').textContent()).resolves.toBe(probe);
-    await expect(page.locator('pre.config').textContent()).resolves.toContain(probe.replace(/"/g, '\\"'));
-    await expect(page.locator('section.rollout h2').textContent()).resolves.toBe(`Rollout ${scriptProbe}`);
-    await expect(page.locator('section.rollout').textContent()).resolves.toContain(probe);
+    await waitForText(page, 'tr[data-instance="127.0.0.1:9"] td.version', probe, true);
+    await waitForText(page, 'pre.config', probe.replace(/"/g, '\\"'));
+    await waitForText(page, 'section.rollout h2', `Rollout ${scriptProbe}`, true);
+    await waitForText(page, 'section.rollout', probe);
     await page.waitForSelector(`.events li[data-kind="rollout"]:has-text("rollout ${scriptProbe} aborted")`);
     const inert = await page.evaluate(() => {
       const w = globalThis as PageGlobals;

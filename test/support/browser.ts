@@ -92,3 +92,23 @@ export async function appearedAt(page: Page, key: string, timeoutMs = 10_000): P
   const handle = await page.waitForFunction((name) => (globalThis as PageGlobals).appeared?.[name], key, { timeout: timeoutMs, polling: 20 });
   return (await handle.jsonValue()) as number;
 }
+
+/**
+ * Waits (10 s at most) until the first element matching `selector` has text that contains `text` (or equals it,
+ * with `exact`): the page renders from several registry reads, each landing when it lands.
+ */
+export async function waitForText(page: Page, selector: string, text: string, exact = false): Promise<void> {
+  try {
+    await page.waitForFunction(
+      ([css, expected, whole]) => {
+        const actual = (globalThis as PageGlobals).document.querySelector(css)?.textContent;
+        return typeof actual === 'string' && (whole ? actual === expected : actual.includes(expected));
+      },
+      [selector, text, exact] as const,
+      { timeout: 10_000, polling: 20 },
+    );
+  } catch (error) {
+    const actual = await page.locator(selector).first().textContent().catch(() => null);
+    throw new Error(`${selector}: expected text ${exact ? 'equal to' : 'containing'} ${JSON.stringify(text)}, have ${JSON.stringify(actual)}`, { cause: error });
+  }
+}
