@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { createAdmin, createConsole, silentLogger, type GrayConsole } from '../../src';
 import { StandaloneZooKeeper } from '../faults/zookeeper';
 import { launchBrowser, type PageGlobals, type TestBrowser } from '../support/browser';
-import { startProvider, uniqueRoot, type TestProvider } from '../support/helpers';
+import { eventually, startProvider, uniqueRoot, type TestProvider } from '../support/helpers';
 
 jest.setTimeout(120_000);
 
@@ -20,6 +20,9 @@ describe('graykit console during a ZooKeeper outage (real browser)', () => {
   let grayConsole: GrayConsole;
   let browser: TestBrowser;
   let page: Page;
+  let url: string;
+
+  const overviewConnection = async () => ((await (await fetch(new URL('/api/overview', url))).json()) as { connection: { state: string } }).connection.state;
 
   beforeAll(async () => {
     // The browser first: a process started after this one holds ZooKeeper sessions inherits the native client's
@@ -29,7 +32,7 @@ describe('graykit console during a ZooKeeper outage (real browser)', () => {
     providers = [await startProvider({ zk: connect, root, service: 'demo', gray: true, version: 'v2' }), await startProvider({ zk: connect, root, service: 'demo', gray: false, version: 'v1' })];
     // Writes wait 1.5 s for ZooKeeper, so that the one tried during the outage is refused quickly.
     grayConsole = createConsole({ zk: connect, root, logger: silentLogger, timeout: 1500 });
-    const { url } = await grayConsole.listen(0);
+    ({ url } = await grayConsole.listen(0));
     page = await browser.newPage();
     await page.goto(url);
     await page.evaluate(() => ((globalThis as PageGlobals).location.hash = '#/services/demo'));
@@ -37,14 +40,20 @@ describe('graykit console during a ZooKeeper outage (real browser)', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await grayConsole?.close();
-    for (const provider of providers) await provider.close();
-    await zk.destroy();
+    // Each step bounded and every step run, so that one that hangs is named instead of eating the hook's timeout.
+    const failures: string[] = [];
+    const step = (what: string, run: () => unknown, timeoutMs = 15_000) => bounded(what, run, timeoutMs).catch((error: Error) => failures.push(error.message));
+    await step('browser.close', () => browser?.close());
+    await step('console.close', () => grayConsole?.close());
+    for (const provider of providers) await step(`provider ${provider.port} close`, () => provider.close());
+    await step('ZooKeeper stop', () => zk.destroy(), 30_000);
+    if (failures.length > 0) throw new Error(failures.join('; '));
   });
 
   test('ZooKeeper stops: a banner, the last known state kept, a write refused with a message; back: the banner goes', async () => {
     await zk.stop();
+    // First the console's own view (its session noticed), then the page's: a failure says which of the two lagged.
+    await eventually(async () => expect(await overviewConnection()).toBe('disconnected'), 20_000, 100);
     await page.waitForSelector('#banner:not([hidden]):has-text("ZooKeeper is unreachable since")', { timeout: 20_000 });
     await expect(page.locator('#conn').textContent()).resolves.toContain('ZooKeeper unreachable');
     // The last known state stays on the page.
@@ -72,3 +81,15 @@ describe('graykit console during a ZooKeeper outage (real browser)', () => {
     expect(browser.problems).toEqual([]);
   });
 });
+
+async function bounded(what: string, step: () => unknown, timeoutMs = 15_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([Promise.resolve().then(step), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
