@@ -20,6 +20,9 @@ import { formatAbort, formatRolloutStatus } from './rollout-format';
 
 export { EXIT, exitCodeOf } from './exit';
 
+/** How long a finished command lets pending handles close before it exits anyway, ms. */
+const EXIT_GRACE_MS = 2000;
+
 interface GlobalOptions {
   zk?: string;
   root?: string;
@@ -325,5 +328,9 @@ export async function run(argv: string[], io: ProgramIo = STDIO): Promise<number
 if (require.main === module) {
   void run(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
+    // A command that is done exits, even if a handle outlives it: the native ZooKeeper client has been seen (once,
+    // under load) to keep a process alive after its session was closed, and a script must never wait on a finished
+    // command. Its output is written by then (stdout and stderr are synchronous for files and pipes on Linux).
+    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
   });
 }
