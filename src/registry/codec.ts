@@ -7,6 +7,7 @@
  * as it is, so that what is validated here is exactly where a rewritten request goes.
  */
 import { isIP } from 'node:net';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import type { Instance, InstanceMeta, InstanceOverride, LaneRule, ServiceConfig } from '../types';
 import { parseCidr } from './networks';
 
@@ -34,7 +35,8 @@ const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9
  * The host as a URL keeps it, or undefined when it is not an IP address or a DNS host name. IPv6 comes back
  * compressed and lower-case without brackets (`0:0::1` -> `::1`), names lower-case. Refused: names that a URL
  * parser reads as IPv4 (`2130706433`, `0x7f.1`, `010.0.0.1` and `1.2.3` all mean other addresses), IPv6 zone ids
- * (`fe80::1%eth0`, which URLs cannot carry), and anything the WHATWG URL parser would change or reject (`xn--a`).
+ * (`fe80::1%eth0`, which URLs cannot carry), Punycode labels that do not decode (`xn--a`), and anything the WHATWG
+ * URL parser would change or reject.
  */
 export function canonicalHost(host: unknown): string | undefined {
   if (typeof host !== 'string' || host.length === 0 || host.length > 253) return undefined;
@@ -50,7 +52,18 @@ export function canonicalHost(host: unknown): string | undefined {
   const last = lower.slice(lower.lastIndexOf('.') + 1);
   // WHATWG "ends in a number": such a name is parsed as an IPv4 address, not looked up.
   if (/^(?:\d+|0x[0-9a-f]*)$/.test(last)) return undefined;
+  if (lower.includes('xn--') && !lower.split('.').every((label) => !label.startsWith('xn--') || isValidALabel(label))) return undefined;
   return urlHostname(lower) === lower ? lower : undefined;
+}
+
+/**
+ * An `xn--` label that is Punycode for a Unicode label and back. Checked here rather than left to the URL parser:
+ * Node 22's refuses `xn--a`, Node 24's keeps it (the URL standard dropped that check), and one registry must mean
+ * the same on every consumer.
+ */
+function isValidALabel(label: string): boolean {
+  const unicode = domainToUnicode(label);
+  return unicode !== '' && unicode !== label && domainToASCII(unicode) === label;
 }
 
 function urlHostname(host: string): string | undefined {

@@ -19,6 +19,7 @@ describe('hosts: only the form a URL keeps, never a name a URL parser reads as a
     ['Host-A.Internal', 'host-a.internal'],
     ['localhost', 'localhost'],
     ['xn--dmo-bma', 'xn--dmo-bma'],
+    ['XN--Bcher-KVA.example', 'xn--bcher-kva.example'],
   ])('%s is kept as %s', (host, canonical) => expect(canonicalHost(host)).toBe(canonical));
 
   test.each([
@@ -29,7 +30,9 @@ describe('hosts: only the form a URL keeps, never a name a URL parser reads as a
     ['1.2.3', 'short form: 1.2.0.3'],
     ['a.1', 'ends in a number'],
     ['fe80::1%eth0', 'a zone id URLs cannot carry'],
-    ['xn--a', 'punycode the URL parser rejects'],
+    ['xn--a', 'Punycode that does not decode (Node 22 refuses it, Node 24 keeps it: refused on both)'],
+    ['xn--a.example', 'such a label anywhere in the name'],
+    ['xn--abc-', 'Punycode that decodes to plain ASCII'],
     ['a..b', 'an empty label'],
     ['evil.example/x', 'a path'],
     ['user@evil.example', 'user info'],
