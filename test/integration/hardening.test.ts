@@ -165,7 +165,9 @@ describe('hardening (real ZooKeeper)', () => {
     open.push(consumer, route, installed, dispatcher, { close: () => closeServer(server) });
     await gray.registration.whenRegistered();
     // A refused write with the provider's identity: the error names the identity, never the password.
-    const denied = await createAdmin(withAuth)
+    const providerAdmin = createAdmin(withAuth);
+    open.push(providerAdmin);
+    const denied = await providerAdmin
       .setRatio('demo', 10)
       .then(
         () => undefined,
