@@ -52,7 +52,7 @@ export function canonicalHost(host: unknown): string | undefined {
   const last = lower.slice(lower.lastIndexOf('.') + 1);
   // WHATWG "ends in a number": such a name is parsed as an IPv4 address, not looked up.
   if (/^(?:\d+|0x[0-9a-f]*)$/.test(last)) return undefined;
-  if (lower.includes('xn--') && !lower.split('.').every((label) => !label.startsWith('xn--') || isValidALabel(label))) return undefined;
+  if (lower.includes('xn--') && lower.split('.').some((label) => label.startsWith('xn--') && !isValidALabel(label))) return undefined;
   return urlHostname(lower) === lower ? lower : undefined;
 }
 
