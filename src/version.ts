@@ -1,20 +1,33 @@
-/** graykit's own version, from its package.json (found upwards from this module, in the sources and in dist alike). */
+/** graykit's own package: found upwards from this module, in the sources and in dist alike. */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-let cached: string | undefined;
+export interface GraykitPackage {
+  /** The directory of graykit's package.json. */
+  dir: string;
+  version: string;
+}
 
-export function graykitVersion(): string {
-  if (cached) return cached;
-  let dir = __dirname;
-  for (;;) {
+let cached: GraykitPackage | null | undefined;
+
+/** The nearest directory above this module whose package.json is named `graykit`, or undefined (read once). */
+export function graykitPackage(): GraykitPackage | undefined {
+  if (cached !== undefined) return cached ?? undefined;
+  for (let dir = __dirname; ; dir = dirname(dir)) {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'graykit' && pkg.version) return (cached = pkg.version);
+      try {
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === 'graykit') return (cached = { dir, version: pkg.version ?? 'unknown' });
+      } catch {
+        // Not JSON: keep looking upwards.
+      }
     }
-    const parent = dirname(dir);
-    if (parent === dir) return (cached = 'unknown');
-    dir = parent;
+    if (dirname(dir) === dir) return (cached = null) ?? undefined;
   }
+}
+
+/** graykit's own version, or 'unknown' when its package.json cannot be found. */
+export function graykitVersion(): string {
+  return graykitPackage()?.version ?? 'unknown';
 }

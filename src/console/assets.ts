@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { GrayKitError, MissingDependencyError } from '../errors';
+import { graykitPackage } from '../version';
 
 /** One file as served. */
 export interface Asset {
@@ -37,25 +38,11 @@ const UPLOT_FILES: Record<string, string> = {
   'uPlot.min.css': 'text/css; charset=utf-8',
 };
 
-let root: string | undefined;
-
-/** graykit's package root: the nearest directory above this module whose package.json is named `graykit`. */
+/** graykit's package root, where the console's files are. */
 export function packageRoot(): string {
-  if (root) return root;
-  let dir = __dirname;
-  for (;;) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      try {
-        if ((JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'graykit') return (root = dir);
-      } catch {
-        // Not JSON: keep looking upwards.
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new GrayKitError('ERR_GRAYKIT_MISSING_DEPENDENCY', `graykit: the console cannot find graykit's package.json above ${__dirname}: the package is incomplete (reinstall graykit)`);
-    dir = parent;
-  }
+  const found = graykitPackage();
+  if (!found) throw new GrayKitError('ERR_GRAYKIT_MISSING_DEPENDENCY', `graykit: the console cannot find graykit's package.json above ${__dirname}: the package is incomplete (reinstall graykit)`);
+  return found.dir;
 }
 
 function asset(type: string, body: Buffer): Asset {

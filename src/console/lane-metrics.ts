@@ -7,14 +7,8 @@
  * buckets, interpolated linearly inside a bucket as Prometheus's `histogram_quantile()` does.
  */
 import { histogramQuantile } from '../rollout/latency';
-import { providerCounts, type ProviderCounts } from '../rollout/scrape';
+import type { ProviderCounts } from '../rollout/scrape';
 import type { Lane } from '../types';
-
-/** One provider's counters at one scrape (cumulative since its process started): what a rollout reads too. */
-export type ProviderCounters = ProviderCounts;
-/** A provider's counters for a service from its metrics page's samples (the rollout's own reading). */
-export const providerCounters = providerCounts;
-export { histogramQuantile };
 
 /** A lane's increases over one interval. */
 export interface LaneIncrease {
@@ -60,7 +54,7 @@ export function emptyIncrease(): LaneIncrease {
  * Adds what `current` counted since `previous` to `into`. A request counter that went down means the process
  * restarted: everything `current` holds is new.
  */
-export function addIncrease(into: LaneIncrease, previous: ProviderCounters, current: ProviderCounters): void {
+export function addIncrease(into: LaneIncrease, previous: ProviderCounts, current: ProviderCounts): void {
   const reset = current.requests < previous.requests || current.http5xx < previous.http5xx;
   into.requests += reset ? current.requests : current.requests - previous.requests;
   into.errors += reset ? current.http5xx : current.http5xx - previous.http5xx;

@@ -7,11 +7,11 @@
  * looks at. One scrape of a service at a time; a slow one makes the next tick skip it rather than pile up.
  */
 import { EventEmitter } from 'node:events';
-import { consumerConnectionErrors } from '../rollout/scrape';
+import { consumerConnectionErrors, increase, providerCounts, type ProviderCounts } from '../rollout/scrape';
 import { parseExposition } from '../rollout/exposition';
 import type { Lane, Logger } from '../types';
 import { safeEmit } from '../util/emit';
-import { addIncrease, emptyIncrease, grayShare, lanePoint, providerCounters, type LaneIncrease, type MetricsPoint, type ProviderCounters } from './lane-metrics';
+import { addIncrease, emptyIncrease, grayShare, lanePoint, type LaneIncrease, type MetricsPoint } from './lane-metrics';
 
 /** An instance to read: its lane now, and its metrics URL (undefined: it advertises none). */
 export interface ScrapeTarget {
@@ -76,7 +76,7 @@ interface ServiceScrape {
   lingerUntil: number;
   busy: boolean;
   lastAt?: number;
-  previous: Map<string, { at: number; counters: ProviderCounters }>;
+  previous: Map<string, { at: number; counters: ProviderCounts }>;
   consumerPrevious: Map<string, number>;
   consumersRead: Set<string>;
   points: MetricsPoint[];
@@ -144,7 +144,7 @@ export class MetricsScraper extends EventEmitter {
     state.busy = true;
     try {
       const at = Date.now();
-      const read = new Map<string, ProviderCounters>();
+      const read = new Map<string, ProviderCounts>();
       const unavailable: string[] = [];
       const withUrl = targets.instances.filter((instance) => {
         if (instance.url === undefined) unavailable.push(`${instance.id}: advertises no metricsPath`);
@@ -154,7 +154,7 @@ export class MetricsScraper extends EventEmitter {
       await Promise.all([
         pool(withUrl, CONCURRENCY, async (instance) => {
           try {
-            read.set(instance.id, providerCounters(parseExposition(await readMetricsPage(instance.url!, this.options.timeoutMs)), service));
+            read.set(instance.id, providerCounts(parseExposition(await readMetricsPage(instance.url!, this.options.timeoutMs)), service));
           } catch (error) {
             unavailable.push(`${instance.id}: ${(error as Error).message}`);
           }
@@ -190,7 +190,7 @@ export class MetricsScraper extends EventEmitter {
           const previous = state.consumerPrevious.get(key);
           state.consumerPrevious.set(key, value);
           if (firstRead) continue;
-          const added = previous === undefined ? value : value >= previous ? value - previous : value;
+          const added = increase(previous ?? 0, value);
           // A connection error reached no provider: it counts as a request and an error of the lane it was meant for.
           const owner = lanes[laneOf.get(instance) ?? lane];
           owner.requests += added;

@@ -10,7 +10,6 @@
 import { decodeRolloutDocument, isCrashed, ROLLOUT_STATES, type RolloutState as RolloutStateName } from '../registry/rollout-state';
 import type { Lane } from '../types';
 
-export type { RolloutStateName };
 
 /** One lane's counts over a step, as far as the document gives them. */
 export interface RolloutLaneCounts {

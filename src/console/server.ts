@@ -206,9 +206,10 @@ export class ConsoleServer {
 
   private authorize(req: IncomingMessage): void {
     const token = this.context.options.token as string;
-    if (!tokenMatches(presentedToken(req), token)) {
-      this.context.logger.warn(`console: refused a ${req.method} ${req.url?.slice(0, 200)} from ${req.socket.remoteAddress}: ${presentedToken(req) === undefined ? 'no token' : 'wrong token'}`);
-      throw new HttpError(401, 'ERR_CONSOLE_TOKEN', presentedToken(req) === undefined ? 'this write needs the console\'s token (Authorization: Bearer <token>)' : 'wrong token', {}, {
+    const presented = presentedToken(req);
+    if (!tokenMatches(presented, token)) {
+      this.context.logger.warn(`console: refused a ${req.method} ${req.url?.slice(0, 200)} from ${req.socket.remoteAddress}: ${presented === undefined ? 'no token' : 'wrong token'}`);
+      throw new HttpError(401, 'ERR_CONSOLE_TOKEN', presented === undefined ? 'this write needs the console\'s token (Authorization: Bearer <token>)' : 'wrong token', {}, {
         'WWW-Authenticate': 'Bearer realm="graykit console"',
       });
     }

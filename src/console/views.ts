@@ -2,7 +2,7 @@
  * What the console shows, as plain JSON-ready objects built from what the watches read. Pure. Every string here
  * may come from znode data written by others: the page renders all of it as text, never as HTML.
  */
-import { effectiveInstance } from '../registry/codec';
+import { effectiveInstance, parseGrayFlag } from '../registry/codec';
 import type { NodeValue } from '../registry/watch';
 import type { Lane, ServiceConfig } from '../types';
 import type { RolloutRead, RolloutView } from './rollout-state';
@@ -93,7 +93,7 @@ export function instanceView(path: string, id: string, own: NodeValue, override:
   const overrideMeta = effective.override?.ok ? effective.override.value : undefined;
   if (overrideMeta && 'gray' in overrideMeta) {
     view.flagFrom = 'override';
-    view.ownGray = ownMeta.gray === true || ownMeta.gray === 'true';
+    view.ownGray = parseGrayFlag(ownMeta.gray) === true;
   }
   if (overrideMeta && 'weight' in overrideMeta) view.weightFrom = 'override';
   if (effective.override && !effective.override.ok) view.error = `override ignored: ${effective.override.reason}`;

@@ -71,7 +71,7 @@ const UNSENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTU
 const SENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
 /** 'unsent' | 'sent' | undefined (not a connection-level error: a timeout of the headers or body, an abort). */
-export function connectionErrorKind(error: unknown): 'unsent' | 'sent' | undefined {
+function connectionErrorKind(error: unknown): 'unsent' | 'sent' | undefined {
   const e = error as { code?: unknown; syscall?: unknown } | undefined;
   if (typeof e?.code !== 'string') return undefined;
   if (UNSENT_CODES.has(e.code)) return e.code === 'ETIMEDOUT' && e.syscall !== 'connect' ? undefined : 'unsent';
@@ -903,7 +903,7 @@ export function installGrayDispatcher(options: Omit<GrayDispatcherOptions, 'disp
     dispatchers: dispatchers as Array<GrayDispatcher & UndiciDispatcher>,
     consumer,
     async uninstall() {
-      for (const { symbol, previous } of installed) if (getGlobalDispatcher(symbol) === installed.find((e) => e.symbol === symbol)?.dispatcher) setGlobalDispatcher(symbol, previous);
+      for (const { symbol, previous, dispatcher } of installed) if (getGlobalDispatcher(symbol) === dispatcher) setGlobalDispatcher(symbol, previous);
       await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
       if (!options.consumer) consumer.close();
     },

@@ -111,9 +111,13 @@ export class CallRouting {
       store.pending = this.decideLater(service, store);
       return undefined;
     }
-    if (!store.request) return UNDECIDED;
-    const decided = decideLane(store.request, this.consumer.lanePolicy(service), this.consumer.ratioFor(service), store.forcing !== false);
+    const decided = this.decide(service, store);
     return decided ? this.record(store, decided.lane, decided.reason) : UNDECIDED;
+  }
+
+  /** The lane the request's rules or bucketing give, from the service's snapshot; undefined: draw by ratio. */
+  private decide(service: string, store: LaneStore) {
+    return store.request && decideLane(store.request, this.consumer.lanePolicy(service), this.consumer.ratioFor(service), store.forcing !== false);
   }
 
   private record(store: LaneStore, lane: Lane, source: LaneSource): KnownLane {
@@ -127,7 +131,7 @@ export class CallRouting {
     try {
       await this.consumer.whenReady(service);
       if (store.lane) return store.lane;
-      const decided = store.request && decideLane(store.request, this.consumer.lanePolicy(service), this.consumer.ratioFor(service), store.forcing !== false);
+      const decided = this.decide(service, store);
       if (decided) this.record(store, decided.lane, decided.reason);
       else this.record(store, pickLane(this.consumer.ratioFor(service), this.consumer.random), 'ratio');
       return store.lane;

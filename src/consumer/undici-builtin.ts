@@ -26,7 +26,7 @@ export const DISPATCHER_SYMBOL_V2 = Symbol.for('undici.globalDispatcher.2');
 export const BUNDLED_UNDICI_MAJOR = Number((process.versions.undici ?? '0').split('.')[0]);
 
 /** The global-dispatcher symbol this node's built-in fetch reads. */
-export const FETCH_DISPATCHER_SYMBOL = BUNDLED_UNDICI_MAJOR >= 8 ? DISPATCHER_SYMBOL_V2 : DISPATCHER_SYMBOL_V1;
+const FETCH_DISPATCHER_SYMBOL = BUNDLED_UNDICI_MAJOR >= 8 ? DISPATCHER_SYMBOL_V2 : DISPATCHER_SYMBOL_V1;
 
 /** The part of undici's Dispatcher that graykit calls. */
 export interface Dispatcher {
@@ -103,7 +103,7 @@ export function dispatcher1WrapperClass(): (new (dispatcher: Dispatcher) => Disp
 }
 
 /** undici's connect-timeout error, as its own connector raises it: failover treats both alike. */
-export class UndiciConnectTimeoutError extends Error {
+class UndiciConnectTimeoutError extends Error {
   readonly code = 'UND_ERR_CONNECT_TIMEOUT';
   constructor(host: string, port: number, timeoutMs: number) {
     super(`Connect Timeout Error (attempted address: ${host}:${port}, timeout: ${timeoutMs}ms, graykit connectTimeout)`);

@@ -14,7 +14,7 @@ import { DEFAULT_LANE_HEADER, parseLane, type Lane } from '../types';
 /** The baggage member that carries the lane: `gray.lane=gray`. */
 export const BAGGAGE_LANE_KEY = 'gray.lane';
 export const BAGGAGE_HEADER = 'baggage';
-export const MAX_BAGGAGE_MEMBERS = 64;
+const MAX_BAGGAGE_MEMBERS = 64;
 export const MAX_BAGGAGE_BYTES = 8192;
 
 /**

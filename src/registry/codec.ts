@@ -142,7 +142,7 @@ function parseJsonObject(data: Buffer | string | null | undefined): Decoded<Reco
 }
 
 /** `true`/`false`, or the original design's strings "true"/"false"; absent means false. */
-function parseGrayFlag(value: unknown): boolean | undefined {
+export function parseGrayFlag(value: unknown): boolean | undefined {
   if (value === undefined || value === false || value === 'false') return false;
   if (value === true || value === 'true') return true;
   return undefined;
@@ -247,7 +247,7 @@ const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
 export const MAX_RULES = 32;
 export const MAX_PATTERN_LENGTH = 256;
 const CONFIG_FIELDS = new Set(['ratio', 'laneHeader', 'rules', 'hashBy', 'fallback', 'allowedNetworks']);
-export const MAX_NETWORKS = 64;
+const MAX_NETWORKS = 64;
 
 function decodeRule(rule: unknown, index: number): Decoded<LaneRule> {
   const at = `rules[${index}]`;

@@ -20,9 +20,7 @@ import { startMetricsProvider, startTraffic, type MetricsProvider, type Traffic 
 
 jest.setTimeout(120_000);
 
-const figures: Record<string, unknown> = {};
 function figure(name: string, value: unknown): void {
-  figures[name] = value;
   console.log(`console figures: ${name} = ${JSON.stringify(value)}`);
 }
 
@@ -34,7 +32,6 @@ describe('graykit console in a real browser', () => {
   let raw: ZkSession;
   let grayConsole: GrayConsole;
   let address: ConsoleAddress;
-  let base: string;
   let traffic: Traffic;
   let browser: TestBrowser;
   let page: Page;
@@ -58,7 +55,6 @@ describe('graykit console in a real browser', () => {
     // Half a second between scrapes: the charts fill quickly enough for a test.
     grayConsole = createConsole({ zk: testZk(), root, logger: silentLogger, scrapeIntervalMs: 500 });
     address = await grayConsole.listen(0);
-    base = address.url.replace(/#.*$/, '');
     traffic = await startTraffic({ root, rps: 80, maxMs: 240_000 });
     page = await browser.newPage();
   }, 120_000);

@@ -13,12 +13,15 @@ describe('grayDispatcher with the built-in fetch (real ZooKeeper, real servers)'
   const { open } = fx;
 
   /** A provider of `demo` that echoes the method, body and lane headers it got. */
+  /** Requests the providers of this file have answered. */
+  let served = 0;
+
   async function provider(gray: boolean) {
     const app = express();
     const register = grayRegister({ zk: testZk(), root: fx.root, service: 'demo', gray, version: gray ? 'v2' : 'v1', host: '127.0.0.1', logger: silentLogger, drainMs: 0 });
     app.use(register);
     app.use(express.text({ type: '*/*' }));
-    app.all('/echo', (req, res) => void res.json({ version: gray ? 'v2' : 'v1', method: req.method, body: req.body, lane: req.headers['x-gray-lane'], baggage: req.headers.baggage }));
+    app.all('/echo', (req, res) => void (served++, res.json({ version: gray ? 'v2' : 'v1', method: req.method, body: req.body, lane: req.headers['x-gray-lane'], baggage: req.headers.baggage })));
     const { server, port } = await listen(app);
     open.push({ close: () => closeServer(server) });
     await register.registration.whenRegistered();
@@ -84,6 +87,7 @@ describe('grayDispatcher with the built-in fetch (real ZooKeeper, real servers)'
 
   test('an abort while the first request waits for the registry ends it at once, and nothing reaches an instance', async () => {
     await provider(false);
+    const servedBefore = served;
     // Not a registered service name yet, and the service list is being read: the request waits.
     const dispatcher = grayDispatcher({ zk: '127.0.0.1:1', root: fx.root, logger: silentLogger, timeout: 5000 });
     open.push(dispatcher);
@@ -91,5 +95,6 @@ describe('grayDispatcher with the built-in fetch (real ZooKeeper, real servers)'
     const failure = await fetch('http://demo/echo', { dispatcher, signal: AbortSignal.timeout(200) }).catch((error: Error) => error);
     expect((failure as Error).name).toMatch(/AbortError|TimeoutError/);
     expect(Date.now() - started).toBeLessThan(2000);
+    expect(served).toBe(servedBefore);
   }, 30_000);
 });

@@ -5,7 +5,6 @@
  * OpenTelemetry baggage.
  */
 import http from 'node:http';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { context as otelContext, propagation } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import axios, { type AxiosInstance } from 'axios';
@@ -13,7 +12,7 @@ import express from 'express';
 import { createAdmin, createConsumer, grayContext, grayDispatcher, grayRegister, grayRoute, injectLane, installGrayDispatcher, isConnectionError, NoInstanceError, silentLogger, type ContextKind, type GrayRouteOptions, type Lane } from '../../src';
 import { instancePath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
-import { adminSession, closeServer, eventually, listen, testZk, uniqueRoot } from '../support/helpers';
+import { adminSession, closedPort, closeServer, eventually, listen, testZk, uniqueRoot } from '../support/helpers';
 
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const laneOf = (version: string): Lane => (version === 'v2' ? 'gray' : 'normal');
@@ -271,12 +270,7 @@ describe('the lane on every hop (real ZooKeeper, real servers)', () => {
     // The lane travels on: both the lane header and the baggage member.
     expect(injectLane({ baggage: 'user=1' }, 'gray')).toEqual({ 'x-gray-lane': 'gray', baggage: 'user=1,gray.lane=gray' });
     // Reported connection failures eject: a dead instance registered in the gray lane is taken out of rotation.
-    const dead = await new Promise<number>((resolve) => {
-      const probe: Server = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as AddressInfo;
-        probe.close(() => resolve(port));
-      });
-    });
+    const dead = await closedPort();
     await admin.create(instancePath(root, 'svc', `127.0.0.1:${dead}`), JSON.stringify({ gray: true }), 'ephemeral');
     await eventually(() => expect(consumer.snapshot('svc')?.instances).toHaveLength(3));
     let refused = 0;

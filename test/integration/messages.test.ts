@@ -5,23 +5,12 @@
  * `runInLane`, and its own routed call goes to the gray version. Kafka cannot run on these machines; the same two
  * functions are tested on kafkajs's record shape in test/unit/propagation.test.ts.
  */
-import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:net';
 import axios from 'axios';
 import express from 'express';
 import { createClient } from 'redis';
 import { startChild, type Child } from '../../scripts/children';
 import { currentLane, extractLane, grayContext, grayRoute, injectLane, runInLane, silentLogger, type Lane } from '../../src';
-import { closeServer, eventually, listen, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+import { closedPort, closeServer, eventually, listen, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
 
 describe('lanes across Redis Streams (a real redis-server)', () => {
   let redisServer: Child;
@@ -30,7 +19,7 @@ describe('lanes across Redis Streams (a real redis-server)', () => {
   const root = uniqueRoot();
 
   beforeAll(async () => {
-    const port = await freePort();
+    const port = await closedPort();
     redisServer = startChild({
       name: 'redis-server',
       command: { file: 'redis-server', args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'] },

@@ -3,21 +3,12 @@
  * temporary data directory and a scrape config listing the test's providers, stopped by its pid.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startChild, type Child } from '../../scripts/children';
-import { eventually } from './helpers';
+import { closedPort, eventually } from './helpers';
 
 const BINARY = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export interface TestPrometheus {
   url: string;
@@ -31,7 +22,7 @@ export interface TestPrometheus {
 export async function startPrometheus(targets: readonly string[], metricsPath = '/metrics'): Promise<TestPrometheus> {
   if (!existsSync(BINARY)) throw new Error(`Prometheus is not installed at ${BINARY}: apt-get install -y prometheus (or set PROMETHEUS_BIN)`);
   const dir = mkdtempSync(join(tmpdir(), 'graykit-test-prometheus-'));
-  const port = await freePort();
+  const port = await closedPort();
   writeFileSync(
     join(dir, 'prometheus.yml'),
     [

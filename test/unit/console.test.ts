@@ -2,7 +2,9 @@
 import type { IncomingMessage } from 'node:http';
 import { Registry, Counter, Histogram } from 'prom-client';
 import { configEvents, instanceEvents, rolloutEvents } from '../../src/console/events';
-import { addIncrease, emptyIncrease, histogramQuantile, lanePoint, providerCounters } from '../../src/console/lane-metrics';
+import { addIncrease, emptyIncrease, lanePoint } from '../../src/console/lane-metrics';
+import { histogramQuantile } from '../../src/rollout/latency';
+import { providerCounts } from '../../src/rollout/scrape';
 import { DEFAULT_CONSOLE_OPTIONS, normalizeAllowedHost, resolveConsoleOptions } from '../../src/console/options';
 import { decodeRolloutState } from '../../src/console/rollout-state';
 import { recordedStep, rolloutDocument } from '../support/rollout-document';
@@ -22,7 +24,7 @@ describe('lane metrics', () => {
     return registry.metrics();
   }
 
-  test('providerCounters sums the service\'s requests, 5xx and latency buckets, without aborted requests or other services', async () => {
+  test('providerCounts sums the service\'s requests, 5xx and latency buckets, without aborted requests or other services', async () => {
     const text = await page((requests, duration) => {
       const ok = { service: 'demo', version: 'v1', lane: 'normal', status_class: '2xx' };
       requests.inc(ok, 8);
@@ -34,7 +36,7 @@ describe('lane metrics', () => {
       duration.observe({ ...ok, status_class: 'aborted' }, 0.5);
       requests.inc({ ...ok, service: 'other' }, 100);
     });
-    const counters = providerCounters(parseExposition(text), 'demo');
+    const counters = providerCounts(parseExposition(text), 'demo');
     expect(counters.requests).toBe(10);
     expect(counters.http5xx).toBe(2);
     expect(Object.fromEntries(counters.buckets)).toEqual({ 0.005: 8, 0.01: 8, 0.1: 10, 1: 10, Infinity: 10 });

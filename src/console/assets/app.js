@@ -978,12 +978,11 @@
     var lastSeq = 0;
 
     function eventItem(e) {
-      var kindLabel = { registered: 'registered', gone: 'gone', flag: 'flag', instance: 'instance', config: 'config', rollout: 'rollout', action: 'action' }[e.kind] || e.kind;
       return h(
         'li',
         { className: [e.kind, e.level, e.lane || ''].join(' ').trim(), dataset: { seq: String(e.seq), kind: e.kind } },
         h('time', { datetime: new Date(e.at).toISOString(), title: new Date(e.at).toISOString(), text: clock(e.at) }),
-        h('div', null, h('span', { className: 'kind', text: kindLabel }), h('span', { className: 'text', text: e.text })),
+        h('div', null, h('span', { className: 'kind', text: e.kind }), h('span', { className: 'text', text: e.text })),
       );
     }
 
