@@ -19,18 +19,17 @@
 import { EventEmitter } from 'node:events';
 import { isIPv4 } from 'node:net';
 import type { Dispatcher as UndiciDispatcher } from 'undici-types';
-import { contextBackend, isContextKind } from '../context/lane-context';
-import { BAGGAGE_HEADER, DEFAULT_PROPAGATION, isLanePropagation, withLaneInBaggage, type LanePropagation } from '../context/propagation';
+import { contextBackend } from '../context/lane-context';
+import { BAGGAGE_HEADER, withLaneInBaggage, type LanePropagation } from '../context/propagation';
 import { ClosedError, InvalidOptionError } from '../errors';
-import { isHeaderName } from '../registry/codec';
 import { urlHost } from '../registry/paths';
 import type { RouteDecision } from '../router';
-import { DEFAULT_LANE_HEADER, parseLane, type Instance, type Lane } from '../types';
+import { parseLane, type Instance, type Lane } from '../types';
 import { safeEmit } from '../util/emit';
 import { GrayConsumer, type RouteOptions } from './consumer';
 import { resolveFailoverOptions, type ResolvedFailover } from './failover';
 import type { GrayRouteOptions } from './gray-route';
-import { CallRouting } from './lane-routing';
+import { CallRouting, checkLaneOptions } from './lane-routing';
 import { emitOutcome, type Outcome } from './outcome';
 import {
   BUNDLED_UNDICI_MAJOR,
@@ -697,14 +696,7 @@ export class GrayDispatcher extends EventEmitter implements Dispatcher {
   constructor(options: GrayDispatcherOptions = {}) {
     super();
     borrowUndiciApi();
-    const context = options.context ?? 'als';
-    if (!isContextKind(context) && typeof context !== 'object') {
-      throw new InvalidOptionError('context', `expected 'als', 'cls' or a backend object, got ${JSON.stringify(context)}`);
-    }
-    const laneHeader = (options.laneHeader ?? DEFAULT_LANE_HEADER).toLowerCase();
-    if (!isHeaderName(laneHeader)) throw new InvalidOptionError('laneHeader', `expected an HTTP header name, got ${JSON.stringify(options.laneHeader)}`);
-    const propagation = options.propagation ?? DEFAULT_PROPAGATION;
-    if (!isLanePropagation(propagation)) throw new InvalidOptionError('propagation', `expected 'header', 'baggage' or 'both', got ${JSON.stringify(propagation)}`);
+    const { context, laneHeader, propagation } = checkLaneOptions(options);
     if (options.dispatcher !== undefined && typeof options.dispatcher?.dispatch !== 'function') {
       throw new InvalidOptionError('dispatcher', 'expected an undici Dispatcher (an object with dispatch())');
     }

@@ -2,15 +2,14 @@
  * `grayRoute()`: the axios request interceptor that sends `http://<service>/...` to a live instance of the service.
  */
 import type { InternalAxiosRequestConfig } from 'axios';
-import { contextBackend, isContextKind, type ContextBackend, type ContextKind } from '../context/lane-context';
-import { BAGGAGE_HEADER, DEFAULT_PROPAGATION, isLanePropagation, withLaneInBaggage, type LanePropagation } from '../context/propagation';
+import { contextBackend, type ContextBackend, type ContextKind } from '../context/lane-context';
+import { BAGGAGE_HEADER, withLaneInBaggage, type LanePropagation } from '../context/propagation';
 import { InvalidOptionError, RegistryUnavailableError } from '../errors';
 import type { RouteDecision } from '../router';
-import { isHeaderName } from '../registry/codec';
 import { servicesPath } from '../registry/paths';
-import { DEFAULT_LANE_HEADER, type Instance, type Lane } from '../types';
+import type { Instance, Lane } from '../types';
 import { GrayConsumer, type GrayConsumerOptions, type RouteOptions } from './consumer';
-import { CallRouting } from './lane-routing';
+import { CallRouting, checkLaneOptions } from './lane-routing';
 import { requestTarget, rewriteUrl, type TargetUrl } from './rewrite';
 
 /** Per-request options and results, on the axios request config (and so on `response.config`). */
@@ -139,14 +138,7 @@ const NO_PROBE: RouteOptions = Object.freeze({ probe: false });
  * useGray passes hooks.
  */
 export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: GrayConsumer, hooks?: RouteHooks): GrayRouteInterceptor {
-  const context = routeOptions.context ?? 'als';
-  if (!isContextKind(context) && typeof context !== 'object') {
-    throw new InvalidOptionError('context', `expected 'als', 'cls' or a backend object, got ${JSON.stringify(context)}`);
-  }
-  const laneHeader = (routeOptions.laneHeader ?? DEFAULT_LANE_HEADER).toLowerCase();
-  if (!isHeaderName(laneHeader)) throw new InvalidOptionError('laneHeader', `expected an HTTP header name, got ${JSON.stringify(routeOptions.laneHeader)}`);
-  const propagation = routeOptions.propagation ?? DEFAULT_PROPAGATION;
-  if (!isLanePropagation(propagation)) throw new InvalidOptionError('propagation', `expected 'header', 'baggage' or 'both', got ${JSON.stringify(propagation)}`);
+  const { context, laneHeader, propagation } = checkLaneOptions(routeOptions);
   const consumer = shared ?? new GrayConsumer(routeOptions);
   const calls = new CallRouting({ consumer, backend: contextBackend(context), laneHeader, propagation });
   const { logger } = consumer.connection;

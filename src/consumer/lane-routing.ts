@@ -16,11 +16,33 @@ import { debugChannel } from '../logger';
 import type { RouteDecision } from '../router';
 import { decideLane } from '../router/lane-policy';
 import { pickLane } from '../router/split';
-import type { Lane } from '../types';
-import type { ContextBackend, LaneSource, LaneStore } from '../context/lane-context';
+import { DEFAULT_LANE_HEADER, type Lane } from '../types';
+import { isContextKind, type ContextBackend, type ContextKind, type LaneSource, type LaneStore } from '../context/lane-context';
 import { laneFromOtel } from '../context/otel';
-import type { LanePropagation } from '../context/propagation';
+import { DEFAULT_PROPAGATION, isLanePropagation, type LanePropagation } from '../context/propagation';
+import { InvalidOptionError } from '../errors';
+import { isHeaderName } from '../registry/codec';
 import type { GrayConsumer, RouteOptions } from './consumer';
+
+/**
+ * The lane options of both clients (grayRoute, grayDispatcher), checked, with their defaults: the context kind, the
+ * lane header (lower-cased) and how the lane is written. Throws InvalidOptionError naming the option.
+ */
+export function checkLaneOptions(options: { context?: ContextKind | ContextBackend; laneHeader?: string; propagation?: LanePropagation }): {
+  context: ContextKind | ContextBackend;
+  laneHeader: string;
+  propagation: LanePropagation;
+} {
+  const context = options.context ?? 'als';
+  if (!isContextKind(context) && typeof context !== 'object') {
+    throw new InvalidOptionError('context', `expected 'als', 'cls' or a backend object, got ${JSON.stringify(context)}`);
+  }
+  const laneHeader = (options.laneHeader ?? DEFAULT_LANE_HEADER).toLowerCase();
+  if (!isHeaderName(laneHeader)) throw new InvalidOptionError('laneHeader', `expected an HTTP header name, got ${JSON.stringify(options.laneHeader)}`);
+  const propagation = options.propagation ?? DEFAULT_PROPAGATION;
+  if (!isLanePropagation(propagation)) throw new InvalidOptionError('propagation', `expected 'header', 'baggage' or 'both', got ${JSON.stringify(propagation)}`);
+  return { context, laneHeader, propagation };
+}
 
 export interface CallRoutingOptions {
   consumer: GrayConsumer;
