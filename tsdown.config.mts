@@ -64,9 +64,11 @@ export default defineConfig({
   entry: { ...LIBRARY_ENTRIES, 'cli/main': 'src/cli/main.ts' },
   format: 'cjs',
   platform: 'node',
-  target: 'node22',
+  target: 'node20.19',
   tsconfig: 'tsconfig.build.json',
   dts: true,
+  // Types only, from @types/node: imported by the declarations, never inlined (an app resolves its own copy).
+  deps: { neverBundle: ['undici-types'] },
   // Not shipped: the bundle is not minified, so stack traces already point at readable code.
   sourcemap: false,
   clean: true,
