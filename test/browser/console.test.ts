@@ -2,11 +2,16 @@
  * The console end to end in a real headless Chromium, against a real ZooKeeper, real providers serving real
  * traffic from a real consumer, and the real `graykit` CLI: the services view, live updates pushed from watches,
  * the charts, the ratio moved from the page (and a conflicting write from the CLI), flags, the XSS probe, a
- * service of 1,000 instances, and the screenshots the README shows (docs/console-*.png). One browser, one page.
+ * service of 1,000 instances, and the screenshots the README shows. One browser, one page.
+ *
+ * The screenshots go to a temporary directory, so a test run never rewrites tracked files; `npm run
+ * docs:screenshots` (GRAYKIT_SCREENSHOTS=docs) writes them to docs/console-*.png for the README.
  *
  * The figures the README quotes (transfer size, first render, update latency, 1,000-instance render) are printed
  * with a `console figures:` prefix.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createAdmin, createConsole, silentLogger, type ConsoleAddress, type GrayAdmin, type GrayConsole } from '../../src';
@@ -19,6 +24,9 @@ import { adminSession, eventually, startProvider, testZk, uniqueRoot, type TestP
 import { startMetricsProvider, startTraffic, type MetricsProvider, type Traffic } from '../support/rollout-helpers';
 
 jest.setTimeout(120_000);
+
+const SCREENSHOT_DIR =
+  process.env.GRAYKIT_SCREENSHOTS === 'docs' ? join(REPO_ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'graykit-console-screenshots-'));
 
 function figure(name: string, value: unknown): void {
   console.log(`console figures: ${name} = ${JSON.stringify(value)}`);
@@ -321,7 +329,7 @@ describe('graykit console in a real browser', () => {
     await page.waitForSelector('tr[data-service="demo"] .state.running');
     await page.evaluate(() => (globalThis as PageGlobals).document.querySelectorAll('.toast').forEach((t: PageGlobals) => t.remove()));
     await page.setViewportSize({ width: 1280, height: 420 });
-    await page.screenshot({ path: join(REPO_ROOT, 'docs', 'console-services.png') });
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-services.png') });
     await page.setViewportSize({ width: 1440, height: 1000 });
 
     await go('#/services/demo');
@@ -341,7 +349,7 @@ describe('graykit console in a real browser', () => {
       500,
     );
     await page.evaluate(() => (globalThis as PageGlobals).document.querySelectorAll('.toast').forEach((t: PageGlobals) => t.remove()));
-    await page.screenshot({ path: join(REPO_ROOT, 'docs', 'console-service.png'), fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-service.png'), fullPage: true });
     expect(browser.problems).toEqual([]);
     expect(await cspViolations(page)).toEqual([]);
   });
