@@ -72,6 +72,12 @@ export default defineConfig({
   // Not shipped: the bundle is not minified, so stack traces already point at readable code.
   sourcemap: false,
   clean: true,
+  // All of graykit's code in one shared chunk, the entries (index, layout, the bin) as thin facades over it: with
+  // rolldown's default split, a shared chunk required index.cjs for a side effect while index.cjs required that chunk,
+  // and the bin, loading the chunk first, read index's exports half-built (Node warned on every run). The declarations
+  // keep the default split (their chunks are types only). The bin stays in its own file: it runs when it is the main module.
+  outputOptions: (options, _format, { cjsDts }) =>
+    cjsDts ? options : { ...options, codeSplitting: { groups: [{ name: 'graykit', test: /[\\/]src[\\/](?!cli[\\/]main\.ts$)/ }] } },
   hooks: {
     'build:done': () => {
       // The bin has no importable API.
