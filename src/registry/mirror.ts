@@ -11,7 +11,8 @@
  *   compiled once per version), and one verdict per instance (verdict.ts) given the config's `allowedNetworks`.
  *
  * Events: `change` (service: string, part: MirrorPart) after a watched part of a service changed; `loaded`
- * (service) after a (re)load left all of a service's parts read; `services` (names: string[], skipped: string[])
+ * (service) once a load left every part of a service read (a part's `change` may come before, when its reader
+ * judged it alone); `services` (names: string[], skipped: string[])
  * when the list of services was read (skipped: znode names that are not service names).
  */
 import { EventEmitter } from 'node:events';
@@ -259,9 +260,11 @@ export class RegistryMirror extends EventEmitter {
     for (const service of this.services.values()) void this.load(service, tick);
   }
 
+  /** Reads what is stale of a service; `loaded` when that completed its first read (or its first after a new session). */
   private async load(service: MirroredService, skipInFlight: boolean): Promise<void> {
+    const before = service.loaded;
     await service.reloadStale(skipInFlight);
-    if (!this.closed && this.services.get(service.name) === service && service.loaded) this.emit('loaded', service.name);
+    if (!before && service.loaded && !this.closed && this.services.get(service.name) === service) this.emit('loaded', service.name);
   }
 
   private onServiceList(): void {
