@@ -10,10 +10,11 @@
  */
 import { ConflictError, InvalidConfigError, InvalidOptionError, NotFoundError, isZkCode } from '../errors';
 import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
-import { decodeConfig, decodeOverride, effectiveInstance, parseInstanceId, validateConfig } from '../registry/codec';
+import { decodeConfig, decodeOverride, parseInstanceId, validateConfig } from '../registry/codec';
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
 import type { RolloutActor, RolloutDocument } from '../registry/rollout-state';
+import { judgeInstance } from '../registry/verdict';
 import type { ZkSession } from '../registry/zk-session';
 import type { Instance, InstanceOverride, ServiceConfig } from '../types';
 import { ZK_CODES } from '../zk-codes';
@@ -68,12 +69,19 @@ export class GrayAdmin {
   readonly connection: ResolvedConnection;
   private readonly timeout: number;
   private readonly session: ZkSession;
+  /** Whether the session is this handle's own (closed with it), or its owner's (the console's). */
+  private readonly ownSession: boolean;
   private catalog?: RegistryCatalog;
 
-  constructor(options: AdminOptions = {}) {
+  /**
+   * `session`: run on a session the caller opened and closes (the console's: one session per process role), with
+   * `options` still giving the root and the timeout. Default: a session of its own.
+   */
+  constructor(options: AdminOptions = {}, session?: ZkSession) {
     this.connection = resolveConnection(options);
     this.timeout = options.timeout ?? DEFAULT_ADMIN_OPTIONS.timeout;
-    this.session = this.connection.openSession();
+    this.ownSession = session === undefined;
+    this.session = session ?? this.connection.openSession();
   }
 
   private get root(): string {
@@ -140,16 +148,21 @@ export class GrayAdmin {
     }
   }
 
-  /** Reads the config, applies `change` to it, and writes it back with a compare-and-set. */
-  async updateConfig(service: string, change: (config: ServiceConfig) => ServiceConfig): Promise<VersionedConfig> {
+  /**
+   * Reads the config, applies `change` to it, and writes it back with a compare-and-set. With `expectedVersion`
+   * (the version the caller's change is based on, -1: no config yet) a config at any other version is a
+   * ConflictError and nothing is written: a change made meanwhile is never overwritten.
+   */
+  async updateConfig(service: string, change: (config: ServiceConfig) => ServiceConfig, expectedVersion?: number): Promise<VersionedConfig> {
     const current = await this.getConfig(service);
+    if (expectedVersion !== undefined && current.version !== expectedVersion) throw new ConflictError(current.path, expectedVersion);
     if (current.error) throw new InvalidConfigError(current.path, `the current document is invalid (${current.error}); replace it whole with setConfig`);
     return this.setConfig(service, change({ ...current.config }), current.version);
   }
 
-  /** Sets the service's gray ratio, live, for every consumer. */
-  setRatio(service: string, ratio: number): Promise<VersionedConfig> {
-    return this.updateConfig(service, (config) => ({ ...config, ratio }));
+  /** Sets the service's gray ratio, live, for every consumer; `expectedVersion` as in updateConfig. */
+  setRatio(service: string, ratio: number, expectedVersion?: number): Promise<VersionedConfig> {
+    return this.updateConfig(service, (config) => ({ ...config, ratio }), expectedVersion);
   }
 
   /** Everything about a service: config, and each instance's own, override and effective metadata. */
@@ -172,15 +185,14 @@ export class GrayAdmin {
         ]);
         if (!read) return undefined; // gone meanwhile
         const status: InstanceStatus = { id, path, since: read.stat.ctime };
-        const effective = effectiveInstance(path, id, read.data, override ? override.data : undefined);
-        if (!effective.own.ok) return { ...status, error: effective.own.reason };
-        status.own = effective.own.value;
-        if (effective.override?.ok) status.override = effective.override.value;
-        else if (effective.override) status.error = `override ignored: ${effective.override.reason}`;
-        if (!effective.instance.ok) status.error = effective.instance.reason;
-        // As consumers see it: a persistent instance znode is never routed to (no session owns it, nothing removes it).
-        else if (read.stat.ephemeralOwner === '0') status.error = 'persistent znode: no live session owns it, so consumers skip it (delete it as the operator)';
-        else status.effective = effective.instance.value;
+        // As consumers judge it, but for the address: which hosts a consumer accepts is that consumer's option.
+        const verdict = judgeInstance(path, id, read, override ?? undefined);
+        if (!verdict.own.ok) return { ...status, error: verdict.own.reason };
+        status.own = verdict.own.value;
+        if (verdict.override?.ok) status.override = verdict.override.value;
+        else if (verdict.override) status.error = `override ignored: ${verdict.override.reason}`;
+        if (verdict.routed) status.effective = verdict.routed;
+        else status.error = verdict.reason;
         return status;
       }),
     );
@@ -328,10 +340,10 @@ export class GrayAdmin {
     return initService(await this.ready(), this.root, service, options);
   }
 
-  /** Closes the ZooKeeper session. Idempotent. */
+  /** Closes the ZooKeeper session, when it is the handle's own. Idempotent. */
   close(): void {
     this.catalog?.close();
-    this.session.close();
+    if (this.ownSession) this.session.close();
   }
 }
 

@@ -10,6 +10,7 @@
 import { InvalidOptionError, isZkCode } from '../errors';
 import { PERM, READ_ALL_CREATOR_ALL, formatAcl, instancesDirAcl, isDigestId, isOpenAcl, type AclEntry } from '../registry/acl';
 import { configPath, instancePath, instancesPath, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
+import { isLiveInstance, PERSISTENT_INSTANCE } from '../registry/verdict';
 import type { ZkSession } from '../registry/zk-session';
 import { ZK_CODES } from '../zk-codes';
 
@@ -105,14 +106,14 @@ export async function initService(session: ZkSession, root: string, service: str
       throw error;
     }
     const reasons: UnvouchedInstance['reasons'] = [];
-    if (read.stat.ephemeralOwner === '0') reasons.push('persistent');
+    if (!isLiveInstance(read.stat)) reasons.push('persistent');
     if (isOpenAcl(read.acl)) reasons.push('open-acl');
     else if (!setByProvider(read.acl, providers)) reasons.push('foreign-acl');
     if (reasons.length === 0) continue;
     const acl = formatAcl(read.acl);
     result.unvouched.push({ path, reasons, acl });
     if (reasons.includes('persistent')) {
-      result.warnings.push(`${path} is persistent: no session owns it, so nothing would ever remove it; consumers skip it. Delete it as the operator unless you know why it is there`);
+      result.warnings.push(`${path}: ${PERSISTENT_INSTANCE}`);
     }
     if (reasons.includes('open-acl')) {
       result.warnings.push(`${path} was registered without credentials and keeps the open ACL until its provider registers again with its identity`);

@@ -1,11 +1,12 @@
 /**
  * `createConsole()`: the browser console for gray releases, as a library. It puts together the live model (fed
  * by ZooKeeper watches), the metrics scraper, the HTTP handler and, unless read-only, an admin handle for the
- * writes; the result mounts in an existing app (`handler`) or listens by itself (`listen()`), and `close()` ends it.
+ * writes on the same ZooKeeper session; the result mounts in an existing app (`handler`) or listens by itself
+ * (`listen()`), and `close()` ends it.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { createAdmin, type GrayAdmin } from '../admin/admin';
+import { GrayAdmin } from '../admin/admin';
 import { ClosedError, InvalidOptionError } from '../errors';
 import { resolveConnection } from '../registry/connection';
 import { urlHost } from '../registry/paths';
@@ -38,7 +39,7 @@ export interface GrayConsole {
   listen(port?: number, host?: string): Promise<ConsoleAddress>;
   /** The address once listening. */
   readonly address?: ConsoleAddress;
-  /** Stops listening (if it did), ends every page's live stream, and closes the ZooKeeper sessions. Idempotent. */
+  /** Stops listening (if it did), ends every page's live stream, and closes the ZooKeeper session. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -78,10 +79,8 @@ export function createConsole(options: ConsoleOptions = {}): GrayConsole {
       return { ratio: detail.summary.ratio, instances };
     },
   });
-  let admin: GrayAdmin | undefined;
-  if (!resolved.readOnly) {
-    admin = createAdmin({ zk: options.zk, root: options.root, auth: options.auth, sessionTimeout: options.sessionTimeout, logger, timeout: resolved.timeout });
-  }
+  // Writes go through the admin API on the model's own session: one ZooKeeper session per console.
+  const admin = resolved.readOnly ? undefined : new GrayAdmin({ zk: options.zk, root: options.root, auth: options.auth, sessionTimeout: options.sessionTimeout, logger, timeout: resolved.timeout }, session);
   const about = {
     version: graykitVersion(),
     readOnly: resolved.readOnly,

@@ -1,23 +1,20 @@
 /**
- * The console's live model of the registry, fed by ZooKeeper watches (the recipe in registry/watch.ts) and never
- * by polling: the list of services, and for each service its instances, overrides, config, rollout state and the
- * rollout's lease. Every change rebuilds the service's views (views.ts), compares them with the previous ones to
- * add to its event list (events.ts), and is announced, so the server can push it to the pages within moments.
- *
- * Like the consumer's catalog: a lost connection keeps every view as it was (the pages show the last known state
- * under a banner) and the same session's watches come back by themselves; a new session re-reads everything.
- * Reads that fail are retried on a short tick, for what is stale only.
+ * The console's live model of the registry: a fold over the registry mirror (registry/mirror.ts), which watches
+ * the list of services and, for each, its instances, overrides, config, rollout state and the rollout's lease, and
+ * decodes and judges each znode once. Every change rebuilds the service's views (views.ts), compares them with the
+ * previous ones to add to its event list (events.ts), and is announced, so the server can push it to the pages
+ * within moments. A lost connection keeps every view as it was (the pages show the last known state under a banner).
  */
 import { EventEmitter } from 'node:events';
-import { decodeConfig } from '../registry/codec';
-import { configPath, instancePath, instancesPath, isValidServiceName, overridesPath, rolloutLeasePath, rolloutPath, servicesPath } from '../registry/paths';
-import { ChildrenWatch, DirectoryWatch, NodeWatch, type NodeValue, type WatchHooks } from '../registry/watch';
+import { RegistryMirror, type ConfigRead, type MirroredService } from '../registry/mirror';
+import type { InstanceVerdict } from '../registry/verdict';
+import type { NodeValue } from '../registry/watch';
 import type { ZkSession } from '../registry/zk-session';
-import type { Logger, ServiceConfig } from '../types';
+import type { Logger } from '../types';
 import { safeEmit } from '../util/emit';
 import { configEvents, instanceEvents, rolloutEvents, type ConsoleEvent, type EventDraft } from './events';
 import { decodeRolloutState, type RolloutRead } from './rollout-state';
-import { configView, instanceView, summarize, type InstanceView, type ServiceDetail, type ServiceSummary } from './views';
+import { configView, instanceView, summarize, type ConfigView, type InstanceView, type ServiceDetail, type ServiceSummary } from './views';
 
 /** The registry connection as the page shows it. */
 export interface ConnectionView {
@@ -35,45 +32,31 @@ export interface ConsoleModelOptions {
   eventLimit: number;
 }
 
-/** How often reads that failed are retried (what is stale only; a watch that is armed is never re-read). */
-const RETRY_MS = 500;
-
+/** What the console keeps of one mirrored service: its views, its events, and its rollout's reading. */
 class ServiceWatch {
   detail?: ServiceDetail;
   rolloutRead?: RolloutRead;
   /** Whether the rollout's crash (its lease gone while running) was announced in the events. */
   crashAnnounced = false;
-  lastValidConfig: ServiceConfig = {};
   readonly events: ConsoleEvent[] = [];
-  /** Views by the znode value they were built from: an unchanged instance keeps its view object. */
-  readonly views = new WeakMap<NodeValue, { override: NodeValue | undefined; view: InstanceView }>();
+  /** Views by the verdict they were built from: an unchanged instance keeps its view object. */
+  readonly views = new WeakMap<InstanceVerdict, InstanceView>();
+  private configKey?: { read: ConfigRead; view: ConfigView };
   private rolloutKey?: { value: NodeValue | null; lease: boolean };
-  readonly instances: DirectoryWatch;
-  readonly overrides: DirectoryWatch;
-  readonly config: NodeWatch;
-  readonly rollout: NodeWatch;
-  readonly lease: NodeWatch;
 
-  constructor(session: ZkSession, root: string, service: string, hooks: WatchHooks) {
-    this.instances = new DirectoryWatch(session, instancesPath(root, service), hooks);
-    this.overrides = new DirectoryWatch(session, overridesPath(root, service), hooks);
-    this.config = new NodeWatch(session, configPath(root, service), hooks);
-    this.rollout = new NodeWatch(session, rolloutPath(root, service), hooks);
-    this.lease = new NodeWatch(session, rolloutLeasePath(root, service), hooks);
-  }
+  constructor(readonly mirrored: MirroredService) {}
 
-  get parts(): Array<DirectoryWatch | NodeWatch> {
-    return [this.instances, this.overrides, this.config, this.rollout, this.lease];
-  }
-
-  get loaded(): boolean {
-    return this.parts.every((part) => part.loaded);
+  /** The config's view, built again only when the config znode changed. */
+  configView(): ConfigView {
+    const read = this.mirrored.configRead;
+    if (this.configKey?.read !== read) this.configKey = { read, view: configView(read) };
+    return this.configKey.view;
   }
 
   /** The rollout's read, decoded again only when its znode or its lease changed. */
   readRollout(): RolloutRead | undefined {
-    const value = this.rollout.value;
-    const lease = this.lease.value !== null;
+    const value = this.mirrored.rollout.value;
+    const lease = this.mirrored.lease.value !== null;
     if (this.rolloutKey && this.rolloutKey.value === value && this.rolloutKey.lease === lease) return this.rolloutRead;
     this.rolloutKey = { value, lease };
     return value ? decodeRolloutState(value.data, lease) : undefined;
@@ -87,12 +70,10 @@ class ServiceWatch {
  */
 export class ConsoleModel extends EventEmitter {
   private readonly session: ZkSession;
-  private readonly root: string;
   private readonly logger: Logger;
   private readonly eventLimit: number;
+  private readonly mirror: RegistryMirror;
   private readonly services = new Map<string, ServiceWatch>();
-  private readonly serviceList: ChildrenWatch;
-  private readonly retryTimer: NodeJS.Timeout;
   private readonly dirty = new Set<string>();
   private flushScheduled = false;
   private listRead = false;
@@ -104,26 +85,21 @@ export class ConsoleModel extends EventEmitter {
   constructor(options: ConsoleModelOptions) {
     super();
     this.session = options.session;
-    this.root = options.root;
     this.logger = options.logger;
     this.eventLimit = options.eventLimit;
-    const listPath = servicesPath(this.root);
-    this.serviceList = new ChildrenWatch(this.session, listPath, {
-      isCurrent: () => !this.closed,
-      onChange: () => this.onServiceList(),
-      onError: (error) => this.logger.debug(`console: reading ${listPath} failed, will retry: ${error.message}`),
-    });
+    this.mirror = new RegistryMirror({ session: options.session, root: options.root, logger: options.logger, label: 'console: ' });
+    this.mirror.on('services', (names: string[]) => this.onServiceList(names));
+    this.mirror.on('change', (service: string) => this.markDirty(service));
+    this.mirror.watchList();
     this.sessionListeners = [
-      ['connected', (newSession?: boolean) => this.onConnected(newSession === true)],
+      ['connected', () => this.setConnection('connected')],
       ['disconnected', () => this.setConnection('disconnected')],
       ['expired', () => this.setConnection('disconnected', 'the ZooKeeper session expired; opening a new one')],
       // The error names the identity; the page is told only that the credentials were refused.
       ['authFailed', () => this.setConnection('disconnected', 'ZooKeeper refused the console\'s credentials')],
     ];
     for (const [event, listener] of this.sessionListeners) this.session.on(event, listener);
-    if (this.session.connected) this.onConnected(true);
-    this.retryTimer = setInterval(() => this.retryStale(true), RETRY_MS);
-    this.retryTimer.unref();
+    if (this.session.connected) this.setConnection('connected');
   }
 
   get connection(): ConnectionView {
@@ -171,7 +147,7 @@ export class ConsoleModel extends EventEmitter {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.retryTimer);
+    this.mirror.close();
     for (const [event, listener] of this.sessionListeners) this.session.off(event, listener);
     this.services.clear();
     this.removeAllListeners();
@@ -184,47 +160,17 @@ export class ConsoleModel extends EventEmitter {
     safeEmit(this, this.logger, 'connection', this.connectionView);
   }
 
-  private onConnected(newSession: boolean): void {
-    if (this.closed) return;
-    this.setConnection('connected');
-    if (newSession) {
-      // The old session's watches died with it: re-arm everything, keeping the views meanwhile.
-      this.serviceList.reset();
-      for (const watch of this.services.values()) for (const part of watch.parts) part.reset();
-    }
-    this.retryStale(false);
-  }
-
-  private retryStale(tick: boolean): void {
-    if (this.closed || !this.session.connected) return;
-    if (this.serviceList.stale && !(tick && this.serviceList.reading)) void this.serviceList.reload();
-    for (const watch of this.services.values()) {
-      for (const part of watch.parts) if (part.stale && !(tick && part.reading)) void part.reload();
-    }
-  }
-
-  private onServiceList(): void {
-    const names = new Set(this.serviceList.names.filter(isValidServiceName));
+  private onServiceList(names: readonly string[]): void {
+    const listed = new Set(names);
     this.listRead = true;
-    for (const name of names) if (!this.services.has(name)) this.watchService(name);
-    for (const [name, watch] of this.services) {
-      if (names.has(name)) continue;
+    for (const name of listed) if (!this.services.has(name)) this.services.set(name, new ServiceWatch(this.mirror.watch(name)));
+    for (const name of this.services.keys()) {
+      if (listed.has(name)) continue;
       this.services.delete(name);
-      for (const part of watch.parts) part.reset(); // late answers of its reads are dropped
+      this.mirror.unwatch(name);
       safeEmit(this, this.logger, 'removed', name);
     }
     safeEmit(this, this.logger, 'services');
-  }
-
-  private watchService(service: string): void {
-    const hooks: WatchHooks = {
-      isCurrent: () => !this.closed && this.services.get(service) === watch,
-      onChange: () => this.markDirty(service),
-      onError: (error) => this.logger.debug(`console: reading service "${service}" failed, will retry: ${error.message}`),
-    };
-    const watch: ServiceWatch = new ServiceWatch(this.session, this.root, service, hooks);
-    this.services.set(service, watch);
-    if (this.session.connected) for (const part of watch.parts) void part.reload();
   }
 
   /** Changes come in bursts (a directory and its children's reads): one rebuild per service per turn of the loop. */
@@ -244,24 +190,13 @@ export class ConsoleModel extends EventEmitter {
 
   private rebuild(service: string): boolean {
     const watch = this.services.get(service);
-    if (this.closed || !watch || !watch.loaded) return false;
-    const configValue = watch.config.value;
-    const decoded = decodeConfig(configValue?.data ?? null);
-    if (decoded.ok) watch.lastValidConfig = decoded.value;
-    const config = configView(configValue, decoded, watch.lastValidConfig);
-    const instances: InstanceView[] = [];
-    for (const [id, own] of watch.instances.entries) {
-      const override = watch.overrides.entries.get(id);
-      const cached = watch.views.get(own);
-      if (cached && cached.override === override) {
-        instances.push(cached.view);
-        continue;
-      }
-      const view = instanceView(instancePath(this.root, service, id), id, own, override);
-      watch.views.set(own, { override, view });
-      instances.push(view);
-    }
-    instances.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (this.closed || !watch || !watch.mirrored.loaded) return false;
+    const config = watch.configView();
+    const instances = watch.mirrored.verdicts().map((verdict) => {
+      let view = watch.views.get(verdict);
+      if (!view) watch.views.set(verdict, (view = instanceView(verdict)));
+      return view;
+    });
     const rollout = watch.readRollout();
     const previous = watch.detail;
     const detail: ServiceDetail = { summary: summarize(service, config, instances, rollout), config, instances };

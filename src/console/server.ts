@@ -10,8 +10,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GrayAdmin } from '../admin/admin';
 import { AccessDeniedError, ConflictError, GrayKitError, InvalidConfigError, InvalidOptionError, NotFoundError } from '../errors';
+import { isValidRatio } from '../registry/codec';
 import { isValidServiceName } from '../registry/paths';
-import type { Logger } from '../types';
+import type { Logger, ServiceConfig } from '../types';
 import type { Asset } from './assets';
 import { percent } from './events';
 import { LiveStream } from './live-stream';
@@ -297,7 +298,7 @@ export class ConsoleServer {
   private async setRatio(req: IncomingMessage, res: ServerResponse, service: string): Promise<void> {
     const body = await readJsonBody(req);
     const { ratio, expectedVersion } = body;
-    if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0 || ratio > 100) throw new HttpError(400, 'ERR_GRAYKIT_INVALID_OPTION', '`ratio` must be a number from 0 to 100');
+    if (!isValidRatio(ratio)) throw new HttpError(400, 'ERR_GRAYKIT_INVALID_OPTION', '`ratio` must be a number from 0 to 100');
     if (typeof expectedVersion !== 'number' || !Number.isInteger(expectedVersion) || expectedVersion < -1) {
       throw new HttpError(400, 'ERR_GRAYKIT_INVALID_OPTION', '`expectedVersion` must be the config version the change is based on (-1: no config yet)');
     }
@@ -305,20 +306,19 @@ export class ConsoleServer {
     await this.write(req, res, service, `ratio ${percent(ratio)}`, async () => {
       // The page's version, not a fresh read: a change made meanwhile (the CLI, a rollout, another page) is a
       // conflict to show, never something to overwrite.
-      const current = await admin.getConfig(service);
-      if (current.version !== expectedVersion) {
-        throw new HttpError(409, 'ERR_GRAYKIT_CONFLICT', `the config changed meanwhile: it is at version ${current.version} (ratio ${percent(current.config.ratio)}), not ${expectedVersion}; nothing was written`, {
-          current: { version: current.version, ratio: current.config.ratio ?? null },
-        });
-      }
-      if (current.error) throw new HttpError(400, 'ERR_GRAYKIT_INVALID_CONFIG', `the config document is invalid (${current.error}); replace it whole with \`graykit config set\``);
       try {
-        const written = await admin.setConfig(service, { ...current.config, ratio }, expectedVersion);
-        return { result: { version: written.version, ratio }, text: `ratio ${percent(current.config.ratio)} → ${percent(ratio)} (config v${written.version})` };
+        let was: number | undefined;
+        const change = (config: ServiceConfig) => {
+          was = config.ratio;
+          return { ...config, ratio };
+        };
+        const written = await admin.updateConfig(service, change, expectedVersion);
+        return { result: { version: written.version, ratio }, text: `ratio ${percent(was)} → ${percent(ratio)} (config v${written.version})` };
       } catch (error) {
         if (!(error instanceof ConflictError)) throw error;
         const now = await admin.getConfig(service).catch(() => undefined);
-        throw new HttpError(409, error.code, `the config changed meanwhile${now ? `: it is at version ${now.version} (ratio ${percent(now.config.ratio)})` : ''}; nothing was written`, {
+        const at = now ? `: it is at version ${now.version} (ratio ${percent(now.config.ratio)})${now.version === expectedVersion ? '' : `, not ${expectedVersion}`}` : '';
+        throw new HttpError(409, error.code, `the config changed meanwhile${at}; nothing was written`, {
           current: now ? { version: now.version, ratio: now.config.ratio ?? null } : undefined,
         });
       }

@@ -1,9 +1,11 @@
 /**
- * What the console shows, as plain JSON-ready objects built from what the watches read. Pure. Every string here
+ * What the console shows, as plain JSON-ready objects built from what the registry mirror decoded and judged
+ * (registry/mirror.ts, registry/verdict.ts): no znode is parsed here. Pure. Every string here
  * may come from znode data written by others: the page renders all of it as text, never as HTML.
  */
-import { effectiveInstance, parseGrayFlag } from '../registry/codec';
-import type { NodeValue } from '../registry/watch';
+import { parseGrayFlag } from '../registry/codec';
+import type { ConfigRead } from '../registry/mirror';
+import type { InstanceVerdict } from '../registry/verdict';
 import type { Lane, ServiceConfig } from '../types';
 import type { RolloutRead, RolloutView } from './rollout-state';
 
@@ -67,51 +69,42 @@ export interface ServiceDetail {
   instances: InstanceView[];
 }
 
-/** A config view from the config znode's value (null: no znode). */
-export function configView(value: NodeValue | null, decoded: { ok: true; value: ServiceConfig } | { ok: false; reason: string }, lastValid: ServiceConfig): ConfigView {
+/** A config view from the config znode as the mirror decoded it. */
+export function configView(read: ConfigRead): ConfigView {
+  const { value, decoded } = read;
   if (!value) return { document: null, config: {}, version: -1 };
-  let document: unknown = null;
-  try {
-    document = value.data && value.data.length > 0 ? JSON.parse(value.data.toString()) : {};
-  } catch {
-    document = null;
-  }
-  const view: ConfigView = { document, config: decoded.ok ? decoded.value : lastValid, version: value.stat.version, mtime: value.stat.mtime.getTime() };
+  const view: ConfigView = { document: read.document, config: read.config, version: value.stat.version, mtime: value.stat.mtime.getTime() };
   if (!decoded.ok) view.error = decoded.reason;
   return view;
 }
 
-/** An instance view from its znode and its override znode (undefined: none). */
-export function instanceView(path: string, id: string, own: NodeValue, override: NodeValue | undefined): InstanceView {
-  const effective = effectiveInstance(path, id, own.data, override?.data);
-  const view: InstanceView = { id, lane: null, flagFrom: 'own', weightFrom: 'own', since: own.stat.ctime.getTime() };
-  if (!effective.own.ok) {
-    view.error = effective.own.reason;
+/** An instance view from the instance's verdict (registry/verdict.ts): the console shows what consumers route by. */
+export function instanceView(verdict: InstanceVerdict): InstanceView {
+  const view: InstanceView = { id: verdict.id, lane: null, flagFrom: 'own', weightFrom: 'own', since: verdict.since.getTime() };
+  if (!verdict.own.ok) {
+    view.error = verdict.own.reason;
     return view;
   }
-  const ownMeta = effective.own.value;
-  const overrideMeta = effective.override?.ok ? effective.override.value : undefined;
+  const ownMeta = verdict.own.value;
+  const overrideMeta = verdict.override?.ok ? verdict.override.value : undefined;
   if (overrideMeta && 'gray' in overrideMeta) {
     view.flagFrom = 'override';
     view.ownGray = parseGrayFlag(ownMeta.gray) === true;
   }
   if (overrideMeta && 'weight' in overrideMeta) view.weightFrom = 'override';
-  if (effective.override && !effective.override.ok) view.error = `override ignored: ${effective.override.reason}`;
-  if (effective.instance.ok && own.stat.ephemeralOwner === '0') {
-    // As consumers see it (catalog.ts): a persistent instance znode is never routed to.
-    view.error = 'persistent znode: no live session owns it, so consumers skip it (delete it as the operator)';
-    if (effective.instance.value.version !== undefined) view.version = effective.instance.value.version;
-  } else if (effective.instance.ok) {
-    const instance = effective.instance.value;
+  if (verdict.override && !verdict.override.ok) view.error = `override ignored: ${verdict.override.reason}`;
+  const instance = verdict.routed;
+  if (instance) {
     view.lane = instance.gray ? 'gray' : 'normal';
     if (instance.version !== undefined) view.version = instance.version;
     view.weight = instance.weight;
     const metricsPath = instance.meta.metricsPath;
     if (typeof metricsPath === 'string' && metricsPath.startsWith('/')) view.metricsPath = metricsPath;
-  } else {
-    view.error = effective.instance.reason;
-    if (typeof ownMeta.version === 'string') view.version = ownMeta.version;
+    return view;
   }
+  view.error = verdict.reason;
+  const version = verdict.effective.ok ? verdict.effective.value.version : ownMeta.version;
+  if (typeof version === 'string') view.version = version;
   return view;
 }
 

@@ -14,7 +14,7 @@ import { isValidRatio, validateConfig } from '../registry/codec';
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { isValidServiceName } from '../registry/paths';
 import type { ZkSession } from '../registry/zk-session';
-import { AddressPolicy, parseCidr } from '../registry/networks';
+import { AddressPolicy } from '../registry/networks';
 import { buildRoutingTable, isPooled, pickLane, route, type RouteDecision, type RoutingTable } from '../router';
 import { compileLanePolicy, type HashBy, type LanePolicy } from '../router/lane-policy';
 import { DEFAULT_LANE_HEADER, type Instance, type Lane, type LaneRule } from '../types';
@@ -150,12 +150,6 @@ export class GrayConsumer extends EventEmitter {
     this.localHashBy = options.hashBy;
     this.localPolicy = compileLanePolicy(this.localRules, this.localHashBy);
     this.outlier = resolveOutlierOptions(options.outlier);
-    if (options.allowedNetworks !== undefined) {
-      const bad = Array.isArray(options.allowedNetworks) ? options.allowedNetworks.find((network) => parseCidr(network) === undefined) : options.allowedNetworks;
-      if (bad !== undefined || !Array.isArray(options.allowedNetworks)) {
-        throw new InvalidOptionError('allowedNetworks', `expected an array of CIDRs such as '10.0.0.0/8' or 'fd00::/8', got ${JSON.stringify(bad)}`);
-      }
-    }
     const addresses = new AddressPolicy(options.allowedNetworks);
     this.session = this.connection.openSession();
     this.catalog = new RegistryCatalog({ session: this.session, root: this.connection.root, logger: this.connection.logger, addresses });

@@ -9,7 +9,7 @@
 import { isIP } from 'node:net';
 import { domainToASCII, domainToUnicode } from 'node:url';
 import type { Instance, InstanceMeta, InstanceOverride, LaneRule, ServiceConfig } from '../types';
-import { parseCidr } from './networks';
+import { parseNetworks } from './networks';
 
 /** Larger znode data is refused: metadata is a handful of fields, and ZooKeeper itself caps data at 1 MiB. */
 export const MAX_DATA_BYTES = 16 * 1024;
@@ -125,15 +125,24 @@ export function parseInstanceId(id: string): Decoded<{ host: string; port: numbe
 }
 
 function parseJsonObject(data: Buffer | string | null | undefined): Decoded<Record<string, unknown>> {
+  const json = parseJson(data);
+  return json.ok ? checkJsonObject(json.value) : json;
+}
+
+/** Znode data as JSON, within the size limit. */
+function parseJson(data: Buffer | string | null | undefined): Decoded<unknown> {
   if (data === null || data === undefined || data.length === 0) return { ok: false, reason: 'no data' };
   const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
   if (size > MAX_DATA_BYTES) return { ok: false, reason: `data is ${size} bytes, over the ${MAX_DATA_BYTES}-byte limit` };
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(data.toString());
+    return { ok: true, value: JSON.parse(data.toString()) };
   } catch (error) {
     return { ok: false, reason: `data is not JSON (${(error as Error).message})` };
   }
+}
+
+/** A parsed JSON value as graykit's znodes hold it: an object, not nested too deep. */
+function checkJsonObject(parsed: unknown): Decoded<Record<string, unknown>> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { ok: false, reason: 'data is not a JSON object' };
   }
@@ -247,7 +256,6 @@ const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
 export const MAX_RULES = 32;
 export const MAX_PATTERN_LENGTH = 256;
 const CONFIG_FIELDS = new Set(['ratio', 'laneHeader', 'rules', 'hashBy', 'fallback', 'allowedNetworks']);
-const MAX_NETWORKS = 64;
 
 function decodeRule(rule: unknown, index: number): Decoded<LaneRule> {
   const at = `rules[${index}]`;
@@ -304,11 +312,9 @@ export function validateConfig(value: unknown): Decoded<ServiceConfig> {
     config.fallback = input.fallback;
   }
   if (input.allowedNetworks !== undefined) {
-    const networks = input.allowedNetworks;
-    if (!Array.isArray(networks) || networks.length > MAX_NETWORKS) return { ok: false, reason: `"allowedNetworks" is not an array of at most ${MAX_NETWORKS} CIDRs` };
-    const bad = networks.find((network) => parseCidr(network) === undefined);
-    if (bad !== undefined) return { ok: false, reason: `"allowedNetworks" holds ${describe(bad)}, not a CIDR such as 10.0.0.0/8 or fd00::/8` };
-    config.allowedNetworks = [...(networks as string[])];
+    const networks = parseNetworks(input.allowedNetworks);
+    if (!networks.ok) return networks;
+    config.allowedNetworks = [...(input.allowedNetworks as string[])];
   }
   if (input.rules !== undefined) {
     if (!Array.isArray(input.rules)) return { ok: false, reason: '"rules" is not an array' };
@@ -326,10 +332,19 @@ export function validateConfig(value: unknown): Decoded<ServiceConfig> {
 
 /** Decodes a service config znode; empty data is an empty config. */
 export function decodeConfig(data: Buffer | string | null | undefined): Decoded<ServiceConfig> {
-  if (data === null || data === undefined || data.length === 0) return { ok: true, value: {} };
-  const json = parseJsonObject(data);
-  if (!json.ok) return json;
-  return validateConfig(json.value);
+  return decodeConfigDocument(data).config;
+}
+
+/**
+ * A config znode's data parsed once: the document as written (null when it is not JSON, {} when empty) and the
+ * config it is, or why consumers ignore it.
+ */
+export function decodeConfigDocument(data: Buffer | string | null | undefined): { document: unknown; config: Decoded<ServiceConfig> } {
+  if (data === null || data === undefined || data.length === 0) return { document: {}, config: { ok: true, value: {} } };
+  const json = parseJson(data);
+  if (!json.ok) return { document: null, config: json };
+  const object = checkJsonObject(json.value);
+  return { document: json.value, config: object.ok ? validateConfig(object.value) : object };
 }
 
 export function encodeConfig(config: ServiceConfig): string {

@@ -13,6 +13,7 @@
  * Pure; built on Node's own net.BlockList.
  */
 import { BlockList, isIP } from 'node:net';
+import { InvalidOptionError } from '../errors';
 
 export interface Cidr {
   address: string;
@@ -35,13 +36,36 @@ export function parseCidr(text: unknown): Cidr | undefined {
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
+/** The most networks one allow-list holds, the consumer's option and a config document's alike. */
+export const MAX_NETWORKS = 64;
+
+/**
+ * The one check of an allow-list (the consumer's `allowedNetworks` option, a config document's field): an array of
+ * at most MAX_NETWORKS CIDRs. The reason names the field (`field`) and the entry at fault.
+ */
+export function parseNetworks(value: unknown, field = 'allowedNetworks'): { ok: true; value: readonly Cidr[] } | { ok: false; reason: string } {
+  if (!Array.isArray(value) || value.length > MAX_NETWORKS) return { ok: false, reason: `"${field}" is not an array of at most ${MAX_NETWORKS} CIDRs` };
+  const cidrs: Cidr[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const cidr = parseCidr(value[i]);
+    if (!cidr) return { ok: false, reason: `"${field}[${i}]" is not a CIDR such as 10.0.0.0/8 or fd00::/8` };
+    cidrs.push(cidr);
+  }
+  return { ok: true, value: cidrs };
+}
+
 function blockListOf(cidrs: readonly Cidr[]): BlockList {
   const list = new BlockList();
   for (const cidr of cidrs) list.addSubnet(cidr.address, cidr.prefix, cidr.family);
   return list;
 }
 
-const SPECIAL = blockListOf(['169.254.0.0/16', 'fe80::/10', '0.0.0.0/32', '::/128'].map((text) => parseCidr(text) as Cidr));
+const SPECIAL = blockListOf([
+  { address: '169.254.0.0', prefix: 16, family: 'ipv4' },
+  { address: 'fe80::', prefix: 10, family: 'ipv6' },
+  { address: '0.0.0.0', prefix: 32, family: 'ipv4' },
+  { address: '::', prefix: 128, family: 'ipv6' },
+]);
 
 /** An IPv4-mapped IPv6 address (`::ffff:169.254.169.254`) checked as the IPv4 address it reaches. */
 function normalise(host: string): { address: string; family: 'ipv4' | 'ipv6' } | undefined {
@@ -57,16 +81,26 @@ const configLists = new WeakMap<readonly string[], BlockList>();
 
 function configList(networks: readonly string[]): BlockList {
   let list = configLists.get(networks);
-  if (!list) configLists.set(networks, (list = blockListOf(networks.map((text) => parseCidr(text) as Cidr))));
+  if (!list) {
+    // The codec let only valid lists into a config; were one not, an empty list refuses every host (fail closed).
+    const parsed = parseNetworks(networks);
+    configLists.set(networks, (list = blockListOf(parsed.ok ? parsed.value : [])));
+  }
   return list;
 }
 
-/** The consumer's side of the policy: its own allow-list (the outer bound), checked once when it is created. */
+/**
+ * The consumer's side of the policy: its own allow-list (the outer bound), checked once when it is created
+ * (InvalidOptionError for a list that is not one).
+ */
 export class AddressPolicy {
   private readonly own?: BlockList;
 
   constructor(readonly allowedNetworks?: readonly string[]) {
-    if (allowedNetworks) this.own = blockListOf(allowedNetworks.map((text) => parseCidr(text) as Cidr));
+    if (allowedNetworks === undefined) return;
+    const parsed = parseNetworks(allowedNetworks);
+    if (!parsed.ok) throw new InvalidOptionError('allowedNetworks', parsed.reason);
+    this.own = blockListOf(parsed.value);
   }
 
   /**

@@ -27,12 +27,12 @@ function countReads(session: ZkSession): { counts: Map<string, number>; inFlight
   return { counts, inFlight: () => pending };
 }
 
-/** Counts the catalog's periodic retry ticks (its private `retryStale(true)`), calling the real method. */
+/** Counts the registry mirror's periodic retry ticks (its private `retryStale(true)`), calling the real method. */
 function countTicks(consumer: GrayConsumer): () => number {
-  const catalog = (consumer as unknown as { catalog: { retryStale(tick: boolean): void } }).catalog;
-  const real = catalog.retryStale.bind(catalog);
+  const mirror = (consumer as unknown as { catalog: { mirror: { retryStale(tick: boolean): void } } }).catalog.mirror;
+  const real = mirror.retryStale.bind(mirror);
   let ticks = 0;
-  catalog.retryStale = (tick: boolean) => {
+  mirror.retryStale = (tick: boolean) => {
     if (tick) ticks++;
     real(tick);
   };

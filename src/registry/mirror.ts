@@ -1,0 +1,276 @@
+/**
+ * The registry as watched: one mirror per process role, which the consumer's catalog (catalog.ts) and the console's
+ * model (console/model.ts) fold into their own views, as Curator's ServiceCache folds what CuratorCache delivers.
+ *
+ * - The list of services, read when someone wants it, and for each watched service one group of five watches
+ *   (watch.ts): its instances, their overrides, its config, its rollout document and the rollout's lease.
+ * - A lost connection keeps everything as it was; the same session's watches come back by themselves. A new session
+ *   (after expiry) forgets every watch and re-reads everything, keeping the last values meanwhile. Reads that fail
+ *   are retried on a short tick, for what is stale only.
+ * - Each znode is decoded once, and again only when it changed: the config document (its regular expressions
+ *   compiled once per version), and one verdict per instance (verdict.ts) given the config's `allowedNetworks`.
+ *
+ * Events: `change` (service: string, part: MirrorPart) after a watched part of a service changed; `loaded`
+ * (service) once a load left every part of a service read (a part's `change` may come before, when its reader
+ * judged it alone); `services` (names: string[], skipped: string[])
+ * when the list of services was read (skipped: znode names that are not service names).
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger, ServiceConfig } from '../types';
+import { decodeConfigDocument, type Decoded } from './codec';
+import { AddressPolicy } from './networks';
+import { configPath, instancePath, instancesPath, isValidServiceName, overridesPath, rolloutLeasePath, rolloutPath, servicesPath } from './paths';
+import { judgeInstance, type InstanceVerdict } from './verdict';
+import { ChildrenWatch, DirectoryWatch, NodeWatch, type NodeValue, type WatchHooks } from './watch';
+import type { ZkSession } from './zk-session';
+
+/** What of a service changed. */
+export type MirrorPart = 'instances' | 'overrides' | 'config' | 'rollout' | 'lease';
+
+/** The session a mirror needs: the watch reads and the connection events. */
+export type MirrorSession = Pick<ZkSession, 'getChildren' | 'getData' | 'exists' | 'connected' | 'on' | 'off'>;
+
+/** A service's config znode, decoded once per version. */
+export interface ConfigRead {
+  /** The znode as read; null when it does not exist. */
+  readonly value: NodeValue | null;
+  /** The document as written (parsed), null when the znode does not exist or is not JSON. */
+  readonly document: unknown;
+  /** This version's config, or why consumers ignore it. */
+  readonly decoded: Decoded<ServiceConfig>;
+  /** What consumers route by: the last valid config read ({} when none). Frozen; the same object until it changes. */
+  readonly config: Readonly<ServiceConfig>;
+}
+
+/** How often reads that failed (connection loss, timeouts) are retried: never in a tight loop. */
+const RETRY_MS = 500;
+const EMPTY_CONFIG: Readonly<ServiceConfig> = Object.freeze({});
+
+/** Two reads of a znode that decode the same: the same read, or the same version of the same znode with the same bytes. */
+function sameRead(a: NodeValue | null | undefined, b: NodeValue | null | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  const same = a.stat.version === b.stat.version && a.stat.ctime.getTime() === b.stat.ctime.getTime() && a.stat.ephemeralOwner === b.stat.ephemeralOwner;
+  return same && (a.data === b.data || (a.data !== null && b.data !== null && a.data.equals(b.data)));
+}
+
+function byId(a: InstanceVerdict, b: InstanceVerdict): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+interface Judged {
+  own: NodeValue;
+  override: NodeValue | undefined;
+  networks: readonly string[] | undefined;
+  verdict: InstanceVerdict;
+}
+
+/** One watched service: its five watches and what was decoded of them. */
+export class MirroredService {
+  readonly instances: DirectoryWatch;
+  readonly overrides: DirectoryWatch;
+  readonly config: NodeWatch;
+  readonly rollout: NodeWatch;
+  readonly lease: NodeWatch;
+  private configCache?: ConfigRead;
+  private lastValid = EMPTY_CONFIG;
+  private judged = new Map<string, Judged>();
+  private verdictList?: readonly InstanceVerdict[];
+
+  constructor(
+    readonly name: string,
+    session: MirrorSession,
+    private readonly root: string,
+    private readonly addresses: AddressPolicy,
+    hooks: (part: MirrorPart) => WatchHooks,
+  ) {
+    this.instances = new DirectoryWatch(session, instancesPath(root, name), hooks('instances'));
+    this.overrides = new DirectoryWatch(session, overridesPath(root, name), hooks('overrides'));
+    this.config = new NodeWatch(session, configPath(root, name), hooks('config'));
+    this.rollout = new NodeWatch(session, rolloutPath(root, name), hooks('rollout'));
+    this.lease = new NodeWatch(session, rolloutLeasePath(root, name), hooks('lease'));
+  }
+
+  get parts(): Array<DirectoryWatch | NodeWatch> {
+    return [this.instances, this.overrides, this.config, this.rollout, this.lease];
+  }
+
+  /** Every part read at least once since the last new session. */
+  get loaded(): boolean {
+    return this.parts.every((part) => part.loaded);
+  }
+
+  /** The config znode as last read, decoded once per version. */
+  get configRead(): ConfigRead {
+    const value = this.config.value;
+    if (this.configCache && sameRead(this.configCache.value, value)) return this.configCache;
+    const { document, config: decoded } = value ? decodeConfigDocument(value.data) : { document: null, config: { ok: true as const, value: {} } };
+    if (decoded.ok) this.lastValid = Object.freeze(decoded.value);
+    this.configCache = { value, document, decoded, config: this.lastValid };
+    return this.configCache;
+  }
+
+  /** Every instance's verdict, sorted by id; an instance whose znodes and config did not change keeps its verdict. */
+  verdicts(): readonly InstanceVerdict[] {
+    if (this.verdictList) return this.verdictList;
+    const networks = this.configRead.config.allowedNetworks;
+    const judged = new Map<string, Judged>();
+    const list: InstanceVerdict[] = [];
+    for (const [id, own] of this.instances.entries) {
+      const override = this.overrides.entries.get(id);
+      const prior = this.judged.get(id);
+      const unchanged = prior && prior.networks === networks && sameRead(prior.own, own) && sameRead(prior.override, override);
+      const verdict = unchanged ? prior.verdict : judgeInstance(instancePath(this.root, this.name, id), id, own, override, { policy: this.addresses, configNetworks: networks });
+      judged.set(id, { own, override, networks, verdict });
+      list.push(verdict);
+    }
+    list.sort(byId);
+    this.judged = judged;
+    this.verdictList = Object.freeze(list);
+    return this.verdictList;
+  }
+
+  /** After a change of `part`: what was derived of it is derived again (the config at once: see RegistryMirror). */
+  changed(part: MirrorPart): void {
+    if (part === 'config') void this.configRead;
+    if (part === 'config' || part === 'instances' || part === 'overrides') this.verdictList = undefined;
+  }
+
+  /** A new session: every watch is gone. What was read stays until the next read replaces it. */
+  reset(): void {
+    for (const part of this.parts) part.reset();
+  }
+
+  /**
+   * Re-reads what is stale (all of it at first). `skipInFlight`: leave a part whose read is in flight alone instead
+   * of queueing another read behind it — from the periodic retry, a read in flight is slow, not failed, and queueing
+   * a second one behind it read every directory of a slow first load twice.
+   */
+  reloadStale(skipInFlight: boolean): Promise<unknown> {
+    return Promise.all(this.parts.filter((part) => part.stale && !(skipInFlight && part.reading)).map((part) => part.reload()));
+  }
+}
+
+export interface RegistryMirrorOptions {
+  session: MirrorSession;
+  root: string;
+  logger: Logger;
+  /** Which instance hosts may be routed to. Default: any but link-local and unspecified addresses. */
+  addresses?: AddressPolicy;
+  /** Prefix of the mirror's debug lines (`console: `). */
+  label?: string;
+}
+
+export class RegistryMirror extends EventEmitter {
+  readonly root: string;
+  private readonly session: MirrorSession;
+  private readonly logger: Logger;
+  private readonly addresses: AddressPolicy;
+  private readonly label: string;
+  private readonly services = new Map<string, MirroredService>();
+  private readonly serviceList: ChildrenWatch;
+  private listWanted = false;
+  private closed = false;
+  private readonly retryTimer: NodeJS.Timeout;
+  private readonly onConnectedListener = (newSession?: boolean) => this.onConnected(newSession === true);
+
+  constructor(options: RegistryMirrorOptions) {
+    super();
+    this.session = options.session;
+    this.root = options.root;
+    this.logger = options.logger;
+    this.addresses = options.addresses ?? new AddressPolicy();
+    this.label = options.label ?? '';
+    const listPath = servicesPath(this.root);
+    this.serviceList = new ChildrenWatch(this.session, listPath, {
+      isCurrent: () => !this.closed,
+      onChange: () => this.onServiceList(),
+      onError: (error) => this.logger.debug(`${this.label}reading ${listPath} failed, will retry: ${error.message}`),
+    });
+    this.session.on('connected', this.onConnectedListener);
+    if (this.session.connected) this.onConnected(true);
+    this.retryTimer = setInterval(() => this.retryStale(true), RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  /** The services znode's path. */
+  get listPath(): string {
+    return this.serviceList.path;
+  }
+
+  /** Reads the list of services from now on (idempotent); `services` follows each read. */
+  watchList(): void {
+    this.listWanted = true;
+    if (!this.closed && this.session.connected && this.serviceList.stale) void this.serviceList.reload();
+  }
+
+  /** Starts watching a service (idempotent) and returns it. */
+  watch(name: string): MirroredService {
+    const existing = this.services.get(name);
+    if (existing) return existing;
+    const service: MirroredService = new MirroredService(name, this.session, this.root, this.addresses, (part) => ({
+      isCurrent: () => !this.closed && this.services.get(name) === service,
+      onChange: () => {
+        service.changed(part);
+        this.emit('change', name, part);
+      },
+      onError: (error) => this.logger.debug(`${this.label}reading service "${name}" failed, will retry: ${error.message}`),
+    }));
+    this.services.set(name, service);
+    if (!this.closed && this.session.connected) void this.load(service, false);
+    return service;
+  }
+
+  /** Stops watching a service; late answers of its reads are dropped. */
+  unwatch(name: string): void {
+    const service = this.services.get(name);
+    if (!service) return;
+    this.services.delete(name);
+    service.reset();
+  }
+
+  /** A watched service, or undefined. */
+  service(name: string): MirroredService | undefined {
+    return this.services.get(name);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.retryTimer);
+    this.session.off('connected', this.onConnectedListener);
+    this.services.clear();
+    this.removeAllListeners();
+  }
+
+  private onConnected(newSession: boolean): void {
+    if (this.closed) return;
+    if (newSession) {
+      // Watches died with the old session: re-arm everything from scratch, keeping what was read meanwhile.
+      this.serviceList.reset();
+      for (const service of this.services.values()) service.reset();
+    }
+    this.retryStale(false);
+  }
+
+  /** Re-reads what is stale; from the periodic tick, reads in flight are left to finish (MirroredService.reloadStale). */
+  private retryStale(tick: boolean): void {
+    if (this.closed || !this.session.connected) return;
+    if (this.listWanted && this.serviceList.stale && !(tick && this.serviceList.reading)) void this.serviceList.reload();
+    for (const service of this.services.values()) void this.load(service, tick);
+  }
+
+  /** Reads what is stale of a service; `loaded` when that completed its first read (or its first after a new session). */
+  private async load(service: MirroredService, skipInFlight: boolean): Promise<void> {
+    const before = service.loaded;
+    await service.reloadStale(skipInFlight);
+    if (!before && service.loaded && !this.closed && this.services.get(service.name) === service) this.emit('loaded', service.name);
+  }
+
+  private onServiceList(): void {
+    const names: string[] = [];
+    const skipped: string[] = [];
+    for (const name of this.serviceList.names) (isValidServiceName(name) ? names : skipped).push(name);
+    this.emit('services', names, skipped);
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The registry mirror (src/registry/mirror.ts) and the one instance verdict (src/registry/verdict.ts) over the
+ * in-memory ZooKeeper double, without a server: the watch group of a service, each znode decoded once per version,
+ * one verdict per instance with its reason, the service list, a new session, and the one allow-list check.
+ */
+import { silentLogger } from '../../src/logger';
+import { RegistryCatalog } from '../../src/registry/catalog';
+import { RegistryMirror, type MirrorPart } from '../../src/registry/mirror';
+import { AddressPolicy, MAX_NETWORKS, parseNetworks } from '../../src/registry/networks';
+import { isLiveInstance, judgeInstance, PERSISTENT_INSTANCE } from '../../src/registry/verdict';
+import { FakeZooKeeper, fakeSession } from '../support/fake-zookeeper';
+
+const service = '/g/services/demo';
+const LIVE = '0x1';
+
+/** Lets every pending read and watch callback run (the double answers on microtasks). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+function registry(): FakeZooKeeper {
+  const zk = new FakeZooKeeper();
+  for (const path of ['/g', '/g/services', service, `${service}/instances`, `${service}/overrides`]) zk.set(path, '');
+  zk.set(`${service}/config`, '{"ratio":30}');
+  return zk;
+}
+
+function start(zk: FakeZooKeeper, addresses?: AddressPolicy) {
+  const session = fakeSession(zk);
+  const mirror = new RegistryMirror({ session: session as never, root: '/g', logger: silentLogger, addresses });
+  const changes: Array<[string, MirrorPart]> = [];
+  const loaded: string[] = [];
+  mirror.on('change', (name: string, part: MirrorPart) => changes.push([name, part]));
+  mirror.on('loaded', (name: string) => loaded.push(name));
+  return { session, mirror, changes, loaded };
+}
+
+const instance = (gray: boolean, extra: Record<string, unknown> = {}) => JSON.stringify({ gray, version: gray ? 'v2' : 'v1', ...extra });
+
+describe('RegistryMirror: one watch group per service', () => {
+  test('reads the five parts of a service once, announces it loaded once, and follows each change by its part', async () => {
+    const zk = registry();
+    zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
+    const { mirror, changes, loaded } = start(zk);
+    const demo = mirror.watch('demo');
+    expect(mirror.watch('demo')).toBe(demo); // idempotent
+    await settle();
+    expect(demo.loaded).toBe(true);
+    expect(loaded).toEqual(['demo']);
+    expect(new Set(zk.reads.filter((read) => read.watched).map((read) => read.path))).toEqual(
+      new Set([`${service}/instances`, `${service}/instances/10.0.0.1:80`, `${service}/overrides`, `${service}/config`, `${service}/rollout`, `${service}/rollout/lease`]),
+    );
+    changes.length = 0;
+    zk.set(`${service}/config`, '{"ratio":60}');
+    zk.set(`${service}/instances/10.0.0.2:80`, instance(true), LIVE);
+    zk.set(`${service}/rollout/lease`, '{}');
+    await settle();
+    expect(changes.map(([, part]) => part).sort()).toEqual(['config', 'instances', 'lease']);
+    expect(demo.configRead.config.ratio).toBe(60);
+    expect(demo.verdicts().map((verdict) => verdict.id)).toEqual(['10.0.0.1:80', '10.0.0.2:80']);
+    expect(loaded).toEqual(['demo']); // ticks and changes are not loads
+    mirror.close();
+  });
+
+  test('a new session re-reads every part and announces the service loaded again; unwatch drops late answers', async () => {
+    const zk = registry();
+    const { session, mirror, loaded, changes } = start(zk);
+    mirror.watch('demo');
+    await settle();
+    const held = zk.hold('getData', `${service}/config`);
+    zk.expireSession();
+    session.emit('connected', true);
+    await held.made;
+    expect(mirror.service('demo')?.loaded).toBe(false);
+    held.release();
+    await settle();
+    expect(loaded).toEqual(['demo', 'demo']);
+    const late = zk.hold('getData', `${service}/config`);
+    zk.set(`${service}/config`, '{"ratio":1}');
+    await late.made;
+    mirror.unwatch('demo');
+    changes.length = 0;
+    late.release();
+    await settle();
+    expect(changes).toEqual([]);
+    expect(mirror.service('demo')).toBeUndefined();
+    mirror.close();
+  });
+
+  test('the service list is read only when wanted, names that are no service names are set apart', async () => {
+    const zk = registry();
+    zk.set('/g/services/not a name', '');
+    const { mirror } = start(zk);
+    const lists: Array<[string[], string[]]> = [];
+    mirror.on('services', (names: string[], skipped: string[]) => lists.push([names, skipped]));
+    await settle();
+    expect(zk.reads.some((read) => read.path === '/g/services')).toBe(false);
+    mirror.watchList();
+    await settle();
+    expect(lists).toEqual([[['demo'], ['not a name']]]);
+    zk.set('/g/services/other', '');
+    await settle();
+    expect(lists[1]).toEqual([['demo', 'other'], ['not a name']]);
+    mirror.close();
+  });
+});
+
+describe('RegistryMirror: each znode decoded once per version', () => {
+  test('the config is decoded once: unrelated changes keep the same read and the same config object', async () => {
+    const zk = registry();
+    zk.set(`${service}/config`, JSON.stringify({ ratio: 30, rules: [{ header: 'x-user', matches: '^beta-', lane: 'gray' }] }));
+    const { session, mirror } = start(zk);
+    const demo = mirror.watch('demo');
+    await settle();
+    const first = demo.configRead;
+    expect(first.document).toEqual({ ratio: 30, rules: [{ header: 'x-user', matches: '^beta-', lane: 'gray' }] });
+    zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
+    await settle();
+    expect(demo.configRead).toBe(first);
+    // The same version read again (a new session re-reads it): still the same decoding.
+    zk.expireSession();
+    session.emit('connected', true);
+    await settle();
+    expect(demo.config.value).not.toBe(first.value);
+    expect(demo.configRead).toBe(first);
+    zk.set(`${service}/config`, '{"ratio":40}');
+    await settle();
+    expect(demo.configRead).not.toBe(first);
+    expect(demo.configRead.config).toEqual({ ratio: 40 });
+    expect(Object.isFrozen(demo.configRead.config)).toBe(true);
+    mirror.close();
+  });
+
+  test('an invalid config keeps the last valid one and says why; an absent one is {} at version -1 for the view', async () => {
+    const zk = registry();
+    const { mirror } = start(zk);
+    const demo = mirror.watch('demo');
+    await settle();
+    const valid = demo.configRead.config;
+    zk.set(`${service}/config`, '{"ratio":"lots"}');
+    await settle();
+    expect(demo.configRead.decoded).toEqual({ ok: false, reason: expect.stringContaining('"ratio"') });
+    expect(demo.configRead.document).toEqual({ ratio: 'lots' });
+    expect(demo.configRead.config).toBe(valid);
+    zk.set(`${service}/config`, 'not json');
+    await settle();
+    expect(demo.configRead.document).toBeNull();
+    expect(demo.configRead.config).toBe(valid);
+    zk.remove(`${service}/config`);
+    await settle();
+    expect(demo.configRead.value).toBeNull();
+    expect(demo.configRead.config).toEqual({});
+    mirror.close();
+  });
+
+  test('an instance keeps its verdict object until its znode, its override or the config\'s networks change', async () => {
+    const zk = registry();
+    zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
+    zk.set(`${service}/instances/10.0.0.2:80`, instance(true), LIVE);
+    const { mirror } = start(zk);
+    const demo = mirror.watch('demo');
+    await settle();
+    const [one, two] = demo.verdicts();
+    expect(demo.verdicts()).toBe(demo.verdicts());
+    zk.set(`${service}/instances/10.0.0.2:80`, instance(true, { weight: 5 }));
+    await settle();
+    expect(demo.verdicts()[0]).toBe(one);
+    expect(demo.verdicts()[1]).not.toBe(two);
+    expect(demo.verdicts()[1].routed?.weight).toBe(5);
+    zk.set(`${service}/overrides/10.0.0.1:80`, '{"gray":true}');
+    await settle();
+    expect(demo.verdicts()[0]).not.toBe(one);
+    expect(demo.verdicts()[0].routed?.gray).toBe(true);
+    const overridden = demo.verdicts()[0];
+    zk.set(`${service}/config`, '{"ratio":30,"allowedNetworks":["10.0.0.2/32"]}');
+    await settle();
+    expect(demo.verdicts()[0]).not.toBe(overridden);
+    expect(demo.verdicts()[0].routed).toBeUndefined();
+    expect(demo.verdicts()[0].reason).toMatch(/outside the service config's allowedNetworks \(10\.0\.0\.2\/32\)/);
+    mirror.close();
+  });
+});
+
+describe('the instance verdict: one rule, one reason', () => {
+  const stat = (ephemeralOwner: string) => ({ version: 0, aversion: 0, ephemeralOwner, numChildren: 0, mtime: new Date(0), ctime: new Date(5) });
+  const read = (data: string, owner = LIVE) => ({ data: Buffer.from(data), stat: stat(owner) });
+  const path = `${service}/instances/10.0.0.1:80`;
+
+  test.each([
+    ['a live valid instance is routed', read(instance(true)), undefined, undefined, undefined],
+    ['own data that is not JSON', read('{'), undefined, undefined, /data is not JSON/],
+    ['own data with a bad gray flag', read('{"gray":"maybe"}'), undefined, undefined, /"gray" is "maybe"/],
+    ['a persistent znode, however valid', read(instance(false), '0'), undefined, undefined, /^persistent znode: no live session owns it/],
+    ['an invalid override is ignored: the own data routes', read(instance(false)), read('{"weight":-1}'), undefined, undefined],
+    ['a link-local host', { ...read(instance(false)) }, undefined, { policy: new AddressPolicy(), host: '169.254.169.254' }, /link-local/],
+  ])('%s', (_name, own, override, address, reason) => {
+    const id = address?.host ? `${address.host}:80` : '10.0.0.1:80';
+    const verdict = judgeInstance(path, id, own, override, address ? { policy: address.policy } : { policy: new AddressPolicy() });
+    if (reason === undefined) {
+      expect(verdict.reason).toBeUndefined();
+      expect(verdict.routed?.id).toBe(id);
+    } else {
+      expect(verdict.routed).toBeUndefined();
+      expect(verdict.reason).toMatch(reason);
+    }
+    expect(verdict.since).toEqual(new Date(5));
+  });
+
+  test('the persistent rule has one message, and the catalog skips such an instance with it', async () => {
+    expect(isLiveInstance({ ephemeralOwner: '0' })).toBe(false);
+    expect(isLiveInstance({ ephemeralOwner: LIVE })).toBe(true);
+    const zk = registry();
+    zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
+    zk.set(`${service}/instances/10.0.0.9:80`, instance(false), '0');
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (line: string) => void warnings.push(line) };
+    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger });
+    catalog.watch('demo');
+    await settle();
+    expect(catalog.snapshot('demo')?.instances.map((i) => i.id)).toEqual(['10.0.0.1:80']);
+    expect(warnings).toEqual([`service "demo": skipping instance ${service}/instances/10.0.0.9:80: ${PERSISTENT_INSTANCE}`]);
+    catalog.close();
+  });
+
+  test('the catalog\'s snapshots share the config object until the config changes', async () => {
+    const zk = registry();
+    zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
+    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger: silentLogger });
+    catalog.watch('demo');
+    await settle();
+    const first = catalog.snapshot('demo');
+    zk.set(`${service}/instances/10.0.0.2:80`, instance(true), LIVE);
+    await settle();
+    const second = catalog.snapshot('demo');
+    expect(second).not.toBe(first);
+    expect(second?.instances).toHaveLength(2);
+    expect(second?.config).toBe(first?.config);
+    catalog.close();
+  });
+});
+
+describe('the allow-list check (networks.ts): one validator, one cap', () => {
+  test.each([
+    [['10.0.0.0/8', 'fd00::/8', '192.0.2.1'], undefined],
+    ['10.0.0.0/8', /"allowedNetworks" is not an array of at most 64 CIDRs/],
+    [Array.from({ length: MAX_NETWORKS + 1 }, () => '10.0.0.0/8'), /at most 64/],
+    [['10.0.0.0/8', '10.0.0.0/33'], /"allowedNetworks\[1\]" is not a CIDR/],
+    [['10.0.0.0/8', 42], /"allowedNetworks\[1\]" is not a CIDR/],
+  ])('%j', (value, reason) => {
+    const parsed = parseNetworks(value);
+    if (reason === undefined) expect(parsed.ok).toBe(true);
+    else expect(parsed).toEqual({ ok: false, reason: expect.stringMatching(reason) });
+  });
+
+  test('a consumer\'s own list goes through the same check, cap included', () => {
+    expect(() => new AddressPolicy(Array.from({ length: MAX_NETWORKS + 1 }, () => '10.0.0.0/8'))).toThrow(/invalid option `allowedNetworks`.*at most 64/);
+    expect(() => new AddressPolicy(['nope'])).toThrow(/"allowedNetworks\[0\]" is not a CIDR/);
+    expect(new AddressPolicy(['10.0.0.0/8']).refusal('10.1.2.3')).toBeUndefined();
+  });
+});
