@@ -14,11 +14,10 @@
 import { randomUUID } from 'node:crypto';
 import type { GrayAdmin, ServiceStatus } from '../admin/admin';
 import { currentActor, describeActor } from '../admin/rollout-record';
-import { ConflictError, InvalidConfigError, InvalidOptionError, NotFoundError, RolloutBusyError, ZooKeeperError } from '../errors';
+import { ConflictError, InvalidConfigError, InvalidOptionError, NotFoundError, RolloutBusyError, errorKind } from '../errors';
 import { isValidServiceName } from '../registry/paths';
 import type { OnCrash, RecordedOptions, RecordedStep, RolloutActor, RolloutDocument } from '../registry/rollout-state';
 import { sleep } from '../util/time';
-import { ZK_CODES } from '../zk-codes';
 import { judge, type Verdict } from './judge';
 import { QUANTILES, type QuantileName } from './latency';
 import { scrapePrometheus } from './prometheus';
@@ -362,9 +361,8 @@ export async function rollbackVerified(admin: GrayAdmin, service: string, timeou
 
 /** A registry failure a rollout waits out (bounded) rather than ending on: the connection, not the request. */
 function isRegistryUnavailable(error: unknown): boolean {
-  if (!(error instanceof ZooKeeperError) || error.code === 'ERR_GRAYKIT_ACCESS_DENIED') return false;
-  const transient: number[] = [ZK_CODES.CONNECTIONLOSS, ZK_CODES.OPERATIONTIMEOUT, ZK_CODES.INVALIDSTATE, ZK_CODES.SESSIONEXPIRED];
-  return error.operation === 'connect' || transient.includes(error.zkCode);
+  const kind = errorKind(error);
+  return kind === 'unreachable' || kind === 'sessionExpired';
 }
 
 /** What one step ended with: the next step may begin, or the rollout is over with this report. */
