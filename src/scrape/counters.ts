@@ -124,6 +124,12 @@ export class CounterFold {
     const lanes: Record<Lane, LaneIncrease> = { gray: emptyIncrease(), normal: emptyIncrease() };
     const baseline = this.reads++ === 0;
     const stale = this.options.staleAfterMs === undefined ? -Infinity : at - this.options.staleAfterMs;
+    this.foldProviders(read, at, stale, baseline, lanes);
+    this.foldConsumers(read, baseline, lanes);
+    return lanes;
+  }
+
+  private foldProviders(read: MetricsRead, at: number, stale: number, baseline: boolean, lanes: Record<Lane, LaneIncrease>): void {
     for (const [id, lane] of read.lanes) {
       if (!this.listed.has(id)) this.listed.set(id, { read: this.reads - 1, at });
       const current = read.providers.get(id);
@@ -143,6 +149,9 @@ export class CounterFold {
       if (listed.read > 0 && listed.at >= stale) addIncrease(lanes[lane], undefined, current);
     }
     for (const [id, { at: readAt }] of this.previous) if (readAt < stale) this.previous.delete(id);
+  }
+
+  private foldConsumers(read: MetricsRead, baseline: boolean, lanes: Record<Lane, LaneIncrease>): void {
     for (const [url, series] of read.consumers) {
       const firstRead = !this.knownConsumers.has(url);
       this.knownConsumers.add(url);
@@ -154,6 +163,5 @@ export class CounterFold {
         lanes[read.lanes.get(instance) ?? lane].connectionErrors += increase(previous ?? 0, value);
       }
     }
-    return lanes;
   }
 }
