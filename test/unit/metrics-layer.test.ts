@@ -2,11 +2,15 @@
  * The rollout and the console count through one metrics layer (src/scrape/): fed the same pages, they give the same
  * numbers — across a counter reset, a missing histogram bucket, and an instance that appears between reads.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { InstanceStatus } from '../../src/admin/admin';
 import { ChartFold, type MetricsPoint } from '../../src/console/lane-metrics';
-import { StepCounter, type LaneStats, type Scrape } from '../../src/rollout/scrape';
+import { StepCounter, scrapeAll, type LaneStats, type Scrape } from '../../src/rollout/scrape';
 import { CounterFold, consumerConnectionErrors, providerCounts } from '../../src/scrape/counters';
 import { parseExposition } from '../../src/scrape/exposition';
 import { histogramQuantile, parseLe } from '../../src/scrape/histogram';
+import { MAX_PAGE_BYTES } from '../../src/scrape/page';
 import type { Lane } from '../../src/types';
 
 const SERVICE = 'demo';
@@ -164,5 +168,39 @@ describe('one metrics layer: the rollout and the console count alike', () => {
     fold.observe({ lanes, providers: new Map(), consumers: new Map() }, 1000);
     expect(fold.observe({ lanes, providers: new Map([['a', counts(900)]]), consumers: new Map() }, 5000).normal.requests).toBe(0);
     expect(fold.observe({ lanes, providers: new Map([['a', counts(950)]]), consumers: new Map() }, 6000).normal.requests).toBe(50);
+  });
+});
+
+describe('the rollout reads metrics pages with the limits (real HTTP server on 127.0.0.1)', () => {
+  let server: Server;
+  let port: number;
+  const page = providerPage({ '2xx': 7 }, { '+Inf': 7 });
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/ok') res.end(page);
+      else if (req.url === '/redirect') res.writeHead(302, { Location: '/ok' }).end();
+      else if (req.url === '/huge') res.end(Buffer.alloc(MAX_PAGE_BYTES + 1024, 0x23)); // '#': comment lines
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const instance = (id: string, gray: boolean, metricsPath: string) =>
+    ({ id, path: `/graykit/services/${SERVICE}/instances/${id}`, since: new Date(), effective: { host: '127.0.0.1', port, gray, meta: { metricsPath } } }) as unknown as InstanceStatus;
+
+  test('a redirect and a page over 4 MiB are unavailable, never followed or read whole', async () => {
+    const scrape = await scrapeAll(SERVICE, [instance('a', true, '/ok'), instance('b', true, '/redirect'), instance('c', false, '/huge')], [], 3000);
+    expect(scrape.providers.get('a')).toMatchObject({ requests: 7 });
+    expect(scrape.providers.has('b')).toBe(false);
+    expect(scrape.providers.has('c')).toBe(false);
+    expect(scrape.grayUnavailable).toEqual([expect.stringMatching(/^b: http:\/\/127\.0\.0\.1:\d+\/redirect: /)]);
+    expect(scrape.normalUnavailable).toEqual([expect.stringMatching(new RegExp(`^c: .*/huge: page over ${MAX_PAGE_BYTES} bytes$`))]);
   });
 });
