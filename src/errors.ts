@@ -68,7 +68,7 @@ export class RegistryUnavailableError extends GrayKitError {
   }
 }
 
-/** A ZooKeeper operation failed; `zkCode` is ZooKeeper's own return code (ZK_CODES: -101 no node, -110 node exists). */
+/** A ZooKeeper operation failed; `zkCode` is ZooKeeper's own return code (ZK_CODES: NONODE, NODEEXISTS, …). */
 export class ZooKeeperError extends GrayKitError {
   readonly zkCode: number;
   readonly operation: string;
@@ -165,8 +165,8 @@ export class RolloutBusyError extends GrayKitError {
 }
 
 /**
- * ZooKeeper refused an operation on a znode for lack of rights (ZNOAUTH, -102: the znode's ACL does not grant the
- * session's identity the permission), or refused the session's credentials (ZAUTHFAILED, -115). `identity` is the
+ * ZooKeeper refused an operation on a znode for lack of rights (ZK_CODES.NOAUTH: the znode's ACL does not grant the
+ * session's identity the permission), or refused the session's credentials (ZK_CODES.AUTHFAILED). `identity` is the
  * digest user name the session authenticated as (never the password), undefined for an unauthenticated session.
  * A ZooKeeperError, so `zkCode`, `operation` and `path` are there too (README "Security").
  */
@@ -188,4 +188,62 @@ export class AccessDeniedError extends ZooKeeperError {
 /** True when `error` is a ZooKeeperError with the given ZooKeeper code (ZK_CODES). */
 export function isZkCode(error: unknown, code: number): boolean {
   return error instanceof ZooKeeperError && error.zkCode === code;
+}
+
+/**
+ * What an error means to whoever reports it, in one vocabulary: the CLI's exit codes, the console's HTTP statuses and
+ * the rollout's "wait out the registry" rule all read it from `errorKind`, so the same error means the same
+ * everywhere.
+ * - `unreachable`: ZooKeeper could not be reached or did not answer in time (the connection, not the request);
+ * - `sessionExpired`: the session ended (expired, or moved to another client); a new one must be made;
+ * - `accessDenied`: ZooKeeper refused the identity (an ACL, or the credentials);
+ * - `conflict`: someone else wrote first (a compare-and-set lost; a znode created or changed meanwhile);
+ * - `busy`: a rollout of the service is running or crashed: another would fight it;
+ * - `invalid`: the input is wrong (an option, a config document); nothing was written;
+ * - `notFound`: the service, instance, rollout or znode is not there;
+ * - `unknown`: anything else (a bug, an unexpected ZooKeeper answer).
+ */
+export type ErrorKind = 'unreachable' | 'sessionExpired' | 'accessDenied' | 'conflict' | 'busy' | 'invalid' | 'notFound' | 'unknown';
+
+const KIND_OF_CODE: Partial<Record<GrayKitErrorCode, ErrorKind>> = {
+  ERR_GRAYKIT_INVALID_OPTION: 'invalid',
+  ERR_GRAYKIT_INVALID_CONFIG: 'invalid',
+  ERR_GRAYKIT_REGISTRY_UNAVAILABLE: 'unreachable',
+  ERR_GRAYKIT_CONFLICT: 'conflict',
+  ERR_GRAYKIT_NOT_FOUND: 'notFound',
+  ERR_GRAYKIT_ACCESS_DENIED: 'accessDenied',
+  ERR_GRAYKIT_ROLLOUT_BUSY: 'busy',
+};
+
+const KIND_OF_ZK_CODE = new Map<number, ErrorKind>([
+  [ZK_CODES.CONNECTIONLOSS, 'unreachable'],
+  [ZK_CODES.OPERATIONTIMEOUT, 'unreachable'],
+  [ZK_CODES.INVALIDSTATE, 'unreachable'],
+  [ZK_CODES.CLOSING, 'unreachable'],
+  [ZK_CODES.SSLCONNECTIONERROR, 'unreachable'],
+  [ZK_CODES.SESSIONEXPIRED, 'sessionExpired'],
+  [ZK_CODES.SESSIONMOVED, 'sessionExpired'],
+  [ZK_CODES.NOAUTH, 'accessDenied'],
+  [ZK_CODES.AUTHFAILED, 'accessDenied'],
+  [ZK_CODES.BADVERSION, 'conflict'],
+  [ZK_CODES.NODEEXISTS, 'conflict'],
+  [ZK_CODES.NOTEMPTY, 'conflict'],
+  [ZK_CODES.NONODE, 'notFound'],
+  [ZK_CODES.BADARGUMENTS, 'invalid'],
+  [ZK_CODES.INVALIDACL, 'invalid'],
+]);
+
+/**
+ * The kind of `error` (see ErrorKind): by graykit's error code; a ZooKeeperError by its ZooKeeper code (a failed
+ * `connect` is unreachable whatever its code); an error that wraps one (`cause`) by what it wraps.
+ */
+export function errorKind(error: unknown): ErrorKind {
+  for (let depth = 0; depth < 8 && error instanceof Error; depth++, error = error.cause) {
+    if (error instanceof GrayKitError) {
+      const kind = KIND_OF_CODE[error.code];
+      if (kind) return kind;
+    }
+    if (error instanceof ZooKeeperError) return KIND_OF_ZK_CODE.get(error.zkCode) ?? (error.operation === 'connect' ? 'unreachable' : 'unknown');
+  }
+  return 'unknown';
 }

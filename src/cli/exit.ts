@@ -2,12 +2,12 @@
  * The `graykit` command's exit codes: what each command says to a script that runs it. The library reports
  * outcomes (errors with codes, rollout reports); only the command turns them into process exit codes.
  */
-import { GrayKitError, type ZooKeeperError } from '../errors';
+import { errorKind, type ErrorKind } from '../errors';
 import type { RolloutReport } from '../rollout/rollout';
 
 /** 0 done; 1 unexpected failure; 2 invalid input (nothing changed); 3 conflict (someone else wrote first, or another
  * rollout of the service is running or crashed; nothing changed); 4 service, instance or rollout not found;
- * 5 ZooKeeper unreachable; 6 access denied (README "Security"). */
+ * 5 ZooKeeper unreachable (or the session expired); 6 access denied (README "Security"). */
 export const EXIT = { OK: 0, FAILURE: 1, INVALID: 2, CONFLICT: 3, NOT_FOUND: 4, UNREACHABLE: 5, DENIED: 6 } as const;
 
 /**
@@ -18,27 +18,21 @@ export const EXIT = { OK: 0, FAILURE: 1, INVALID: 2, CONFLICT: 3, NOT_FOUND: 4, 
  */
 export const ROLLOUT_EXIT = { PROMOTED: 0, FAILURE: 1, CONFLICT: 3, ABORTED: 10, INCONCLUSIVE: 11, UNVERIFIED: 12, INTERRUPTED: 130 } as const;
 
+/** The exit code of each kind of error (errors.ts `errorKind`: the console's HTTP statuses read the same kinds). */
+export const EXIT_OF_KIND: Readonly<Record<ErrorKind, number>> = Object.freeze({
+  invalid: EXIT.INVALID,
+  conflict: EXIT.CONFLICT,
+  busy: EXIT.CONFLICT,
+  notFound: EXIT.NOT_FOUND,
+  unreachable: EXIT.UNREACHABLE,
+  sessionExpired: EXIT.UNREACHABLE,
+  accessDenied: EXIT.DENIED,
+  unknown: EXIT.FAILURE,
+});
+
 /** The exit code of an error thrown by a command. */
 export function exitCodeOf(error: unknown): number {
-  if (!(error instanceof GrayKitError)) return EXIT.FAILURE;
-  switch (error.code) {
-    case 'ERR_GRAYKIT_INVALID_OPTION':
-    case 'ERR_GRAYKIT_INVALID_CONFIG':
-      return EXIT.INVALID;
-    case 'ERR_GRAYKIT_CONFLICT':
-    case 'ERR_GRAYKIT_ROLLOUT_BUSY':
-      return EXIT.CONFLICT;
-    case 'ERR_GRAYKIT_NOT_FOUND':
-      return EXIT.NOT_FOUND;
-    case 'ERR_GRAYKIT_REGISTRY_UNAVAILABLE':
-      return EXIT.UNREACHABLE;
-    case 'ERR_GRAYKIT_ACCESS_DENIED':
-      return EXIT.DENIED;
-    case 'ERR_GRAYKIT_ZOOKEEPER':
-      return (error as ZooKeeperError).operation === 'connect' ? EXIT.UNREACHABLE : EXIT.FAILURE;
-    default:
-      return EXIT.FAILURE;
-  }
+  return EXIT_OF_KIND[errorKind(error)];
 }
 
 /** The exit code of a rollout's report (SIGTERM's 143 is the command's own: it knows which signal came). */

@@ -1,21 +1,12 @@
 /**
  * What the console's charts plot, computed from providers' metrics pages: per lane, requests per second, error
- * rate and p50/p99 latency over the last scrape interval, and the gray share of traffic. Pure.
- *
- * Counters become increases the way Prometheus's `increase()` does: a counter that went down was reset (its
- * process restarted) and counts from 0. Latency quantiles come from the increases of the latency histogram's
- * buckets, interpolated linearly inside a bucket as Prometheus's `histogram_quantile()` does.
+ * rate and p50/p99 latency over the last scrape interval, and the gray share of traffic. Counters become increases
+ * through the shared metrics layer (scrape/counters.ts), as the rollout's do; quantiles are its histogramQuantile.
+ * Pure.
  */
-import { histogramQuantile } from '../rollout/latency';
-import type { ProviderCounts } from '../rollout/scrape';
+import { CounterFold, type LaneIncrease, type MetricsRead } from '../scrape/counters';
+import { histogramQuantile } from '../scrape/histogram';
 import type { Lane } from '../types';
-
-/** A lane's increases over one interval. */
-export interface LaneIncrease {
-  requests: number;
-  errors: number;
-  buckets: Map<number, number>;
-}
 
 /** One lane at one point of a chart. */
 export interface LanePoint {
@@ -46,34 +37,18 @@ export interface MetricsPoint {
   unavailable: string[];
 }
 
-export function emptyIncrease(): LaneIncrease {
-  return { requests: 0, errors: 0, buckets: new Map() };
-}
-
-/**
- * Adds what `current` counted since `previous` to `into`. A request counter that went down means the process
- * restarted: everything `current` holds is new.
- */
-export function addIncrease(into: LaneIncrease, previous: ProviderCounts, current: ProviderCounts): void {
-  const reset = current.requests < previous.requests || current.http5xx < previous.http5xx;
-  into.requests += reset ? current.requests : current.requests - previous.requests;
-  into.errors += reset ? current.http5xx : current.http5xx - previous.http5xx;
-  for (const [le, count] of current.buckets) {
-    const before = reset ? 0 : (previous.buckets.get(le) ?? 0);
-    into.buckets.set(le, (into.buckets.get(le) ?? 0) + Math.max(0, count - before));
-  }
-}
-
 /** A lane's point from its increases over `seconds`. */
 export function lanePoint(increase: LaneIncrease, instances: number, seconds: number): LanePoint {
   const toMs = (value: number | null) => (value === null ? null : Math.round(value * 1000 * 100) / 100);
-  const requests = increase.requests;
+  // A connection error reached no provider: it counts as a request and an error of the lane it was meant for.
+  const requests = increase.requests + increase.connectionErrors;
+  const errors = increase.http5xx + increase.connectionErrors;
   return {
     instances,
     requests,
-    errors: increase.errors,
+    errors,
     rps: seconds > 0 ? requests / seconds : 0,
-    errorRate: requests > 0 ? increase.errors / requests : null,
+    errorRate: requests > 0 ? errors / requests : null,
     p50: requests > 0 ? toMs(histogramQuantile(0.5, increase.buckets)) : null,
     p99: requests > 0 ? toMs(histogramQuantile(0.99, increase.buckets)) : null,
   };
@@ -85,3 +60,35 @@ export function grayShare(gray: { requests: number }, normal: { requests: number
   return total > 0 ? gray.requests / total : null;
 }
 
+
+/** Unreadable pages listed per point (the count of the rest is given). */
+const MAX_UNAVAILABLE = 20;
+
+/**
+ * One service's reads folded into chart points: the first read is the baseline, each later one makes a point of
+ * the increases since the read before. An instance whose last read is older than 2.5 intervals is read afresh: its
+ * increase would span several intervals.
+ */
+export class ChartFold {
+  private readonly fold: CounterFold;
+  private lastAt?: number;
+
+  constructor(intervalMs: number) {
+    this.fold = new CounterFold({ staleAfterMs: 2.5 * intervalMs });
+  }
+
+  /** Folds in a read made at `at`; the point it makes, or undefined for the baseline. */
+  observe(read: MetricsRead, at: number, ratio: number | null, unavailable: readonly string[]): MetricsPoint | undefined {
+    const increases = this.fold.observe(read, at);
+    const lastAt = this.lastAt;
+    this.lastAt = at;
+    if (lastAt === undefined) return undefined;
+    const counts: Record<Lane, number> = { gray: 0, normal: 0 };
+    for (const [id, lane] of read.lanes) if (read.providers.has(id)) counts[lane]++;
+    const seconds = (at - lastAt) / 1000;
+    const gray = lanePoint(increases.gray, counts.gray, seconds);
+    const normal = lanePoint(increases.normal, counts.normal, seconds);
+    const listed = unavailable.length > MAX_UNAVAILABLE ? [...unavailable.slice(0, MAX_UNAVAILABLE), `… and ${unavailable.length - MAX_UNAVAILABLE} more`] : [...unavailable];
+    return { t: at, ratio, gray, normal, grayShare: grayShare(gray, normal), unavailable: listed };
+  }
+}

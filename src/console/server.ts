@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GrayAdmin } from '../admin/admin';
-import { AccessDeniedError, ConflictError, GrayKitError, InvalidConfigError, InvalidOptionError, NotFoundError } from '../errors';
+import { AccessDeniedError, ConflictError, GrayKitError, errorKind, type ErrorKind } from '../errors';
 import { isValidRatio } from '../registry/codec';
 import { isValidServiceName } from '../registry/paths';
 import type { Logger, ServiceConfig } from '../types';
@@ -42,7 +42,7 @@ export interface ConsoleServerContext {
 export type ConsoleHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
 
 /** An HTTP answer to a request that cannot be served; the message is shown to the operator. */
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -88,18 +88,26 @@ async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknow
   return body as Record<string, unknown>;
 }
 
-/** A GrayKitError as the page is told it. Access denials name no identity: that is the console's own credential. */
-function httpErrorOf(error: unknown): HttpError {
+/** The HTTP status of each kind of error (errors.ts `errorKind`: the CLI's exit codes read the same kinds). */
+export const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = Object.freeze({
+  invalid: 400,
+  accessDenied: 403,
+  notFound: 404,
+  conflict: 409,
+  busy: 409,
+  unreachable: 503,
+  sessionExpired: 503,
+  unknown: 500,
+});
+
+/** An error as the page is told it: a GrayKitError with its message, anything else without (see the log). */
+export function httpErrorOf(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
-  if (error instanceof AccessDeniedError) return new HttpError(403, error.code, `ZooKeeper refused the console's identity: ${error.operation} ${error.path} is not allowed`);
-  if (error instanceof ConflictError) return new HttpError(409, error.code, error.message.replace(/^graykit: /, ''));
-  if (error instanceof InvalidOptionError || error instanceof InvalidConfigError) return new HttpError(400, error.code, error.message.replace(/^graykit: /, ''));
-  if (error instanceof NotFoundError) return new HttpError(404, error.code, error.message.replace(/^graykit: /, ''));
-  if (error instanceof GrayKitError) {
-    const unreachable = error.code === 'ERR_GRAYKIT_REGISTRY_UNAVAILABLE' || (error.code === 'ERR_GRAYKIT_ZOOKEEPER' && (error as GrayKitError & { zkCode?: number }).zkCode === -7);
-    return new HttpError(unreachable ? 503 : 500, error.code, error.message.replace(/^graykit: /, ''));
-  }
-  return new HttpError(500, 'ERR_CONSOLE_INTERNAL', 'the console failed to serve this request (see its log)');
+  const status = STATUS_OF_KIND[errorKind(error)];
+  if (!(error instanceof GrayKitError)) return new HttpError(status, 'ERR_CONSOLE_INTERNAL', 'the console failed to serve this request (see its log)');
+  // Access denials name no identity: that is the console's own credential.
+  if (error instanceof AccessDeniedError) return new HttpError(status, error.code, `ZooKeeper refused the console's identity: ${error.operation} ${error.path} is not allowed`);
+  return new HttpError(status, error.code, error.message.replace(/^graykit: /, ''));
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void> | void;

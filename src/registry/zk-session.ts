@@ -7,14 +7,14 @@
  * - a request may wait forever while disconnected: every operation has its own deadline;
  * - watch callbacks also receive session events (type -1): filtered, the watch stays armed;
  * - `connect` fires again after every reconnect of the same session: reported with `newSession: false`;
- * - `close` (-112) does not always mean the server expired the session: the addon's own watchdog closes a handle
+ * - `close` (SESSIONEXPIRED) does not always mean the server expired the session: the addon's own watchdog closes a handle
  *   with the same code after `response_counter_limit` (default 10) reads in a row that found nothing, and
  *   spurious readiness makes such runs (a child process holding a copy of a dropped connection's socket: the C
  *   client's sockets are not close-on-exec, so the socket's epoll registration outlives its close and the next
  *   socket on that fd number receives its events). The watchdog is turned off (RESPONSE_COUNTER_LIMIT), and a
  *   handle closed after it had connected is first re-attached to the same session (its id and password): the
  *   server answers an expired session with "expired", and only then is a new session opened;
- * - on session expiry the client emits `close` (-112) and the handle is dead: a new client is made, and
+ * - on session expiry the client emits `close` (SESSIONEXPIRED) and the handle is dead: a new client is made, and
  *   `connected` is reported with `newSession: true` so that owners re-register and re-watch (also after a
  *   re-attach: the new handle knows none of the old one's watches);
  * - closing twice crashes the native addon (zookeeper#93): `close()` is idempotent;
@@ -32,13 +32,13 @@ import { AccessDeniedError, ZooKeeperError, isZkCode } from '../errors';
 import type { Logger } from '../types';
 import { createBackoff } from '../util/backoff';
 import { safeEmit } from '../util/emit';
-import { ZK_CODES } from '../zk-codes';
+import { ZK_CODES, ZK_STATES } from '../zk-codes';
 import { READ_ALL_CREATOR_ALL, type AclEntry } from './acl';
 import { loadNativeZooKeeper, type NativeCallback, type NativeClient, type Stat, type NativeWatcher, type NativeZooKeeperClass } from './native';
 import { repairOpenAcl, secureCreated } from './secure-create';
 
 /** The code of the client's `close` event when the server refused the session's credentials. */
-const ZOO_AUTH_FAILED_STATE = -113;
+const ZOO_AUTH_FAILED_STATE = ZK_STATES.AUTH_FAILED;
 /** Back-off before a new session after refused credentials: the server would refuse them again at once. */
 const AUTH_RETRY = { initialMs: 2000, maxMs: 30_000 };
 /** Back-off between new sessions that the server refuses before they ever connect. */
@@ -295,8 +295,8 @@ export class ZkSession extends EventEmitter {
   }
 
   /**
-   * Resolves once connected; rejects with ZooKeeperError (-7) after `timeoutMs`, or at once with AccessDeniedError
-   * (-115) when the server refused the credentials, or with NativeAddonError when the client cannot run.
+   * Resolves once connected; rejects with ZooKeeperError (OPERATIONTIMEOUT) after `timeoutMs`, or at once with AccessDeniedError
+   * (AUTHFAILED) when the server refused the credentials, or with NativeAddonError when the client cannot run.
    */
   whenConnected(timeoutMs: number): Promise<void> {
     if (this.isConnected) return Promise.resolve();

@@ -13,7 +13,7 @@ import { currentActor, describeActor } from '../admin/rollout-record';
 import { ConflictError, NotFoundError } from '../errors';
 import type { RolloutState } from '../registry/rollout-state';
 import { sleep } from '../util/time';
-import { rollbackVerified } from './rollout';
+import { rollbackVerified } from './rollback';
 
 export interface AbortOptions {
   /** How long to wait for a running rollout to record its outcome, ms. Default 15000. */

@@ -12,8 +12,7 @@
  * threshold from the operator; `maxLatencyMs` is the absolute limit beside it.
  */
 
-/** Cumulative bucket counts by upper bound (`le`, seconds; `+Inf` is Infinity), as a histogram exposes them. */
-export type Buckets = ReadonlyMap<number, number>;
+import { histogramQuantile, parseLe, sortedBuckets as sorted, type Buckets } from '../scrape/histogram';
 
 export const QUANTILES = ['p50', 'p95', 'p99'] as const;
 export type QuantileName = (typeof QUANTILES)[number];
@@ -26,40 +25,6 @@ export interface LatencyStats {
   p99: number | null;
   /** The cumulative bucket counts the quantiles were computed from, by `le` as exposed (`0.25`, `+Inf`). */
   buckets: Record<string, number>;
-}
-
-/** `le` label text to a number: `+Inf` is Infinity; undefined when it is not a bound. */
-export function parseLe(text: string | undefined): number | undefined {
-  if (text === '+Inf') return Infinity;
-  const value = Number(text);
-  return text !== undefined && text.trim() !== '' && Number.isFinite(value) ? value : undefined;
-}
-
-function sorted(buckets: Buckets): Array<[number, number]> {
-  return [...buckets].sort((a, b) => a[0] - b[0]);
-}
-
-/**
- * The q-quantile of a histogram, as Prometheus's histogram_quantile(): find the bucket holding rank q * count and
- * interpolate linearly inside it (from 0 for the first bucket when its bound is positive). A rank in the +Inf
- * bucket gives the highest finite bound. Null without observations or without a +Inf bucket.
- */
-export function histogramQuantile(q: number, buckets: Buckets): number | null {
-  const list = sorted(buckets);
-  if (list.length === 0 || list[list.length - 1][0] !== Infinity) return null;
-  const total = list[list.length - 1][1];
-  if (!(total > 0)) return null;
-  const rank = q * total;
-  let index = list.findIndex(([, count]) => count >= rank);
-  if (index < 0) index = list.length - 1;
-  if (list[index][0] === Infinity) return list.length >= 2 ? list[list.length - 2][0] : null;
-  const [upper, count] = list[index];
-  let lower = 0;
-  let below = 0;
-  if (index > 0) [lower, below] = list[index - 1];
-  else if (upper <= 0) return upper;
-  if (count === below) return upper;
-  return lower + (upper - lower) * ((rank - below) / (count - below));
 }
 
 export function latencyStats(buckets: Buckets): LatencyStats {

@@ -12,8 +12,9 @@
 import type { InstanceStatus } from '../admin/admin';
 import { CONSUMER_OUTCOMES, PROVIDER_DURATION, PROVIDER_REQUESTS } from '../metrics';
 import type { Lane } from '../types';
-import type { Sample } from './exposition';
-import { consumerConnectionErrors, providerCounts, type Scrape } from './scrape';
+import { consumerConnectionErrors, providerCounts } from '../scrape/counters';
+import type { Sample } from '../scrape/exposition';
+import type { Scrape } from './scrape';
 
 /** A PromQL string literal. */
 function literal(value: string): string {

@@ -2,16 +2,16 @@
 import type { IncomingMessage } from 'node:http';
 import { Registry, Counter, Histogram } from 'prom-client';
 import { configEvents, instanceEvents, rolloutEvents } from '../../src/console/events';
-import { addIncrease, emptyIncrease, lanePoint } from '../../src/console/lane-metrics';
-import { histogramQuantile } from '../../src/rollout/latency';
-import { providerCounts } from '../../src/rollout/scrape';
+import { lanePoint } from '../../src/console/lane-metrics';
+import { addIncrease, emptyIncrease, providerCounts } from '../../src/scrape/counters';
+import { histogramQuantile } from '../../src/scrape/histogram';
 import { DEFAULT_CONSOLE_OPTIONS, normalizeAllowedHost, resolveConsoleOptions } from '../../src/console/options';
 import { decodeRolloutState } from '../../src/console/rollout-state';
 import { recordedStep, rolloutDocument } from '../support/rollout-document';
 import { isAllowedHost, isSameOrigin, presentedToken, tokenMatches } from '../../src/console/security';
 import type { ConfigView, InstanceView } from '../../src/console/views';
 import { PROVIDER_DURATION, PROVIDER_REQUESTS } from '../../src/metrics';
-import { parseExposition } from '../../src/rollout/exposition';
+import { parseExposition } from '../../src/scrape/exposition';
 
 describe('lane metrics', () => {
   async function page(observe: (requests: Counter, duration: Histogram) => void): Promise<string> {
@@ -62,15 +62,15 @@ describe('lane metrics', () => {
     const after = { requests: 130, http5xx: 7, buckets: new Map([[0.1, 110], [Infinity, 130]]) };
     const window = emptyIncrease();
     addIncrease(window, before, after);
-    expect(window).toEqual({ requests: 30, errors: 3, buckets: new Map([[0.1, 20], [Infinity, 30]]) });
+    expect(window).toEqual({ requests: 30, http5xx: 3, connectionErrors: 0, buckets: new Map([[0.1, 20], [Infinity, 30]]) });
     const restarted = { requests: 12, http5xx: 1, buckets: new Map([[0.1, 12], [Infinity, 12]]) };
     const afterRestart = emptyIncrease();
     addIncrease(afterRestart, after, restarted);
-    expect(afterRestart).toEqual({ requests: 12, errors: 1, buckets: new Map([[0.1, 12], [Infinity, 12]]) });
+    expect(afterRestart).toEqual({ requests: 12, http5xx: 1, connectionErrors: 0, buckets: new Map([[0.1, 12], [Infinity, 12]]) });
   });
 
   test('lanePoint: rates per second, error rate and quantiles in ms; nulls without requests', () => {
-    const increase = { requests: 40, errors: 2, buckets: new Map([[0.01, 20], [0.1, 40], [Infinity, 40]]) };
+    const increase = { requests: 40, http5xx: 2, connectionErrors: 0, buckets: new Map([[0.01, 20], [0.1, 40], [Infinity, 40]]) };
     expect(lanePoint(increase, 2, 2)).toEqual({ instances: 2, requests: 40, errors: 2, rps: 20, errorRate: 0.05, p50: 10, p99: 98.2 });
     expect(lanePoint(emptyIncrease(), 1, 2)).toEqual({ instances: 1, requests: 0, errors: 0, rps: 0, errorRate: null, p50: null, p99: null });
   });

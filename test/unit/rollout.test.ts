@@ -3,10 +3,12 @@ import { InvalidOptionError } from '../../src';
 import { formatSnapshot } from '../../src/cli/format';
 import { parseDuration, parseMaxLatency, parsePercent, parseSteps, parseWebhook } from '../../src/cli/parse';
 import { crashRollsBack, decodeRolloutDocument, isCrashed } from '../../src/registry/rollout-state';
-import { histogramQuantile, latencyStats, parseLe, slowerThan, tailBound } from '../../src/rollout/latency';
-import { parseExposition } from '../../src/rollout/exposition';
+import { latencyStats, slowerThan, tailBound } from '../../src/rollout/latency';
+import { histogramQuantile, parseLe } from '../../src/scrape/histogram';
+import { providerCounts } from '../../src/scrape/counters';
+import { parseExposition } from '../../src/scrape/exposition';
 import { judge, normalQuantile, zScore } from '../../src/rollout/judge';
-import { StepCounter, providerCounts, type Scrape } from '../../src/rollout/scrape';
+import { StepCounter, type Scrape } from '../../src/rollout/scrape';
 
 describe('rollout input parsing', () => {
   test.each([

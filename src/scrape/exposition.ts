@@ -1,5 +1,5 @@
 /**
- * A reader for the Prometheus text exposition format (version 0.0.4), enough for what `graykit rollout` scrapes:
+ * A reader for the Prometheus text exposition format (version 0.0.4), enough for what graykit scrapes (rollout, console):
  * samples with their labels. Comments (`# HELP`, `# TYPE`) are skipped; timestamps are ignored. Pure.
  *
  * https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format
