@@ -10,8 +10,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { decodeConfig } from '../registry/codec';
-import { configPath, instancePath, instancesPath, isValidServiceName, overridesPath, rolloutLeasePath, rolloutPath, servicesPath } from '../registry/paths';
-import { ChildrenWatch, DirectoryWatch, NodeWatch, type NodeValue, type WatchHooks } from '../registry/watch';
+import { configPath, instancePath, instancesPath, isValidServiceName, overridesPath, servicesPath } from '../registry/paths';
+import { RolloutWatch } from '../registry/rollout-verdict';
+import { ChildrenWatch, DirectoryWatch, NodeWatch, type NodeAndChild, type NodeValue, type WatchHooks } from '../registry/watch';
 import type { ZkSession } from '../registry/zk-session';
 import type { Logger, ServiceConfig } from '../types';
 import { safeEmit } from '../util/emit';
@@ -41,42 +42,38 @@ const RETRY_MS = 500;
 class ServiceWatch {
   detail?: ServiceDetail;
   rolloutRead?: RolloutRead;
-  /** Whether the rollout's crash (its lease gone while running) was announced in the events. */
-  crashAnnounced = false;
   lastValidConfig: ServiceConfig = {};
   readonly events: ConsoleEvent[] = [];
   /** Views by the znode value they were built from: an unchanged instance keeps its view object. */
   readonly views = new WeakMap<NodeValue, { override: NodeValue | undefined; view: InstanceView }>();
-  private rolloutKey?: { value: NodeValue | null; lease: boolean };
+  private rolloutKey?: NodeAndChild;
   readonly instances: DirectoryWatch;
   readonly overrides: DirectoryWatch;
   readonly config: NodeWatch;
-  readonly rollout: NodeWatch;
-  readonly lease: NodeWatch;
+  /** The rollout znode and its lease, read at one moment (the crash verdict: registry/rollout-verdict.ts). */
+  readonly rollout: RolloutWatch;
 
   constructor(session: ZkSession, root: string, service: string, hooks: WatchHooks) {
     this.instances = new DirectoryWatch(session, instancesPath(root, service), hooks);
     this.overrides = new DirectoryWatch(session, overridesPath(root, service), hooks);
     this.config = new NodeWatch(session, configPath(root, service), hooks);
-    this.rollout = new NodeWatch(session, rolloutPath(root, service), hooks);
-    this.lease = new NodeWatch(session, rolloutLeasePath(root, service), hooks);
+    this.rollout = new RolloutWatch(session, root, service, hooks);
   }
 
-  get parts(): Array<DirectoryWatch | NodeWatch> {
-    return [this.instances, this.overrides, this.config, this.rollout, this.lease];
+  get parts(): Array<DirectoryWatch | NodeWatch | RolloutWatch> {
+    return [this.instances, this.overrides, this.config, this.rollout];
   }
 
   get loaded(): boolean {
     return this.parts.every((part) => part.loaded);
   }
 
-  /** The rollout's read, decoded again only when its znode or its lease changed. */
+  /** The rollout's read, decoded again only when its znode and lease were read again. */
   readRollout(): RolloutRead | undefined {
     const value = this.rollout.value;
-    const lease = this.lease.value !== null;
-    if (this.rolloutKey && this.rolloutKey.value === value && this.rolloutKey.lease === lease) return this.rolloutRead;
-    this.rolloutKey = { value, lease };
-    return value ? decodeRolloutState(value.data, lease) : undefined;
+    if (this.rolloutKey === value) return this.rolloutRead;
+    this.rolloutKey = value;
+    return value.node ? decodeRolloutState(this.rollout.verdict) : undefined;
   }
 }
 
@@ -267,13 +264,8 @@ export class ConsoleModel extends EventEmitter {
     const detail: ServiceDetail = { summary: summarize(service, config, instances, rollout), config, instances };
     const now = Date.now();
     const drafts = previous
-      ? [...configEvents(previous.config, config, now), ...rolloutEvents(watch.rolloutRead, rollout, now, watch.crashAnnounced), ...instanceEvents(previous.instances, instances, now)]
+      ? [...configEvents(previous.config, config, now), ...rolloutEvents(watch.rolloutRead, rollout, now), ...instanceEvents(previous.instances, instances, now)]
       : [];
-    const before = watch.rolloutRead?.ok ? watch.rolloutRead.rollout : undefined;
-    const after = rollout?.ok ? rollout.rollout : undefined;
-    if (after?.status !== 'crashed') watch.crashAnnounced = false;
-    else if (before?.id === after.id && before.status === 'running') watch.crashAnnounced = true;
-    else if (!previous) watch.crashAnnounced = true; // a crash found at start is one already
     watch.detail = detail;
     watch.rolloutRead = rollout;
     const events = drafts.map((draft): ConsoleEvent => ({ ...draft, seq: ++this.seq, service }));

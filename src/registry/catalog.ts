@@ -12,11 +12,10 @@
  * - Only live instances are routed: an instance znode must be ephemeral (owned by a live session; a persistent one
  *   would be routed to forever, since nothing removes it), and its host must pass the address policy
  *   (networks.ts).
- * - A rollout's dead-man's switch (rollout-state.ts): the rollout znode and its lease are watched too, and a
- *   snapshot says `rolloutCrashed` once the document says running while the lease is gone — judged only when both
- *   reads are current (each loaded, its watch armed: no change pending), since ZooKeeper delivers a watch event
- *   before any later read's answer. A lost connection or a new session of this consumer changes nothing until both
- *   are read again.
+ * - A rollout's dead-man's switch: the rollout znode and its lease are watched too, read together at one moment,
+ *   and a snapshot says `rolloutCrashed` when rollout-verdict.ts judges that read crashed — only once it is current
+ *   (loaded, both watches armed: no change pending). A lost connection or a new session of this consumer changes
+ *   nothing until both are read again.
  */
 import { EventEmitter } from 'node:events';
 import { RegistryUnavailableError } from '../errors';
@@ -24,8 +23,8 @@ import type { Instance, Logger, ServiceConfig } from '../types';
 import { withTimeout } from '../util/time';
 import { decodeConfig, effectiveInstance, type Decoded } from './codec';
 import { AddressPolicy } from './networks';
-import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, rolloutLeasePath, rolloutPath, servicesPath } from './paths';
-import { crashRollsBack, decodeRolloutDocument } from './rollout-state';
+import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, servicesPath } from './paths';
+import { RolloutWatch } from './rollout-verdict';
 import { ChildrenWatch, DirectoryWatch, NodeWatch, type WatchHooks } from './watch';
 import type { ZkSession } from './zk-session';
 
@@ -59,12 +58,11 @@ class ServiceState {
     readonly instances: DirectoryWatch,
     readonly overrides: DirectoryWatch,
     readonly configNode: NodeWatch,
-    readonly rolloutNode: NodeWatch,
-    readonly leaseNode: NodeWatch,
+    readonly rollout: RolloutWatch,
   ) {}
 
-  private get parts(): Array<DirectoryWatch | NodeWatch> {
-    return [this.instances, this.overrides, this.configNode, this.rolloutNode, this.leaseNode];
+  private get parts(): Array<DirectoryWatch | NodeWatch | RolloutWatch> {
+    return [this.instances, this.overrides, this.configNode, this.rollout];
   }
 
   get loaded(): boolean {
@@ -151,8 +149,7 @@ export class RegistryCatalog extends EventEmitter {
       new DirectoryWatch(this.session, instancesPath(this.root, service), hooks),
       new DirectoryWatch(this.session, overridesPath(this.root, service), hooks),
       new NodeWatch(this.session, configPath(this.root, service), configHooks),
-      new NodeWatch(this.session, rolloutPath(this.root, service), rolloutHooks),
-      new NodeWatch(this.session, rolloutLeasePath(this.root, service), rolloutHooks),
+      new RolloutWatch(this.session, this.root, service, rolloutHooks),
     );
     this.services.set(service, state);
     if (this.session.connected) void this.load(service, state, false);
@@ -246,15 +243,13 @@ export class RegistryCatalog extends EventEmitter {
 
   /** Folds the rollout znode and its lease into `rolloutCrashed` (see the module comment for when it may). */
   private onRollout(service: string, state: ServiceState): void {
-    const { rolloutNode, leaseNode } = state;
-    if (rolloutNode.stale || leaseNode.stale) return;
-    const decoded = decodeRolloutDocument(rolloutNode.value?.data ?? null);
-    if (decoded) this.reportInvalid(state, rolloutNode.path, decoded, `service "${service}": ignoring invalid rollout document at`, 'warn');
-    const document = decoded?.ok ? decoded.value : undefined;
-    const crashed = crashRollsBack(document, leaseNode.value !== null);
+    const { rollout } = state;
+    if (rollout.stale) return;
+    const { decoded, document, rollsBack: crashed } = rollout.verdict;
+    if (decoded) this.reportInvalid(state, rollout.path, decoded, `service "${service}": ignoring invalid rollout document at`, 'warn');
     if (crashed === state.rolloutCrashed) return;
     state.rolloutCrashed = crashed;
-    if (crashed) this.logger.warn(`service "${service}": rollout ${document?.id} crashed (its lease ${leaseNode.path} is gone): routing at ratio 0 until it is resumed or aborted`);
+    if (crashed) this.logger.warn(`service "${service}": rollout ${document?.id} crashed (its lease ${rollout.childPath} is gone): routing at ratio 0 until it is resumed or aborted`);
     else this.logger.info(`service "${service}": routing by the config's ratio again (rollout ${document?.id ?? ''} ${document?.state ?? 'gone'})`);
     if (state.loaded) this.publish(service, state);
   }

@@ -4,11 +4,13 @@
  * graykit's own rollout records (admin/rollout-record.ts, in the order rollout.ts uses them: lease then `running`;
  * outcome then the lease deleted) — single services, groups, aborted ones, and crashed ones resumed. A consumer
  * counts every snapshot that says `rolloutCrashed` and every crash warning it logs while no rollout of that service
- * had crashed: zero.
+ * had crashed, and the console's model every crash event: zero.
  */
 import { createAdmin, createConsumer, silentLogger, type GrayAdmin, type GrayConsumer, type Logger, type RolloutDocument, type RolloutState, type ServiceSnapshot } from '../../src';
 import { currentActor } from '../../src/admin/rollout-record';
-import { eventually, testZk, uniqueRoot } from '../support/helpers';
+import type { ConsoleEvent } from '../../src/console/events';
+import { ConsoleModel } from '../../src/console/model';
+import { adminSession, eventually, testZk, uniqueRoot } from '../support/helpers';
 import { rolloutDocument } from '../support/rollout-document';
 
 jest.setTimeout(120_000);
@@ -25,6 +27,10 @@ describe('rollout transitions: no false crash verdict', () => {
   const root = uniqueRoot();
   const writers: GrayAdmin[] = [];
   let consumer: GrayConsumer;
+  const consoleSession = adminSession();
+  let model: ConsoleModel;
+  const falseConsoleEvents: string[] = [];
+  const trueConsoleEvents: string[] = [];
   const falseWarnings: string[] = [];
   const trueWarnings: string[] = [];
   /** Sorts each crash warning by whether that service's rollout had crashed on purpose when it was logged. */
@@ -48,13 +54,21 @@ describe('rollout transitions: no false crash verdict', () => {
       if (!snapshot.rolloutCrashed) return;
       (crashedOnPurpose.has(snapshot.service) ? trueSnapshots : falseSnapshots).push(snapshot.service);
     });
+    model = new ConsoleModel({ session: consoleSession, root, logger: silentLogger, eventLimit: 1000 });
+    model.on('service', (service: string, events: ConsoleEvent[]) => {
+      for (const event of events) {
+        if (event.kind === 'rollout' && event.text.includes('crashed')) (crashedOnPurpose.has(service) ? trueConsoleEvents : falseConsoleEvents).push(`${service}: ${event.text}`);
+      }
+    });
     for (let i = 0; i < 3; i++) writers.push(createAdmin({ zk: testZk(), root, logger: silentLogger }));
     for (const service of SERVICES) await writers[0].setRatio(service, 0);
-    await eventually(() => expect(SERVICES.every((service) => consumer.snapshot(service) !== undefined)).toBe(true));
+    await eventually(() => expect(SERVICES.every((service) => consumer.snapshot(service) !== undefined && model.detail(service) !== undefined)).toBe(true));
   });
 
   afterAll(() => {
     consumer?.close();
+    model?.close();
+    consoleSession.close();
     for (const writer of writers) writer.close();
   });
 
@@ -102,11 +116,11 @@ describe('rollout transitions: no false crash verdict', () => {
     await step(doomed, documents, new Map(await Promise.all(services.map(async (service) => [service, (await doomed.rollout(service)).version] as const))));
     doomed.close();
     transitions += services.length; // a start and a crash each
-    await eventually(() => expect(services.every((service) => consumer.snapshot(service)?.rolloutCrashed)).toBe(true), 10_000, 5);
+    await eventually(() => expect(services.every((service) => consumer.snapshot(service)?.rolloutCrashed && model.detail(service)?.summary.rollout?.status === 'crashed')).toBe(true), 10_000, 5);
     const resumed = documents.map((document) => ({ ...document, resumed: [{ at: new Date().toISOString(), by: currentActor(), step: 1 }] }));
     const versions = await start(writer, resumed, true);
     // Routing by the config's ratio again: from here on, a crash verdict would be false.
-    await eventually(() => expect(services.every((service) => consumer.snapshot(service)?.rolloutCrashed === false)).toBe(true), 10_000, 5);
+    await eventually(() => expect(services.every((service) => consumer.snapshot(service)?.rolloutCrashed === false && model.detail(service)?.summary.rollout?.status === 'running')).toBe(true), 10_000, 5);
     for (const service of services) crashedOnPurpose.delete(service);
     await jitter(5);
     await end(writer, resumed, versions, 'promoted');
@@ -145,7 +159,7 @@ describe('rollout transitions: no false crash verdict', () => {
     await eventually(() => expect(SERVICES.filter((service) => consumer.snapshot(service)?.rolloutCrashed !== false)).toEqual([]));
     console.log(
       `rollout transitions: ${transitions} driven in ${Date.now() - startedAt} ms; false crash snapshots ${falseSnapshots.length} (${[...new Set(falseSnapshots)].join(', ')}), ` +
-        `false crash warnings ${falseWarnings.length}; true crashes seen ${trueSnapshots.length} (warned ${trueWarnings.length})`,
+        `false crash warnings ${falseWarnings.length}, false console crash events ${falseConsoleEvents.length}; true crashes seen ${trueSnapshots.length} (warned ${trueWarnings.length}, console ${trueConsoleEvents.length})`,
     );
     expect(transitions).toBeGreaterThanOrEqual(300);
     // The consumer did see the crashes that happened: the count below could fail.
@@ -153,5 +167,7 @@ describe('rollout transitions: no false crash verdict', () => {
     expect(trueWarnings.length).toBeGreaterThan(0);
     expect(falseSnapshots).toEqual([]);
     expect(falseWarnings).toEqual([]);
+    expect(trueConsoleEvents.length).toBeGreaterThan(0);
+    expect(falseConsoleEvents).toEqual([]);
   });
 });

@@ -8,13 +8,14 @@ import { EventEmitter } from 'node:events';
 import { ZooKeeperError } from '../../src/errors';
 import { silentLogger } from '../../src/logger';
 import { RegistryCatalog } from '../../src/registry/catalog';
-import { ChildrenWatch, Coalescer, DirectoryWatch, NodeWatch, WatchArm, type WatchHooks, type WatchSession } from '../../src/registry/watch';
+import { ChildrenWatch, Coalescer, DirectoryWatch, NodeWatch, readNodeAndChild, WatchArm, type WatchHooks, type WatchSession } from '../../src/registry/watch';
 import type { Stat, Watcher, WatchEvent } from '../../src/registry/zk-session';
 import { ZK_CODES } from '../../src/zk-codes';
 
 interface Node {
   data: Buffer | null;
   version: number;
+  mzxid: number;
 }
 
 type ReadKind = 'getData' | 'getChildren' | 'exists';
@@ -22,6 +23,8 @@ type ReadKind = 'getData' | 'getChildren' | 'exists';
 /** An in-memory ZooKeeper: znodes, one-shot data/exists and child watches, and hooks to hold or fail reads. */
 class FakeZooKeeper implements WatchSession {
   readonly nodes = new Map<string, Node>();
+  /** The last write's zxid. */
+  private zxid = 0;
   private dataWatches = new Map<string, Set<Watcher>>();
   private childWatches = new Map<string, Set<Watcher>>();
   /** Reads made, in order, with whether they passed a watcher. */
@@ -31,13 +34,14 @@ class FakeZooKeeper implements WatchSession {
 
   set(path: string, data: string | null): void {
     const existing = this.nodes.get(path);
-    this.nodes.set(path, { data: data === null ? null : Buffer.from(data), version: existing ? existing.version + 1 : 0 });
+    this.nodes.set(path, { data: data === null ? null : Buffer.from(data), version: existing ? existing.version + 1 : 0, mzxid: ++this.zxid });
     this.fire(this.dataWatches, path, { type: existing ? 'changed' : 'created', path });
     if (!existing) this.fire(this.childWatches, parentOf(path), { type: 'child', path: parentOf(path) });
   }
 
   remove(path: string): void {
     if (!this.nodes.delete(path)) return;
+    this.zxid++;
     this.fire(this.dataWatches, path, { type: 'deleted', path });
     this.fire(this.childWatches, path, { type: 'deleted', path });
     this.fire(this.childWatches, parentOf(path), { type: 'child', path: parentOf(path) });
@@ -141,7 +145,7 @@ function parentOf(path: string): string {
 }
 
 function stat(node: Node): Stat {
-  return { version: node.version, aversion: 0, ephemeralOwner: '0', numChildren: 0, mtime: new Date(0), ctime: new Date(0) };
+  return { version: node.version, mzxid: node.mzxid, aversion: 0, ephemeralOwner: '0', numChildren: 0, mtime: new Date(0), ctime: new Date(0) };
 }
 
 /** Lets every pending promise continuation run. */
@@ -481,6 +485,26 @@ describe("RegistryCatalog: the rollout's dead-man's switch over the double", () 
     catalog.close();
   });
 
+  test('an end seen between the document\'s exists and its data read (the order that flashed) is not a crash', async () => {
+    const { zk, catalog, crashed } = start();
+    await settle();
+    zk.set(leasePath, '{}');
+    zk.set(rolloutPath, document('running'));
+    await settle();
+    // The outcome: its exists is answered (the watch re-armed) but its data read is held while the lease goes.
+    const data = zk.hold('getData', rolloutPath);
+    zk.set(rolloutPath, document('promoted'));
+    await data.made;
+    zk.remove(leasePath);
+    await settle();
+    expect(crashed()).toBe(false);
+    data.release();
+    await settle();
+    expect(crashed()).toBe(false);
+    expect(catalog.snapshot('demo')?.rolloutCrashed).toBe(false);
+    catalog.close();
+  });
+
   test('with on-crash hold a dead rollout changes nothing; a new session keeps the last verdict until both are read again', async () => {
     const held = start('hold');
     await settle();
@@ -513,5 +537,31 @@ describe("RegistryCatalog: the rollout's dead-man's switch over the double", () 
     await settle();
     expect(crashed()).toBe(false);
     catalog.close();
+  });
+});
+
+describe('readNodeAndChild: a znode and its child at one moment', () => {
+  test('a change of the znode during the child\'s read makes both be read again', async () => {
+    const zk = new FakeZooKeeper();
+    zk.set('/r', 'running');
+    zk.set('/r/lease', '{}');
+    const lease = zk.hold('exists', '/r/lease');
+    const read = readNodeAndChild(zk, '/r', '/r/lease');
+    await lease.made;
+    // The rollout ends in order while the lease's read waits: outcome, then the lease deleted.
+    zk.set('/r', 'promoted');
+    zk.remove('/r/lease');
+    lease.release();
+    const { node, child } = await read;
+    expect([node?.data?.toString(), child]).toEqual(['promoted', null]);
+    expect(zk.reads.filter((r) => r.path === '/r' && r.kind === 'exists')).toHaveLength(4); // two rounds
+  });
+
+  test('an unchanged znode is read once; a missing one with its child too', async () => {
+    const zk = new FakeZooKeeper();
+    expect(await readNodeAndChild(zk, '/r', '/r/lease')).toEqual({ node: null, child: null });
+    zk.set('/r', 'x');
+    const { node, child } = await readNodeAndChild(zk, '/r', '/r/lease');
+    expect([node?.data?.toString(), child, zk.reads.length]).toEqual(['x', null, 3 + 4]);
   });
 });
