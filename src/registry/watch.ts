@@ -224,8 +224,10 @@ export async function readNodeAndChild(session: WatchSession, path: string, chil
   for (;;) {
     const node = await readNode(session, path, arms?.node);
     const child = await readNode(session, childPath, arms?.child);
+    // A missing znode had no child at that moment either; the child was read for its watch only.
+    if (node === null) return { node, child: null };
     const again = await session.exists(path);
-    if (node === null ? again === null : again?.version === node.stat.version && again.mzxid === node.stat.mzxid) return { node, child };
+    if (again?.version === node.stat.version && again.mzxid === node.stat.mzxid) return { node, child };
     // The znode changed while its child was read: read both again.
   }
 }
