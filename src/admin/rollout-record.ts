@@ -10,7 +10,8 @@
 import { hostname, userInfo } from 'node:os';
 import { ConflictError, NotFoundError, RolloutBusyError, isZkCode } from '../errors';
 import { rolloutLeasePath, rolloutPath } from '../registry/paths';
-import { crashRollsBack, decodeRolloutDocument, decodeRolloutLease, isCrashed, type RolloutActor, type RolloutDocument, type RolloutLease } from '../registry/rollout-state';
+import { decodeRolloutDocument, decodeRolloutLease, type RolloutActor, type RolloutDocument, type RolloutLease } from '../registry/rollout-state';
+import { readRolloutVerdict } from '../registry/rollout-verdict';
 import type { ZkSession } from '../registry/zk-session';
 import { ZK_CODES } from '../zk-codes';
 
@@ -51,30 +52,17 @@ export function describeActor(by: RolloutActor): string {
   return `${by.user}@${by.host} (pid ${by.pid})`;
 }
 
-/**
- * Reads the document and the lease. The document is read again after the lease: a rollout that ended between the
- * two reads (outcome written, then lease deleted) would otherwise look crashed.
- */
+/** Reads the document and the lease at one moment, with the verdict consumers and the console reach on them. */
 export async function readRollout(session: ZkSession, root: string, service: string): Promise<RolloutStatus> {
-  const path = rolloutPath(root, service);
-  const leasePath = rolloutLeasePath(root, service);
-  for (;;) {
-    const read = await session.getDataOrNull(path);
-    const lease = read ? await session.getDataOrNull(leasePath) : null;
-    const again = read ? await session.exists(path) : null;
-    if (read && again?.version !== read.stat.version) continue;
-    const status: RolloutStatus = { service, path, version: read?.stat.version ?? -1, leaseHeld: lease !== null, crashed: false, consumersAtZero: false };
-    if (lease) {
-      status.leaseOwner = lease.stat.ephemeralOwner;
-      status.lease = decodeRolloutLease(lease.data);
-    }
-    const decoded = read ? decodeRolloutDocument(read.data) : undefined;
-    if (decoded?.ok) status.document = decoded.value;
-    else if (decoded) status.error = decoded.reason;
-    status.crashed = isCrashed(status.document, status.leaseHeld);
-    status.consumersAtZero = crashRollsBack(status.document, status.leaseHeld);
-    return status;
+  const { node, lease, decoded, document, crashed, rollsBack } = await readRolloutVerdict(session, root, service);
+  const status: RolloutStatus = { service, path: rolloutPath(root, service), version: node?.stat.version ?? -1, leaseHeld: lease !== null, crashed, consumersAtZero: rollsBack };
+  if (lease) {
+    status.leaseOwner = lease.stat.ephemeralOwner;
+    status.lease = decodeRolloutLease(lease.data);
   }
+  if (document) status.document = document;
+  else if (decoded && !decoded.ok) status.error = decoded.reason;
+  return status;
 }
 
 /**

@@ -127,12 +127,10 @@ function verdictLevel(result: string | undefined): EventDraft['level'] {
 }
 
 /**
- * Events between two reads of a service's rollout znode (and its lease). `crashAnnounced`: whether a crash of the
- * `before` rollout was announced. A rollout writes its state before it takes its lease (a child of that znode), so
- * a new rollout reads as crashed for a moment: only a lease that went away is a crash, and only a crash that was
- * announced makes a "running again".
+ * Events between two reads of a service's rollout znode (and its lease). A starting or ending rollout never reads
+ * as crashed (registry/rollout-verdict.ts), so every change of status is news.
  */
-export function rolloutEvents(before: RolloutRead | undefined, after: RolloutRead | undefined, now: number, crashAnnounced = true): EventDraft[] {
+export function rolloutEvents(before: RolloutRead | undefined, after: RolloutRead | undefined, now: number): EventDraft[] {
   const at = now;
   if (!after) return [];
   if (!after.ok) return before && !before.ok && before.reason === after.reason ? [] : [{ at, kind: 'rollout', level: 'warn', text: `rollout state unreadable: ${after.reason}` }];
@@ -154,10 +152,10 @@ export function rolloutEvents(before: RolloutRead | undefined, after: RolloutRea
   if (previous && previous.step !== next.step && next.step > 0 && next.history.length < next.step) {
     drafts.push({ at, kind: 'rollout', level: 'info', text: `rollout step ${next.step}/${of}: ratio ${percent(next.ratio)}` });
   }
-  if (previous && previous.status !== next.status) {
-    if (next.status === 'running' && previous.status === 'crashed' && !crashAnnounced) {
-      // The lease of a starting rollout: nothing to say.
-    } else if (next.status === 'crashed') {
+  // A rollout first read already crashed (it started and died between two reads) is announced as both.
+  const was = previous?.status ?? (next.status === 'crashed' ? 'running' : undefined);
+  if (was !== undefined && was !== next.status) {
+    if (next.status === 'crashed') {
       drafts.push({ at, kind: 'rollout', level: 'error', text: `rollout ${next.id} crashed: its process is gone (lease released) at step ${next.step}/${of}${next.onCrash ? `; on crash: ${next.onCrash}` : ''}` });
     } else if (next.status === 'running') {
       drafts.push({ at, kind: 'rollout', level: 'info', text: `rollout ${next.id} running again (lease held)` });

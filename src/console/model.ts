@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { RegistryMirror, type ConfigRead, type MirroredService } from '../registry/mirror';
 import type { InstanceVerdict } from '../registry/verdict';
-import type { NodeValue } from '../registry/watch';
+import type { NodeAndChild } from '../registry/watch';
 import type { ZkSession } from '../registry/zk-session';
 import type { Logger } from '../types';
 import { safeEmit } from '../util/emit';
@@ -36,13 +36,11 @@ export interface ConsoleModelOptions {
 class ServiceWatch {
   detail?: ServiceDetail;
   rolloutRead?: RolloutRead;
-  /** Whether the rollout's crash (its lease gone while running) was announced in the events. */
-  crashAnnounced = false;
   readonly events: ConsoleEvent[] = [];
   /** Views by the verdict they were built from: an unchanged instance keeps its view object. */
   readonly views = new WeakMap<InstanceVerdict, InstanceView>();
   private configKey?: { read: ConfigRead; view: ConfigView };
-  private rolloutKey?: { value: NodeValue | null; lease: boolean };
+  private rolloutKey?: NodeAndChild;
 
   constructor(readonly mirrored: MirroredService) {}
 
@@ -53,14 +51,14 @@ class ServiceWatch {
     return this.configKey.view;
   }
 
-  /** The rollout's read, decoded again only when its znode or its lease changed. */
+  /** The rollout's read, decoded again only when its znode and lease were read again. */
   readRollout(): RolloutRead | undefined {
-    const value = this.mirrored.rollout.value;
-    const lease = this.mirrored.lease.value !== null;
-    if (this.rolloutKey && this.rolloutKey.value === value && this.rolloutKey.lease === lease) return this.rolloutRead;
-    this.rolloutKey = { value, lease };
-    return value ? decodeRolloutState(value.data, lease) : undefined;
+    const rollout = this.mirrored.rollout;
+    if (this.rolloutKey === rollout.value) return this.rolloutRead;
+    this.rolloutKey = rollout.value;
+    return rollout.value.node ? decodeRolloutState(rollout.verdict) : undefined;
   }
+
 }
 
 /**
@@ -202,13 +200,8 @@ export class ConsoleModel extends EventEmitter {
     const detail: ServiceDetail = { summary: summarize(service, config, instances, rollout), config, instances };
     const now = Date.now();
     const drafts = previous
-      ? [...configEvents(previous.config, config, now), ...rolloutEvents(watch.rolloutRead, rollout, now, watch.crashAnnounced), ...instanceEvents(previous.instances, instances, now)]
+      ? [...configEvents(previous.config, config, now), ...rolloutEvents(watch.rolloutRead, rollout, now), ...instanceEvents(previous.instances, instances, now)]
       : [];
-    const before = watch.rolloutRead?.ok ? watch.rolloutRead.rollout : undefined;
-    const after = rollout?.ok ? rollout.rollout : undefined;
-    if (after?.status !== 'crashed') watch.crashAnnounced = false;
-    else if (before?.id === after.id && before.status === 'running') watch.crashAnnounced = true;
-    else if (!previous) watch.crashAnnounced = true; // a crash found at start is one already
     watch.detail = detail;
     watch.rolloutRead = rollout;
     const events = drafts.map((draft): ConsoleEvent => ({ ...draft, seq: ++this.seq, service }));

@@ -5,9 +5,11 @@
  * at all says why instead of throwing.
  *
  * Whether a rollout is alive is not in the document: its process holds the ephemeral `rollout/lease` znode while
- * it lives. State `running` with the lease is running; `running` without it is a crashed rollout.
+ * it lives. Whether it crashed is the verdict consumers and `graykit status` reach (registry/rollout-verdict.ts),
+ * on the document and the lease read at one moment.
  */
-import { decodeRolloutDocument, isCrashed, ROLLOUT_STATES, type RolloutState as RolloutStateName } from '../registry/rollout-state';
+import type { RolloutVerdict } from '../registry/rollout-verdict';
+import { ROLLOUT_STATES, type RolloutState as RolloutStateName } from '../registry/rollout-state';
 import type { Lane } from '../types';
 
 
@@ -108,12 +110,8 @@ function stepView(value: unknown, index: number): RolloutStepView | undefined {
   return view;
 }
 
-/**
- * Decodes the rollout znode's data as consumers and `graykit status` do (registry/rollout-state.ts), then clips it
- * for display; `leaseHeld`: whether `rollout/lease` exists.
- */
-export function decodeRolloutState(data: Buffer | string | null | undefined, leaseHeld: boolean): RolloutRead {
-  const decoded = decodeRolloutDocument(data);
+/** The rollout znode as consumers and `graykit status` read it (registry/rollout-verdict.ts), clipped for display. */
+export function decodeRolloutState({ decoded, crashed }: Pick<RolloutVerdict, 'decoded' | 'crashed'>): RolloutRead {
   if (!decoded) return { ok: false, reason: 'no rollout recorded (empty znode)' };
   if (!decoded.ok) return { ok: false, reason: decoded.reason };
   const doc = decoded.value as unknown as Record<string, unknown>;
@@ -130,7 +128,7 @@ export function decodeRolloutState(data: Buffer | string | null | undefined, lea
   const view: RolloutView = {
     id: text(doc.id, 80) ?? '',
     state,
-    status: isCrashed(decoded.value, leaseHeld) ? 'crashed' : state === 'running' ? 'running' : 'finished',
+    status: crashed ? 'crashed' : state === 'running' ? 'running' : 'finished',
     steps,
     step,
     ratio: step >= 1 && step <= steps.length ? steps[step - 1] : null,

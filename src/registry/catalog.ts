@@ -8,11 +8,10 @@
  * - Only the instances the mirror's verdict routes are in a snapshot; each one skipped, and each invalid config or
  *   override, is logged once (naming the service and the znode, with the verdict's reason); the last valid config
  *   and the instance's own data are used meanwhile.
- * - A rollout's dead-man's switch (rollout-state.ts): the rollout znode and its lease are watched too, and a
- *   snapshot says `rolloutCrashed` once the document says running while the lease is gone — judged only when both
- *   reads are current (each loaded, its watch armed: no change pending), since ZooKeeper delivers a watch event
- *   before any later read's answer. A lost connection or a new session of this consumer changes nothing until both
- *   are read again.
+ * - A rollout's dead-man's switch: the mirror reads the rollout znode and its lease together, at one moment, and a
+ *   snapshot says `rolloutCrashed` when rollout-verdict.ts judges that read crashed — only once it is current
+ *   (loaded, both watches armed: no change pending). A lost connection or a new session of this consumer changes
+ *   nothing until both are read again.
  */
 import { EventEmitter } from 'node:events';
 import { RegistryUnavailableError } from '../errors';
@@ -21,7 +20,6 @@ import { withTimeout } from '../util/time';
 import { RegistryMirror, type MirroredService, type MirrorPart } from './mirror';
 import type { AddressPolicy } from './networks';
 import { instancesPath, overridePath, servicesPath } from './paths';
-import { crashRollsBack, decodeRolloutDocument } from './rollout-state';
 import type { ZkSession } from './zk-session';
 
 /** One service as the consumer sees it. Immutable: every change makes a new snapshot. */
@@ -151,21 +149,19 @@ export class RegistryCatalog extends EventEmitter {
       const { decoded } = state.mirrored.configRead;
       this.reportInvalid(state, state.mirrored.config.path, decoded.ok ? undefined : decoded.reason, `service "${service}": ignoring invalid config at`, 'error', '; keeping the last valid config');
     }
-    if (part === 'rollout' || part === 'lease') this.onRollout(service, state);
+    if (part === 'rollout') this.onRollout(service, state);
     else if (state.mirrored.loaded) this.publish(service, state);
   }
 
-  /** Folds the rollout znode and its lease into `rolloutCrashed` (see the module comment for when it may). */
+  /** Folds the rollout's verdict into `rolloutCrashed` (see the module comment for when it may). */
   private onRollout(service: string, state: ServiceState): void {
-    const { rollout: rolloutNode, lease: leaseNode } = state.mirrored;
-    if (rolloutNode.stale || leaseNode.stale) return;
-    const decoded = decodeRolloutDocument(rolloutNode.value?.data ?? null);
-    if (decoded) this.reportInvalid(state, rolloutNode.path, decoded.ok ? undefined : decoded.reason, `service "${service}": ignoring invalid rollout document at`, 'warn');
-    const document = decoded?.ok ? decoded.value : undefined;
-    const crashed = crashRollsBack(document, leaseNode.value !== null);
+    const { rollout } = state.mirrored;
+    if (rollout.stale) return;
+    const { decoded, document, rollsBack: crashed } = rollout.verdict;
+    if (decoded) this.reportInvalid(state, rollout.path, decoded.ok ? undefined : decoded.reason, `service "${service}": ignoring invalid rollout document at`, 'warn');
     if (crashed === state.rolloutCrashed) return;
     state.rolloutCrashed = crashed;
-    if (crashed) this.logger.warn(`service "${service}": rollout ${document?.id} crashed (its lease ${leaseNode.path} is gone): routing at ratio 0 until it is resumed or aborted`);
+    if (crashed) this.logger.warn(`service "${service}": rollout ${document?.id} crashed (its lease ${rollout.childPath} is gone): routing at ratio 0 until it is resumed or aborted`);
     else this.logger.info(`service "${service}": routing by the config's ratio again (rollout ${document?.id ?? ''} ${document?.state ?? 'gone'})`);
     if (state.mirrored.loaded) this.publish(service, state);
   }

@@ -2,8 +2,9 @@
  * The registry as watched: one mirror per process role, which the consumer's catalog (catalog.ts) and the console's
  * model (console/model.ts) fold into their own views, as Curator's ServiceCache folds what CuratorCache delivers.
  *
- * - The list of services, read when someone wants it, and for each watched service one group of five watches
- *   (watch.ts): its instances, their overrides, its config, its rollout document and the rollout's lease.
+ * - The list of services, read when someone wants it, and for each watched service one group of watches
+ *   (watch.ts): its instances, their overrides, its config, and its rollout document with the rollout's lease, read
+ *   together at one moment (rollout-verdict.ts).
  * - A lost connection keeps everything as it was; the same session's watches come back by themselves. A new session
  *   (after expiry) forgets every watch and re-reads everything, keeping the last values meanwhile. Reads that fail
  *   are retried on a short tick, for what is stale only.
@@ -19,13 +20,14 @@ import { EventEmitter } from 'node:events';
 import type { Logger, ServiceConfig } from '../types';
 import { decodeConfigDocument, type Decoded } from './codec';
 import { AddressPolicy } from './networks';
-import { configPath, instancePath, instancesPath, isValidServiceName, overridesPath, rolloutLeasePath, rolloutPath, servicesPath } from './paths';
+import { configPath, instancePath, instancesPath, isValidServiceName, overridesPath, servicesPath } from './paths';
+import { RolloutWatch } from './rollout-verdict';
 import { judgeInstance, type InstanceVerdict } from './verdict';
 import { ChildrenWatch, DirectoryWatch, NodeWatch, type NodeValue, type WatchHooks } from './watch';
 import type { ZkSession } from './zk-session';
 
 /** What of a service changed. */
-export type MirrorPart = 'instances' | 'overrides' | 'config' | 'rollout' | 'lease';
+export type MirrorPart = 'instances' | 'overrides' | 'config' | 'rollout';
 
 /** The session a mirror needs: the watch reads and the connection events. */
 export type MirrorSession = Pick<ZkSession, 'getChildren' | 'getData' | 'exists' | 'connected' | 'on' | 'off'>;
@@ -65,13 +67,13 @@ interface Judged {
   verdict: InstanceVerdict;
 }
 
-/** One watched service: its five watches and what was decoded of them. */
+/** One watched service: its watches (the rollout znode and its lease as one) and what was decoded of them. */
 export class MirroredService {
   readonly instances: DirectoryWatch;
   readonly overrides: DirectoryWatch;
   readonly config: NodeWatch;
-  readonly rollout: NodeWatch;
-  readonly lease: NodeWatch;
+  /** The rollout znode and its lease, read at one moment (the crash verdict: rollout-verdict.ts). */
+  readonly rollout: RolloutWatch;
   private configCache?: ConfigRead;
   private lastValid = EMPTY_CONFIG;
   private judged = new Map<string, Judged>();
@@ -87,12 +89,11 @@ export class MirroredService {
     this.instances = new DirectoryWatch(session, instancesPath(root, name), hooks('instances'));
     this.overrides = new DirectoryWatch(session, overridesPath(root, name), hooks('overrides'));
     this.config = new NodeWatch(session, configPath(root, name), hooks('config'));
-    this.rollout = new NodeWatch(session, rolloutPath(root, name), hooks('rollout'));
-    this.lease = new NodeWatch(session, rolloutLeasePath(root, name), hooks('lease'));
+    this.rollout = new RolloutWatch(session, root, name, hooks('rollout'));
   }
 
-  get parts(): Array<DirectoryWatch | NodeWatch> {
-    return [this.instances, this.overrides, this.config, this.rollout, this.lease];
+  get parts(): Array<DirectoryWatch | NodeWatch | RolloutWatch> {
+    return [this.instances, this.overrides, this.config, this.rollout];
   }
 
   /** Every part read at least once since the last new session. */

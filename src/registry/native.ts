@@ -12,6 +12,8 @@ import { loadModule } from '../util/load';
 /** A znode's stat, as the client gives it. */
 export interface Stat {
   version: number;
+  /** The zxid of the data's last change (or of the create): with `version`, one state of the data, exactly. */
+  mzxid: number;
   /** The ACL's version: 0 until the ACL is first set after the create. */
   aversion: number;
   /** Session id (hex) owning an ephemeral znode; '0' for a persistent one. */

@@ -7,8 +7,9 @@
  *   a watch that fires before its read's answer is processed never counts as armed.
  * - `Coalescer` runs a load one at a time and queues at most one more, so a burst of events costs two reads and a
  *   late answer never overwrites a newer one.
- * - `DirectoryWatch` (children and each child's data), `NodeWatch` (one znode's data, or its absence) and
- *   `ChildrenWatch` (names only) combine the two. After a new session, `reset()` forgets every watch; results of
+ * - `DirectoryWatch` (children and each child's data), `NodeWatch` (one znode's data, or its absence),
+ *   `NodeAndChildWatch` (a znode and one child, as they were at one moment) and `ChildrenWatch` (names only)
+ *   combine the two. After a new session, `reset()` forgets every watch; results of
  *   reads started before it are dropped.
  *
  * Everything here talks to ZooKeeper through `WatchSession`, which test/unit/watch.test.ts implements in memory.
@@ -196,20 +197,83 @@ export class NodeWatch extends WatchedView {
 
   protected async load(): Promise<void> {
     const epoch = this.epoch;
-    // An exists watch fires on creation, deletion and data changes alike.
-    const stat = await this.arm.read((watcher) => this.session.exists(this.path, watcher));
-    let value: NodeValue | null = null;
-    if (stat) {
-      try {
-        value = await this.session.getData(this.path);
-      } catch (error) {
-        if (!isZkCode(error, ZK_CODES.NONODE)) throw error; // deleted in between: its watch has fired
-      }
-    }
+    const value = await readNode(this.session, this.path, this.arm);
     if (!this.current(epoch)) return;
     this.value = value;
     this.loaded = true;
     this.hooks.onChange();
+  }
+}
+
+/** A znode and one of its children as ZooKeeper held them at one moment (readNodeAndChild). */
+export interface NodeAndChild {
+  /** The znode's data and stat; null when it does not exist. */
+  readonly node: NodeValue | null;
+  /** The child's data and stat; null when it does not exist. */
+  readonly child: NodeValue | null;
+}
+
+/**
+ * Reads a znode, then one of its children, then the znode's stat again, until the znode's data did not change in
+ * between: its data then held over the whole read of the child, so the two are what ZooKeeper held at one moment
+ * (a session's reads are answered in order). Two watched znodes read apart can each be current and still never
+ * have held their two values at once — a parent's data read before a change the child's read already shows. With
+ * `arms`, each read passes its watch as NodeWatch does.
+ */
+export async function readNodeAndChild(session: WatchSession, path: string, childPath: string, arms?: { node: WatchArm; child: WatchArm }): Promise<NodeAndChild> {
+  for (;;) {
+    const node = await readNode(session, path, arms?.node);
+    const child = await readNode(session, childPath, arms?.child);
+    // A missing znode had no child at that moment either; the child was read for its watch only.
+    if (node === null) return { node, child: null };
+    const again = await session.exists(path);
+    if (again?.version === node.stat.version && again.mzxid === node.stat.mzxid) return { node, child };
+    // The znode changed while its child was read: read both again.
+  }
+}
+
+/** A znode and one of its children (readNodeAndChild), kept current by an exists watch on each. */
+export class NodeAndChildWatch extends WatchedView {
+  value: NodeAndChild = { node: null, child: null };
+  /** The child's watch; `arm` is the znode's. Either firing reads both again. */
+  private readonly childArm: WatchArm;
+
+  constructor(session: WatchSession, path: string, readonly childPath: string, hooks: WatchHooks) {
+    super(session, path, hooks);
+    this.childArm = new WatchArm(() => void this.reload(), () => this.hooks.isCurrent());
+  }
+
+  override get stale(): boolean {
+    return super.stale || !this.childArm.isArmed;
+  }
+
+  override reset(): void {
+    super.reset();
+    this.childArm.reset();
+  }
+
+  protected async load(): Promise<void> {
+    const epoch = this.epoch;
+    const value = await readNodeAndChild(this.session, this.path, this.childPath, { node: this.arm, child: this.childArm });
+    if (!this.current(epoch)) return;
+    this.value = value;
+    this.loaded = true;
+    this.hooks.onChange();
+  }
+}
+
+/**
+ * One znode's data and stat, or null when it does not exist. With `arm`, an exists watch: it fires on creation,
+ * deletion and data changes alike.
+ */
+async function readNode(session: WatchSession, path: string, arm?: WatchArm): Promise<NodeValue | null> {
+  const stat = arm ? await arm.read((watcher) => session.exists(path, watcher)) : await session.exists(path);
+  if (!stat) return null;
+  try {
+    return await session.getData(path);
+  } catch (error) {
+    if (!isZkCode(error, ZK_CODES.NONODE)) throw error; // deleted in between: its watch has fired
+    return null;
   }
 }
 

@@ -11,6 +11,8 @@ import { ZK_CODES } from '../../src/zk-codes';
 interface Node {
   data: Buffer | null;
   version: number;
+  /** The zxid of the last write to it. */
+  mzxid: number;
   /** The owning session's id, '0' for a persistent znode (as ZooKeeper's stat says). */
   ephemeralOwner: string;
 }
@@ -20,6 +22,8 @@ type ReadKind = 'getData' | 'getChildren' | 'exists';
 /** An in-memory ZooKeeper: znodes, one-shot data/exists and child watches, and hooks to hold or fail reads. */
 export class FakeZooKeeper implements WatchSession {
   readonly nodes = new Map<string, Node>();
+  /** The last write's zxid. */
+  private zxid = 0;
   private dataWatches = new Map<string, Set<Watcher>>();
   private childWatches = new Map<string, Set<Watcher>>();
   /** Reads made, in order, with whether they passed a watcher. */
@@ -30,13 +34,14 @@ export class FakeZooKeeper implements WatchSession {
   /** Creates or changes a znode; `ephemeralOwner` on creation ('0', the default: persistent). */
   set(path: string, data: string | null, ephemeralOwner = '0'): void {
     const existing = this.nodes.get(path);
-    this.nodes.set(path, { data: data === null ? null : Buffer.from(data), version: existing ? existing.version + 1 : 0, ephemeralOwner: existing?.ephemeralOwner ?? ephemeralOwner });
+    this.nodes.set(path, { data: data === null ? null : Buffer.from(data), version: existing ? existing.version + 1 : 0, mzxid: ++this.zxid, ephemeralOwner: existing?.ephemeralOwner ?? ephemeralOwner });
     this.fire(this.dataWatches, path, { type: existing ? 'changed' : 'created', path });
     if (!existing) this.fire(this.childWatches, parentOf(path), { type: 'child', path: parentOf(path) });
   }
 
   remove(path: string): void {
     if (!this.nodes.delete(path)) return;
+    this.zxid++;
     this.fire(this.dataWatches, path, { type: 'deleted', path });
     this.fire(this.childWatches, path, { type: 'deleted', path });
     this.fire(this.childWatches, parentOf(path), { type: 'child', path: parentOf(path) });
@@ -140,7 +145,7 @@ function parentOf(path: string): string {
 }
 
 function stat(node: Node): Stat {
-  return { version: node.version, aversion: 0, ephemeralOwner: node.ephemeralOwner, numChildren: 0, mtime: new Date(0), ctime: new Date(0) };
+  return { version: node.version, mzxid: node.mzxid, aversion: 0, ephemeralOwner: node.ephemeralOwner, numChildren: 0, mtime: new Date(0), ctime: new Date(0) };
 }
 
 /** What a mirror or a catalog needs of a ZkSession: the double's reads and the connection events. */

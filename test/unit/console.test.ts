@@ -7,11 +7,19 @@ import { addIncrease, emptyIncrease, providerCounts } from '../../src/scrape/cou
 import { histogramQuantile } from '../../src/scrape/histogram';
 import { DEFAULT_CONSOLE_OPTIONS, normalizeAllowedHost, resolveConsoleOptions } from '../../src/console/options';
 import { decodeRolloutState } from '../../src/console/rollout-state';
+import { judgeRollout } from '../../src/registry/rollout-verdict';
+import type { Stat } from '../../src/registry/zk-session';
 import { recordedStep, rolloutDocument } from '../support/rollout-document';
 import { isAllowedHost, isSameOrigin, presentedToken, tokenMatches } from '../../src/console/security';
 import type { ConfigView, InstanceView } from '../../src/console/views';
 import { PROVIDER_DURATION, PROVIDER_REQUESTS } from '../../src/metrics';
 import { parseExposition } from '../../src/scrape/exposition';
+
+/** The console's view of a rollout znode holding `data`, with or without its lease (both read at one moment). */
+function readState(data: string, leaseHeld: boolean) {
+  const stat = {} as Stat;
+  return decodeRolloutState(judgeRollout({ node: { data: Buffer.from(data), stat }, child: leaseHeld ? { data: null, stat } : null }));
+}
 
 describe('lane metrics', () => {
   async function page(observe: (requests: Counter, duration: Histogram) => void): Promise<string> {
@@ -89,11 +97,11 @@ describe('rollout state', () => {
   });
 
   test('running with its lease, crashed without it, finished otherwise', () => {
-    const running = decodeRolloutState(JSON.stringify(doc), true);
+    const running = readState(JSON.stringify(doc), true);
     expect(running).toMatchObject({ ok: true, rollout: { id: 'r1', state: 'running', status: 'running', step: 2, ratio: 25, startedAt: Date.parse(doc.startedAt), updatedAt: Date.parse(doc.updatedAt) } });
     expect(running.ok && running.rollout.history[0]).toEqual({ step: 1, ratio: 5, verdict: { result: 'pass', reason: 'fine' }, gray: { requests: 200, errors: 1, errorRate: 0.005 }, normal: { requests: 4000, errors: 4, errorRate: 0.001 } });
-    expect(decodeRolloutState(JSON.stringify(doc), false)).toMatchObject({ ok: true, rollout: { status: 'crashed' } });
-    expect(decodeRolloutState(JSON.stringify({ ...doc, state: 'promoted' }), false)).toMatchObject({ ok: true, rollout: { status: 'finished', state: 'promoted' } });
+    expect(readState(JSON.stringify(doc), false)).toMatchObject({ ok: true, rollout: { status: 'crashed' } });
+    expect(readState(JSON.stringify({ ...doc, state: 'promoted' }), false)).toMatchObject({ ok: true, rollout: { status: 'finished', state: 'promoted' } });
   });
 
   test.each([
@@ -102,13 +110,13 @@ describe('rollout state', () => {
     ['empty', '', /no rollout recorded/],
     ['not a rollout document', '{"state":"exploded","steps":["x"]}', /"id" is undefined, not a non-empty string/],
   ])('unreadable documents say why (%s)', (_name, data, reason) => {
-    const read = decodeRolloutState(data, true);
+    const read = readState(data, true);
     expect(read.ok).toBe(false);
     expect(!read.ok && read.reason).toMatch(reason);
   });
 
   test('what it shows is bounded: long texts are clipped', () => {
-    const read = decodeRolloutState(JSON.stringify({ ...doc, state: 'aborted', reason: 'y'.repeat(5000), id: 'z'.repeat(500) }), true);
+    const read = readState(JSON.stringify({ ...doc, state: 'aborted', reason: 'y'.repeat(5000), id: 'z'.repeat(500) }), true);
     expect(read).toMatchObject({ ok: true, rollout: { state: 'aborted', status: 'finished' } });
     expect(read.ok && read.rollout.reason!.length).toBeLessThanOrEqual(300);
     expect(read.ok && read.rollout.id.length).toBeLessThanOrEqual(80);
@@ -149,7 +157,7 @@ describe('event list', () => {
 
   test('rollout: start, each step\'s verdict, the crash and the outcome', () => {
     const base = rolloutDocument({ id: 'r1', state: 'running', steps: [5, 50], step: 1 });
-    const read = (doc: object, lease: boolean) => decodeRolloutState(JSON.stringify(doc), lease);
+    const read = (doc: object, lease: boolean) => readState(JSON.stringify(doc), lease);
     const started = read(base, true);
     expect(rolloutEvents(undefined, started, 1).map((e) => e.text)).toEqual(['rollout r1 started by alice@ops-1: steps 5, 50']);
     const passed = recordedStep(1, 5, 'pass', 'ok', { requests: 100, errors: 0 });
@@ -162,6 +170,9 @@ describe('event list', () => {
       ['error', 'rollout step 2/2 (ratio 50 %): breach — too many [gray 0 req, - errors; normal 0 req, - errors]'],
       ['error', 'rollout r1 aborted: gray errs'],
     ]);
+    // A rollout that started and died between two reads: both are said.
+    const died = read({ ...base, id: 'r2' }, false);
+    expect(rolloutEvents(aborted, died, 5).map((e) => e.text)).toEqual(['rollout r2 started by alice@ops-1: steps 5, 50', 'rollout r2 crashed: its process is gone (lease released) at step 1/2; on crash: rollback']);
   });
 });
 

@@ -38,7 +38,7 @@ function start(zk: FakeZooKeeper, addresses?: AddressPolicy) {
 const instance = (gray: boolean, extra: Record<string, unknown> = {}) => JSON.stringify({ gray, version: gray ? 'v2' : 'v1', ...extra });
 
 describe('RegistryMirror: one watch group per service', () => {
-  test('reads the five parts of a service once, announces it loaded once, and follows each change by its part', async () => {
+  test('reads the parts of a service once (the rollout and its lease as one), announces it loaded once, and follows each change by its part', async () => {
     const zk = registry();
     zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
     const { mirror, changes, loaded } = start(zk);
@@ -55,7 +55,7 @@ describe('RegistryMirror: one watch group per service', () => {
     zk.set(`${service}/instances/10.0.0.2:80`, instance(true), LIVE);
     zk.set(`${service}/rollout/lease`, '{}');
     await settle();
-    expect(changes.map(([, part]) => part).sort()).toEqual(['config', 'instances', 'lease']);
+    expect(changes.map(([, part]) => part).sort()).toEqual(['config', 'instances', 'rollout']);
     expect(demo.configRead.config.ratio).toBe(60);
     expect(demo.verdicts().map((verdict) => verdict.id)).toEqual(['10.0.0.1:80', '10.0.0.2:80']);
     expect(loaded).toEqual(['demo']); // ticks and changes are not loads
@@ -182,7 +182,7 @@ describe('RegistryMirror: each znode decoded once per version', () => {
 });
 
 describe('the instance verdict: one rule, one reason', () => {
-  const stat = (ephemeralOwner: string) => ({ version: 0, aversion: 0, ephemeralOwner, numChildren: 0, mtime: new Date(0), ctime: new Date(5) });
+  const stat = (ephemeralOwner: string) => ({ version: 0, mzxid: 1, aversion: 0, ephemeralOwner, numChildren: 0, mtime: new Date(0), ctime: new Date(5) });
   const read = (data: string, owner = LIVE) => ({ data: Buffer.from(data), stat: stat(owner) });
   const path = `${service}/instances/10.0.0.1:80`;
 

@@ -6,7 +6,7 @@
  */
 import { silentLogger } from '../../src/logger';
 import { RegistryCatalog } from '../../src/registry/catalog';
-import { ChildrenWatch, Coalescer, DirectoryWatch, NodeWatch, WatchArm, type WatchHooks } from '../../src/registry/watch';
+import { ChildrenWatch, Coalescer, DirectoryWatch, NodeWatch, readNodeAndChild, WatchArm, type WatchHooks } from '../../src/registry/watch';
 import { FakeZooKeeper, fakeSession } from '../support/fake-zookeeper';
 
 /** Lets every pending promise continuation run. */
@@ -333,16 +333,22 @@ describe("RegistryCatalog: the rollout's dead-man's switch over the double", () 
     zk.set(leasePath, '{}');
     await settle();
     expect(crashed()).toBe(false);
-    // A normal end: the outcome is written, then the lease deleted — seen before the document's re-read answers.
-    const outcome = zk.hold('exists', rolloutPath);
-    zk.set(rolloutPath, document('promoted'));
-    await outcome.made;
-    zk.remove(leasePath);
-    await settle();
-    expect(crashed()).toBe(false);
-    outcome.release();
-    await settle();
-    expect(crashed()).toBe(false);
+    // A normal end: the outcome is written, then the lease deleted — seen while the document's re-read is held at
+    // its exists, or at its data read after its watch was re-armed (the order that once flashed as a crash).
+    for (const kind of ['exists', 'getData'] as const) {
+      zk.set(leasePath, '{}');
+      zk.set(rolloutPath, document('running'));
+      await settle();
+      const outcome = zk.hold(kind, rolloutPath);
+      zk.set(rolloutPath, document('promoted'));
+      await outcome.made;
+      zk.remove(leasePath);
+      await settle();
+      expect(crashed()).toBe(false);
+      outcome.release();
+      await settle();
+      expect(crashed()).toBe(false);
+    }
     catalog.close();
   });
 
@@ -378,5 +384,33 @@ describe("RegistryCatalog: the rollout's dead-man's switch over the double", () 
     await settle();
     expect(crashed()).toBe(false);
     catalog.close();
+  });
+});
+
+describe('readNodeAndChild: a znode and its child at one moment', () => {
+  test('a change of the znode during the child\'s read makes both be read again', async () => {
+    const zk = new FakeZooKeeper();
+    zk.set('/r', 'running');
+    zk.set('/r/lease', '{}');
+    const lease = zk.hold('exists', '/r/lease');
+    const read = readNodeAndChild(zk, '/r', '/r/lease');
+    await lease.made;
+    // The rollout ends in order while the lease's read waits: outcome, then the lease deleted.
+    zk.set('/r', 'promoted');
+    zk.remove('/r/lease');
+    lease.release();
+    const { node, child } = await read;
+    expect([node?.data?.toString(), child]).toEqual(['promoted', null]);
+    expect(zk.reads.filter((r) => r.path === '/r' && r.kind === 'exists')).toHaveLength(4); // two rounds
+  });
+
+  test('an unchanged znode is read once and its stat once more; a missing one once, with no child', async () => {
+    const zk = new FakeZooKeeper();
+    expect(await readNodeAndChild(zk, '/r', '/r/lease')).toEqual({ node: null, child: null });
+    expect(zk.reads.map((r) => `${r.kind} ${r.path}`)).toEqual(['exists /r', 'exists /r/lease']);
+    zk.set('/r', 'x');
+    const { node, child } = await readNodeAndChild(zk, '/r', '/r/lease');
+    expect([node?.data?.toString(), child]).toEqual(['x', null]);
+    expect(zk.reads.slice(2).map((r) => `${r.kind} ${r.path}`)).toEqual(['exists /r', 'getData /r', 'exists /r/lease', 'exists /r']);
   });
 });
