@@ -244,25 +244,17 @@ export class GrayConsumer extends EventEmitter {
       return undefined;
     }
     const { config } = routed.snapshot;
+    // The lane is drawn here rather than in the router (the same one draw), so that a failure can say which lane
+    // found no instance: with strict lanes, a call drawn into an empty lane is not an instance's failure.
     const ratio = this.ratioOf(routed.snapshot);
+    const chosen = lane ?? pickLane(ratio, this.random);
     // The common case, nothing ejected and no retry: the unfiltered table, nothing allocated for ejection.
     const decision =
       routed.outliers?.out || options?.exclude?.size
-        ? this.routeAround(routed, ratio, lane, options)
-        : route(routed.table, { ratio, lane, random: this.random, fallback: config.fallback });
-    if (!decision) throw new NoInstanceError(service, routed.snapshot.path, this.whyNoInstance(routed, lane));
+        ? this.routeAround(routed, ratio, chosen, options)
+        : route(routed.table, { ratio, lane: chosen, fallback: config.fallback });
+    if (!decision) throw new NoInstanceError(service, routed.snapshot.path, whyNoInstance(routed, chosen));
     return decision;
-  }
-
-  private whyNoInstance(routed: Routed, lane: Lane | undefined): string {
-    const { instances, config } = routed.snapshot;
-    if (instances.length === 0) return 'no live instance is registered';
-    if (instances.every((instance) => instance.weight <= 0)) return 'every instance has weight 0';
-    const laneTable = lane === 'gray' ? routed.table.gray : routed.table.normal;
-    if (config.fallback === 'none' && lane !== undefined && laneTable.size === 0) {
-      return `no ${lane} instance, and the service's config says "fallback": "none" (strict lanes)`;
-    }
-    return 'every instance of the lane has already failed this request';
   }
 
   /**
@@ -271,8 +263,7 @@ export class GrayConsumer extends EventEmitter {
    * the table without ejected instances, skipping excluded ones. When ejection leaves nothing, the full table is
    * used: an instance that may be down beats no instance at all.
    */
-  private routeAround(routed: Routed, ratio: number, lane: Lane | undefined, options: RouteOptions | undefined): RouteDecision | undefined {
-    const chosen = lane ?? pickLane(ratio, this.random);
+  private routeAround(routed: Routed, ratio: number, chosen: Lane, options: RouteOptions | undefined): RouteDecision | undefined {
     const exclude = options?.exclude;
     const outliers = routed.outliers;
     let table = routed.table;
@@ -398,6 +389,21 @@ export class GrayConsumer extends EventEmitter {
     this.session.close();
     this.removeAllListeners();
   }
+}
+
+/**
+ * Why `route()` found no instance for a call of `lane`, in the words of NoInstanceError: the one place every client
+ * (consumer.route, resolveCall, grayRoute, useGray, grayDispatcher) gets its message from.
+ */
+function whyNoInstance(routed: Routed, lane: Lane): string {
+  const { instances, config } = routed.snapshot;
+  if (instances.length === 0) return 'no live instance is registered';
+  if (instances.every((instance) => instance.weight <= 0)) return 'every instance has weight 0';
+  const laneTable = lane === 'gray' ? routed.table.gray : routed.table.normal;
+  if (config.fallback === 'none' && laneTable.size === 0) {
+    return `no ${lane} instance, and the service's config says "fallback": "none" (strict lanes)`;
+  }
+  return 'every instance of the lane has already failed this request';
 }
 
 /** Creates a consumer: the long-lived object behind `grayRoute()`. Call `close()` when done. */
