@@ -26,7 +26,8 @@ export type { GrayRouteOptions, GrayRouteInterceptor, GrayRequestConfig } from '
 export { createConsumer, DEFAULT_CONSUMER_OPTIONS } from './consumer/consumer';
 export type { GrayConsumer, GrayConsumerOptions, RouteOptions, OutlierEvent } from './consumer/consumer';
 export { useGray } from './consumer/use-gray';
-export type { UseGrayOptions, GrayInterceptors, RetryEvent } from './consumer/use-gray';
+export type { UseGrayOptions, GrayInterceptors } from './consumer/use-gray';
+export type { RetryEvent } from './consumer/failover-policy';
 export { grayDispatcher, installGrayDispatcher } from './consumer/dispatcher';
 export type { GrayDispatcher, GrayDispatcherOptions, InstalledGrayDispatcher } from './consumer/dispatcher';
 export { DEFAULT_OUTLIER_OPTIONS } from './consumer/outlier';

@@ -103,7 +103,7 @@ interface Routed {
  * - `ejected` (OutlierEvent): an instance left the rotation after connection failures in a row;
  * - `probing` (OutlierEvent): its period is over and one request is sent to it as a probe;
  * - `restored` (OutlierEvent): the probe got a response, the instance is back;
- * - `retry` (RetryEvent, from useGray): a request failed at the connection level and is sent again.
+ * - `retry` (RetryEvent, from useGray and grayDispatcher): a request failed at the connection level and is sent again.
  */
 export class GrayConsumer extends EventEmitter {
   readonly connection: ResolvedConnection;

@@ -9,6 +9,7 @@ import type { RouteDecision } from '../router';
 import { servicesPath } from '../registry/paths';
 import type { Instance, Lane } from '../types';
 import { GrayConsumer, type GrayConsumerOptions, type RouteOptions } from './consumer';
+import { NO_PROBE } from './failover-policy';
 import { CallRouting, checkLaneOptions } from './lane-routing';
 import { requestTarget, rewriteUrl, type TargetUrl } from './rewrite';
 
@@ -131,7 +132,6 @@ export interface RouteHooks {
   routed(config: InternalAxiosRequestConfig): void;
 }
 
-const NO_PROBE: RouteOptions = Object.freeze({ probe: false });
 
 /**
  * grayRoute's body: routing options, and the consumer to route with (made from the options when not given).
