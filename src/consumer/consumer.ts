@@ -39,7 +39,7 @@ export interface GrayConsumerOptions extends ConnectionOptions {
   random?: () => number;
   /**
    * Outlier ejection: instances with `consecutiveFailures` connection failures in a row leave the rotation for a
-   * back-off period, then get one half-open probe. `false` turns it off. Default: on, with DEFAULT_OUTLIER_OPTIONS
+   * back-off period, then get one half-open probe. `false` turns it off. Default: on, with `defaults.outlier`
    * (3 failures, 1000 ms doubling up to 30000 ms). Failures are reported by `useGray()`'s response interceptor;
    * `grayRoute()` alone reports nothing, so nothing is ever ejected.
    */

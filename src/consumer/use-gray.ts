@@ -17,7 +17,7 @@ import { createRouteInterceptor, type GrayRouteInterceptor, type GrayRouteOption
 export interface UseGrayOptions extends GrayRouteOptions {
   /**
    * Failover on connection-level failures (see FailoverOptions), or false to only route and report outcomes.
-   * Default: on, with DEFAULT_FAILOVER_OPTIONS (3 attempts, idempotent methods, same lane, 1000 ms connect timeout).
+   * Default: on, with `defaults.failover` (3 attempts, idempotent methods, same lane, 1000 ms connect timeout).
    */
   failover?: FailoverOptions | false;
   /**
