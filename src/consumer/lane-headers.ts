@@ -118,26 +118,37 @@ export function withLane(headers: Headers, name: string, lane: Lane, propagation
   const writeHeader = propagation !== 'baggage';
   const baggage = propagation !== 'header' ? (withLaneInBaggage(headerValue(headers, BAGGAGE_HEADER), lane) ?? headerValue(headers, BAGGAGE_HEADER)) : undefined;
   const replaced = (key: unknown) => (writeHeader && sameName(key, name)) || (baggage !== undefined && sameName(key, BAGGAGE_HEADER));
-  if (headers && (Array.isArray(headers) || typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function')) {
-    const flat: string[] = [];
-    if (Array.isArray(headers) && !(headers.length > 0 && Array.isArray(headers[0]))) {
-      for (let i = 0; i < headers.length; i += 2) if (!replaced(headers[i])) flat.push(headers[i] as string, headers[i + 1] as string);
-    } else {
-      for (const [key, value] of headers as Iterable<[string, string]>) if (!replaced(key)) flat.push(key, value);
-    }
-    if (writeHeader) flat.push(name, lane);
-    if (baggage !== undefined) flat.push(BAGGAGE_HEADER, String(baggage));
-    return flat;
+  const added: Array<[string, unknown]> = [];
+  if (writeHeader) added.push([name, lane]);
+  if (baggage !== undefined) added.push([BAGGAGE_HEADER, baggage]);
+  return isRecord(headers) ? recordWith(headers, replaced, added) : flatWith(headers, replaced, added);
+}
+
+/** A flat array, pairs or an iterable of headers as a flat array: the `replaced` names dropped, `added` appended as text. */
+function flatWith(headers: Headers, replaced: (key: unknown) => boolean, added: Array<[string, unknown]>): string[] {
+  const flat: string[] = [];
+  if (Array.isArray(headers) && !(headers.length > 0 && Array.isArray(headers[0]))) {
+    for (let i = 0; i < headers.length; i += 2) if (!replaced(headers[i])) flat.push(headers[i] as string, headers[i + 1] as string);
+  } else {
+    for (const [key, value] of headers as Iterable<[string, string]>) if (!replaced(key)) flat.push(key, value);
   }
+  for (const [key, value] of added) flat.push(key, String(value));
+  return flat;
+}
+
+/**
+ * A copy of a plain headers object (or none) with `added` set as they are (a caller's baggage array stays one). The
+ * `replaced` names' other spellings are dropped; when there are none, the copy is a spread.
+ */
+function recordWith(headers: Headers, replaced: (key: unknown) => boolean, added: Array<[string, unknown]>): Record<string, string | string[] | undefined> {
   const record = (headers ?? {}) as Record<string, string | string[] | undefined>;
-  let out: Record<string, string | string[] | undefined>;
   let other = false;
-  for (const key in record) if (replaced(key) && key !== name && key !== BAGGAGE_HEADER) other = true;
+  for (const key in record) if (replaced(key) && !added.some(([name]) => name === key)) other = true;
+  let out: Record<string, string | string[] | undefined>;
   if (other) {
     out = {};
     for (const key in record) if (!replaced(key)) out[key] = record[key];
   } else out = { ...record };
-  if (writeHeader) out[name] = lane;
-  if (baggage !== undefined) out[BAGGAGE_HEADER] = baggage as string;
+  for (const [key, value] of added) out[key] = value as string | string[];
   return out;
 }
