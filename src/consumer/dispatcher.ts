@@ -17,12 +17,12 @@ import { ClosedError, InvalidOptionError } from '../errors';
 import { parseLane, type Lane } from '../types';
 import type { RouteDecision } from '../router';
 import { GrayConsumer, type RouteOptions } from './consumer';
-import { resolveFailoverOptions, type FailoverOptions, type ResolvedFailover } from './failover';
+import { isStreamBody, resolveFailoverOptions, type FailoverOptions, type ResolvedFailover } from './failover';
 import { FailoverPolicy, NO_PROBE } from './failover-policy';
 import type { GrayRouteOptions } from './gray-route';
 import { asOldStyleHandler, isControllerHandler, type Handler } from './handler-adapter';
 import { CallRouting, checkLaneOptions } from './lane-routing';
-import { isStream, RoutedRequest, type RouteHost } from './routed-request';
+import { RoutedRequest, type RouteHost } from './routed-request';
 import {
   BUNDLED_UNDICI_MAJOR,
   DISPATCHER_SYMBOL_V1,
@@ -209,7 +209,7 @@ export class GrayDispatcher extends EventEmitter implements Dispatcher, RouteHos
   private routeOptionsFor(opts: DispatchOptions): RouteOptions | undefined {
     if (this.failover.attempts <= 1) return undefined;
     const body = opts.body;
-    const replayable = body === null || body === undefined || typeof body === 'string' || ArrayBuffer.isView(body) || (typeof body === 'object' && !isStream(body));
+    const replayable = body === null || body === undefined || typeof body === 'string' || ArrayBuffer.isView(body) || (typeof body === 'object' && !isStreamBody(body));
     return this.policy.mayProbe(replayable && this.policy.mayRepeat(opts.method)) ? undefined : NO_PROBE;
   }
 

@@ -112,6 +112,13 @@ export function isConnectionError(error: unknown): boolean {
   return connectionFailure(error) !== undefined;
 }
 
+/** A body read as it is sent (a Node or web stream, an emitter of chunks): never sent twice, so never failed over. */
+export function isStreamBody(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  const b = body as { pipe?: unknown; on?: unknown; getReader?: unknown };
+  return typeof b.pipe === 'function' || typeof b.on === 'function' || typeof b.getReader === 'function';
+}
+
 /** The error a connect timeout destroys the socket with: shaped like the system's own connect ETIMEDOUT. */
 export class ConnectTimeoutError extends Error {
   readonly code = 'ETIMEDOUT';

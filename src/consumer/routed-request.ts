@@ -14,7 +14,7 @@ import { urlHost } from '../registry/paths';
 import type { RouteDecision } from '../router';
 import type { Instance, Lane } from '../types';
 import type { GrayConsumer } from './consumer';
-import type { ConnectionFailure, ResolvedFailover } from './failover';
+import { isStreamBody, type ConnectionFailure, type ResolvedFailover } from './failover';
 import type { FailoverPolicy } from './failover-policy';
 import type { Handler } from './handler-adapter';
 import { headerValue, isRecord, readCallerHeaders, withLane, withLaneRecord, type Headers } from './lane-headers';
@@ -40,12 +40,6 @@ class ReplayGuard {
 function isReplayable(body: unknown): boolean {
   if (body === null || body === undefined || typeof body === 'string' || ArrayBuffer.isView(body) || body instanceof ArrayBuffer) return true;
   return body instanceof ReplayGuard && !body.started;
-}
-
-/** A body that is read as it is sent (a Node or web stream): never sent twice. */
-export function isStream(body: object): boolean {
-  const b = body as { pipe?: unknown; on?: unknown; getReader?: unknown };
-  return typeof b.pipe === 'function' || typeof b.on === 'function' || typeof b.getReader === 'function';
 }
 
 // ---- instances ----------------------------------------------------------------------------------------------------
@@ -140,7 +134,7 @@ export class RoutedRequest {
       body !== null &&
       typeof body === 'object' &&
       !ArrayBuffer.isView(body) &&
-      !isStream(body) &&
+      !isStreamBody(body) &&
       typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
     ) {
       this.body = new ReplayGuard(body as AsyncIterable<unknown>);

@@ -10,7 +10,7 @@ import type * as https from 'node:https';
 import type { AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { NoInstanceError } from '../errors';
 import type { GrayConsumer } from './consumer';
-import { createHttpAgent, createHttpsAgent, resolveFailoverOptions, type FailoverOptions } from './failover';
+import { createHttpAgent, createHttpsAgent, isStreamBody, resolveFailoverOptions, type FailoverOptions } from './failover';
 import { FailoverPolicy } from './failover-policy';
 import { createRouteInterceptor, type GrayRouteInterceptor, type GrayRouteOptions } from './gray-route';
 
@@ -51,11 +51,6 @@ function isReusedSocket(request: unknown): boolean {
   return (wrapper?._currentRequest ?? wrapper)?.reusedSocket === true;
 }
 
-/** A body that is read as it is sent cannot be sent twice. */
-function isStream(data: unknown): boolean {
-  return typeof data === 'object' && data !== null && (typeof (data as { pipe?: unknown }).pipe === 'function' || typeof (data as { getReader?: unknown }).getReader === 'function');
-}
-
 /**
  * Installs graykit on an axios instance: routing, outcome reports for outlier ejection, and failover.
  *
@@ -75,7 +70,7 @@ export function useGray(http: AxiosInstance, options: UseGrayOptions = {}): Gray
 
   /** Whether the request may be sent again: its body can be, and its method (or `gray.failover`) allows it. */
   function mayResend(config: InternalAxiosRequestConfig): boolean {
-    if (failover.attempts <= 1 || isStream(config.data)) return false;
+    if (failover.attempts <= 1 || isStreamBody(config.data)) return false;
     return config.gray?.failover ?? policy.mayRepeat(config.method);
   }
 
