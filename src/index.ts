@@ -15,7 +15,6 @@
 // Provider
 export { grayRegister } from './provider/gray-register';
 export type { GrayRegisterMiddleware } from './provider/gray-register';
-export { DEFAULT_REGISTER_OPTIONS } from './provider/options';
 export type { GrayRegisterOptions } from './provider/options';
 export type { ProviderRegistration } from './provider/registration';
 export type { ProviderMetrics, ProviderMetricsOptions } from './provider/metrics';
@@ -23,16 +22,16 @@ export type { ProviderMetrics, ProviderMetricsOptions } from './provider/metrics
 // Consumer
 export { grayRoute } from './consumer/gray-route';
 export type { GrayRouteOptions, GrayRouteInterceptor, GrayRequestConfig } from './consumer/gray-route';
-export { createConsumer, DEFAULT_CONSUMER_OPTIONS } from './consumer/consumer';
+export { createConsumer } from './consumer/consumer';
 export type { GrayConsumer, GrayConsumerOptions, RouteOptions, OutlierEvent } from './consumer/consumer';
 export { useGray } from './consumer/use-gray';
-export type { UseGrayOptions, GrayInterceptors, RetryEvent } from './consumer/use-gray';
+export type { UseGrayOptions, GrayInterceptors } from './consumer/use-gray';
+export type { RetryEvent } from './consumer/failover-policy';
 export { grayDispatcher, installGrayDispatcher } from './consumer/dispatcher';
 export type { GrayDispatcher, GrayDispatcherOptions, InstalledGrayDispatcher } from './consumer/dispatcher';
-export { DEFAULT_OUTLIER_OPTIONS } from './consumer/outlier';
 export type { OutlierOptions, EjectionInfo } from './consumer/outlier';
 // Building blocks for other HTTP clients and custom agents (README "Failover").
-export { DEFAULT_FAILOVER_OPTIONS, isConnectionError, withConnectTimeout, ConnectTimeoutError } from './consumer/failover';
+export { isConnectionError, withConnectTimeout, ConnectTimeoutError } from './consumer/failover';
 export type { FailoverOptions } from './consumer/failover';
 export { consumerMetrics } from './consumer/metrics';
 export type { ConsumerMetrics, ConsumerMetricsOptions } from './consumer/metrics';
@@ -41,7 +40,7 @@ export type { RouteDecision } from './router';
 export type { ServiceSnapshot } from './registry/catalog';
 
 // Lanes
-export { grayContext, DEFAULT_CONTEXT_OPTIONS } from './context/gray-context';
+export { grayContext } from './context/gray-context';
 export type { GrayContextOptions } from './context/gray-context';
 export { runInLane, bindLane, currentLane, CLS_NAMESPACE } from './context/lane-context';
 export type { ContextBackend, ContextKind, LaneStore, LaneSource } from './context/lane-context';
@@ -51,13 +50,13 @@ export type { LanePropagation, LaneCarrierOptions } from './context/propagation'
 export type { HashBy, LanePolicy, LaneRuleMatcher, RequestView } from './router/lane-policy';
 
 // Control plane
-export { createAdmin, DEFAULT_ADMIN_OPTIONS } from './admin/admin';
+export { createAdmin } from './admin/admin';
 export type { GrayAdmin, AdminOptions, ServiceStatus, InstanceStatus, VersionedConfig, InitOptions, InitResult, UnvouchedInstance, RolloutStatus } from './admin/admin';
 // Operators compute provider identities for `init` with it (README "Security").
 export { digestId } from './registry/acl';
-export { runRollout, resumeRollout, DEFAULT_ROLLOUT_OPTIONS } from './rollout/rollout';
+export { runRollout, resumeRollout } from './rollout/rollout';
 export type { RolloutOptions, ResumeOptions, RolloutHooks, RolloutReport, RolloutEvent, RolloutOutcome, StepResult, ServiceStep, ServiceEnd } from './rollout/rollout';
-export { abortRollout, DEFAULT_ABORT_OPTIONS } from './rollout/abort';
+export { abortRollout } from './rollout/abort';
 export type { AbortOptions, AbortReport } from './rollout/abort';
 export type { Webhook, WebhookKind, WebhookPayload } from './rollout/webhooks';
 export type { LatencyStats } from './rollout/latency';
@@ -68,16 +67,15 @@ export type { LaneStats } from './rollout/scrape';
 // Console: the browser view and steering of gray releases (README "Console").
 export { createConsole } from './console/console';
 export type { GrayConsole, ConsoleAddress } from './console/console';
-export { DEFAULT_CONSOLE_OPTIONS } from './console/options';
 export type { ConsoleOptions } from './console/options';
 export type { ConsoleHandler } from './console/server';
 
-// Shared: connection options, metric names (a contract with dashboards and rollouts), types, logging, errors.
-export { DEFAULT_ZK_CONNECT, DEFAULT_SESSION_TIMEOUT } from './registry/connection';
+// Shared: the defaults, connection options, metric names (a contract with dashboards and rollouts), types, logging,
+// errors. The defaults are one frozen object rather than a constant per option: one name to find them all by, and
+// read-only copies, since changing them would change nothing.
+export { defaults } from './defaults';
 export type { ConnectionOptions } from './registry/connection';
-export { DEFAULT_ROOT } from './registry/paths';
-export { PROVIDER_REQUESTS, PROVIDER_DURATION, CONSUMER_OUTCOMES, DEFAULT_DURATION_BUCKETS } from './metrics';
-export { DEFAULT_LANE_HEADER } from './types';
+export { PROVIDER_REQUESTS, PROVIDER_DURATION, CONSUMER_OUTCOMES } from './metrics';
 export type { Lane, Instance, InstanceMeta, InstanceOverride, LaneRule, ServiceConfig, Logger } from './types';
 export { defaultLogger, silentLogger } from './logger';
 export {

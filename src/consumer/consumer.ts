@@ -39,7 +39,7 @@ export interface GrayConsumerOptions extends ConnectionOptions {
   random?: () => number;
   /**
    * Outlier ejection: instances with `consecutiveFailures` connection failures in a row leave the rotation for a
-   * back-off period, then get one half-open probe. `false` turns it off. Default: on, with DEFAULT_OUTLIER_OPTIONS
+   * back-off period, then get one half-open probe. `false` turns it off. Default: on, with `defaults.outlier`
    * (3 failures, 1000 ms doubling up to 30000 ms). Failures are reported by `useGray()`'s response interceptor;
    * `grayRoute()` alone reports nothing, so nothing is ever ejected.
    */
@@ -103,7 +103,7 @@ interface Routed {
  * - `ejected` (OutlierEvent): an instance left the rotation after connection failures in a row;
  * - `probing` (OutlierEvent): its period is over and one request is sent to it as a probe;
  * - `restored` (OutlierEvent): the probe got a response, the instance is back;
- * - `retry` (RetryEvent, from useGray): a request failed at the connection level and is sent again.
+ * - `retry` (RetryEvent, from useGray and grayDispatcher): a request failed at the connection level and is sent again.
  */
 export class GrayConsumer extends EventEmitter {
   readonly connection: ResolvedConnection;
@@ -238,25 +238,17 @@ export class GrayConsumer extends EventEmitter {
       return undefined;
     }
     const { config } = routed.snapshot;
+    // The lane is drawn here rather than in the router (the same one draw), so that a failure can say which lane
+    // found no instance: with strict lanes, a call drawn into an empty lane is not an instance's failure.
     const ratio = this.ratioOf(routed.snapshot);
+    const chosen = lane ?? pickLane(ratio, this.random);
     // The common case, nothing ejected and no retry: the unfiltered table, nothing allocated for ejection.
     const decision =
       routed.outliers?.out || options?.exclude?.size
-        ? this.routeAround(routed, ratio, lane, options)
-        : route(routed.table, { ratio, lane, random: this.random, fallback: config.fallback });
-    if (!decision) throw new NoInstanceError(service, routed.snapshot.path, this.whyNoInstance(routed, lane));
+        ? this.routeAround(routed, ratio, chosen, options)
+        : route(routed.table, { ratio, lane: chosen, fallback: config.fallback });
+    if (!decision) throw new NoInstanceError(service, routed.snapshot.path, whyNoInstance(routed, chosen));
     return decision;
-  }
-
-  private whyNoInstance(routed: Routed, lane: Lane | undefined): string {
-    const { instances, config } = routed.snapshot;
-    if (instances.length === 0) return 'no live instance is registered';
-    if (instances.every((instance) => instance.weight <= 0)) return 'every instance has weight 0';
-    const laneTable = lane === 'gray' ? routed.table.gray : routed.table.normal;
-    if (config.fallback === 'none' && lane !== undefined && laneTable.size === 0) {
-      return `no ${lane} instance, and the service's config says "fallback": "none" (strict lanes)`;
-    }
-    return 'every instance of the lane has already failed this request';
   }
 
   /**
@@ -265,8 +257,7 @@ export class GrayConsumer extends EventEmitter {
    * the table without ejected instances, skipping excluded ones. When ejection leaves nothing, the full table is
    * used: an instance that may be down beats no instance at all.
    */
-  private routeAround(routed: Routed, ratio: number, lane: Lane | undefined, options: RouteOptions | undefined): RouteDecision | undefined {
-    const chosen = lane ?? pickLane(ratio, this.random);
+  private routeAround(routed: Routed, ratio: number, chosen: Lane, options: RouteOptions | undefined): RouteDecision | undefined {
     const exclude = options?.exclude;
     const outliers = routed.outliers;
     let table = routed.table;
@@ -392,6 +383,21 @@ export class GrayConsumer extends EventEmitter {
     this.session.close();
     this.removeAllListeners();
   }
+}
+
+/**
+ * Why `route()` found no instance for a call of `lane`, in the words of NoInstanceError: the one place every client
+ * (consumer.route, resolveCall, grayRoute, useGray, grayDispatcher) gets its message from.
+ */
+function whyNoInstance(routed: Routed, lane: Lane): string {
+  const { instances, config } = routed.snapshot;
+  if (instances.length === 0) return 'no live instance is registered';
+  if (instances.every((instance) => instance.weight <= 0)) return 'every instance has weight 0';
+  const laneTable = lane === 'gray' ? routed.table.gray : routed.table.normal;
+  if (config.fallback === 'none' && laneTable.size === 0) {
+    return `no ${lane} instance, and the service's config says "fallback": "none" (strict lanes)`;
+  }
+  return 'every instance of the lane has already failed this request';
 }
 
 /** Creates a consumer: the long-lived object behind `grayRoute()`. Call `close()` when done. */

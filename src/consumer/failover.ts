@@ -71,10 +71,16 @@ export function resolveFailoverOptions(options: FailoverOptions | false | undefi
 }
 
 /**
- * Error codes of failures where the instance gave no response: the connection was refused, reset or broken before
- * an answer, or the host was unreachable. (`ETIMEDOUT` counts only from `connect`, see isConnectionError.)
+ * Codes of failures before a connection existed, so the instance certainly did not see the request: refused,
+ * unreachable, no local address, undici's connect timeout. (`ETIMEDOUT` counts only from `connect`, see
+ * connectionFailure.)
  */
-export const CONNECTION_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+const UNSENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Codes of failures after the connection was made, before any response: the instance may have seen the request. */
+const SENT_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/** `unsent`: the connection was never made; `sent`: it broke before any response (the request may have arrived). */
+export type ConnectionFailure = 'unsent' | 'sent';
 
 interface ErrorLike {
   code?: unknown;
@@ -84,16 +90,33 @@ interface ErrorLike {
 }
 
 /**
- * True for a connection-level failure: refused, reset before any response, or a connect timeout (`ETIMEDOUT` from
- * `connect`, the system's or graykit's `connectTimeout`). axios's own request `timeout` is not one: the instance
- * may be working on the request.
+ * The kind of connection-level failure `error` is, from Node's http (axios) or undici (fetch), or undefined when it
+ * is none: a response of any status, a timeout of the response (the instance may be working on the request), an
+ * abort. A connect timeout is `ETIMEDOUT` from `connect` (the system's, or graykit's `connectTimeout`) or undici's
+ * `UND_ERR_CONNECT_TIMEOUT`.
+ */
+export function connectionFailure(error: unknown): ConnectionFailure | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as ErrorLike;
+  if (e.response || typeof e.code !== 'string') return undefined;
+  if (UNSENT_CODES.has(e.code)) return 'unsent';
+  if (SENT_CODES.has(e.code)) return 'sent';
+  return e.code === 'ETIMEDOUT' && (e.syscall === 'connect' || e.cause?.syscall === 'connect') ? 'unsent' : undefined;
+}
+
+/**
+ * True for a connection-level failure: refused, unreachable, reset before any response, or a connect timeout. axios's
+ * own request `timeout` is not one: the instance may be working on the request.
  */
 export function isConnectionError(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const e = error as ErrorLike;
-  if (e.response) return false;
-  if (typeof e.code === 'string' && CONNECTION_ERROR_CODES.has(e.code)) return true;
-  return e.code === 'ETIMEDOUT' && (e.syscall === 'connect' || e.cause?.syscall === 'connect');
+  return connectionFailure(error) !== undefined;
+}
+
+/** A body read as it is sent (a Node or web stream, an emitter of chunks): never sent twice, so never failed over. */
+export function isStreamBody(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  const b = body as { pipe?: unknown; on?: unknown; getReader?: unknown };
+  return typeof b.pipe === 'function' || typeof b.on === 'function' || typeof b.getReader === 'function';
 }
 
 /** The error a connect timeout destroys the socket with: shaped like the system's own connect ETIMEDOUT. */

@@ -9,6 +9,7 @@ import type { RouteDecision } from '../router';
 import { servicesPath } from '../registry/paths';
 import type { Instance, Lane } from '../types';
 import { GrayConsumer, type GrayConsumerOptions, type RouteOptions } from './consumer';
+import { NO_PROBE } from './failover-policy';
 import { CallRouting, checkLaneOptions } from './lane-routing';
 import { requestTarget, rewriteUrl, type TargetUrl } from './rewrite';
 
@@ -77,6 +78,9 @@ const hasOwn = (object: object, key: string) => Object.prototype.hasOwnProperty.
  * the value and scans the keys case-insensitively on every call, about a seventh of the interceptor's cost
  * (BENCHMARKS.md, section 1). A caller's own spelling of a header (`X-Gray-Lane`, `Baggage`) is left to `set`,
  * which overwrites it in place; a caller's baggage keeps its other members.
+ *
+ * One function of some twenty branches on purpose: it runs on every routed axios call, and its halves share the keys
+ * found in one scan of the headers; split, they would need that scan twice or an object to hand the keys over.
  */
 function writeLane(headers: InternalAxiosRequestConfig['headers'], name: string, lane: Lane, propagation: LanePropagation): void {
   const record = headers as unknown as Record<string, unknown>;
@@ -131,7 +135,6 @@ export interface RouteHooks {
   routed(config: InternalAxiosRequestConfig): void;
 }
 
-const NO_PROBE: RouteOptions = Object.freeze({ probe: false });
 
 /**
  * grayRoute's body: routing options, and the consumer to route with (made from the options when not given).

@@ -9,17 +9,15 @@ import type * as http from 'node:http';
 import type * as https from 'node:https';
 import type { AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { NoInstanceError } from '../errors';
-import type { Instance } from '../types';
-import { safeEmit } from '../util/emit';
 import type { GrayConsumer } from './consumer';
-import { createHttpAgent, createHttpsAgent, isConnectionError, resolveFailoverOptions, type FailoverOptions } from './failover';
+import { createHttpAgent, createHttpsAgent, isStreamBody, resolveFailoverOptions, type FailoverOptions } from './failover';
+import { FailoverPolicy } from './failover-policy';
 import { createRouteInterceptor, type GrayRouteInterceptor, type GrayRouteOptions } from './gray-route';
-import { emitOutcome, outcomeOfStatus } from './outcome';
 
 export interface UseGrayOptions extends GrayRouteOptions {
   /**
    * Failover on connection-level failures (see FailoverOptions), or false to only route and report outcomes.
-   * Default: on, with DEFAULT_FAILOVER_OPTIONS (3 attempts, idempotent methods, same lane, 1000 ms connect timeout).
+   * Default: on, with `defaults.failover` (3 attempts, idempotent methods, same lane, 1000 ms connect timeout).
    */
   failover?: FailoverOptions | false;
   /**
@@ -44,16 +42,6 @@ export interface GrayInterceptors {
   close(): void;
 }
 
-/** Payload of the consumer's `retry` event. */
-export interface RetryEvent {
-  service: string;
-  /** The instance that failed. */
-  instance: Instance;
-  /** The attempt about to be made (2 for the first retry). */
-  attempt: number;
-  error: unknown;
-}
-
 /**
  * Whether the request went out on a keep-alive connection reused from the pool (Node's `reusedSocket`). axios's
  * default transport (follow-redirects) wraps the native request, which it keeps in `_currentRequest`.
@@ -61,11 +49,6 @@ export interface RetryEvent {
 function isReusedSocket(request: unknown): boolean {
   const wrapper = request as { reusedSocket?: boolean; _currentRequest?: { reusedSocket?: boolean } } | undefined;
   return (wrapper?._currentRequest ?? wrapper)?.reusedSocket === true;
-}
-
-/** A body that is read as it is sent cannot be sent twice. */
-function isStream(data: unknown): boolean {
-  return typeof data === 'object' && data !== null && (typeof (data as { pipe?: unknown }).pipe === 'function' || typeof (data as { getReader?: unknown }).getReader === 'function');
 }
 
 /**
@@ -82,17 +65,18 @@ export function useGray(http: AxiosInstance, options: UseGrayOptions = {}): Gray
   const ownConsumer = options.consumer === undefined;
   let httpAgent: http.Agent | undefined;
   let httpsAgent: https.Agent | undefined;
+  // Made with the route interceptor below, which makes (or takes) the consumer it reports to.
+  let policy: FailoverPolicy;
 
-  function mayFailover(config: InternalAxiosRequestConfig): boolean {
-    if (failover.attempts <= 1 || isStream(config.data)) return false;
-    return config.gray?.failover ?? failover.methods.has((config.method ?? 'get').toLowerCase());
+  /** Whether the request may be sent again: its body can be, and its method (or `gray.failover`) allows it. */
+  function mayResend(config: InternalAxiosRequestConfig): boolean {
+    if (failover.attempts <= 1 || isStreamBody(config.data)) return false;
+    return config.gray?.failover ?? policy.mayRepeat(config.method);
   }
 
   const route = createRouteInterceptor(options, options.consumer, {
     crossLane: failover.crossLane,
-    // A probe that finds the instance still down then costs a retry, not an error. Without failover any request
-    // may probe, or an ejected instance would never come back.
-    mayProbe: (config) => failover.attempts <= 1 || mayFailover(config),
+    mayProbe: (config) => policy.mayProbe(mayResend(config)),
     routed(config) {
       config.gray!.attempts ??= 1;
       if (failover.connectTimeout <= 0) return;
@@ -103,13 +87,11 @@ export function useGray(http: AxiosInstance, options: UseGrayOptions = {}): Gray
       }
     },
   });
+  policy = new FailoverPolicy(route.consumer, failover);
 
   const onResponse = function grayOutcome(response: AxiosResponse): AxiosResponse {
     const gray = response.config?.gray;
-    if (gray?.service !== undefined && gray.instance) {
-      route.consumer.reportSuccess(gray.service, gray.instance.id);
-      emitOutcome(route.consumer, gray.service, gray.instance, gray.lane, outcomeOfStatus(response.status), response.status);
-    }
+    if (gray?.service !== undefined && gray.instance) policy.answered(gray.service, gray.instance, response.status);
     return response;
   };
 
@@ -120,36 +102,27 @@ export function useGray(http: AxiosInstance, options: UseGrayOptions = {}): Gray
     if (!config || !gray?.instance || gray.service === undefined) return Promise.reject(error);
     const { service, instance } = gray;
     if (error.response) {
-      route.consumer.reportSuccess(service, instance.id); // it answered: the connection is fine
-      emitOutcome(route.consumer, service, instance, gray.lane, outcomeOfStatus(error.response.status), error.response.status);
+      policy.answered(service, instance, error.response.status); // it answered: the connection is fine
       return Promise.reject(error);
     }
-    if (!isConnectionError(error)) {
-      route.consumer.reportAbandoned(service, instance.id); // timed out or cancelled: no verdict
-      if (error.code !== 'ERR_CANCELED') emitOutcome(route.consumer, service, instance, gray.lane, 'other_error');
-      return Promise.reject(error);
-    }
-    // A reset of a reused keep-alive connection is most likely the instance closing it as idle just as it was reused
-    // (Node's docs advise retrying those): fail over, but it says nothing about the instance's health.
-    const reused = isReusedSocket(error.request);
-    if (!(reused && (error.code === 'ECONNRESET' || error.code === 'EPIPE'))) route.consumer.reportFailure(service, instance.id);
-    emitOutcome(route.consumer, service, instance, gray.lane, 'connection_error');
     const attempts = gray.attempts ?? 1;
-    if (attempts >= failover.attempts || !mayFailover(config)) return Promise.reject(error);
-    const failedUrl = config.url;
-    const failed = [...(gray.failed ?? []), instance.id];
     // The retry stays in the request's own lane (which it carries on), not the lane of the instance that failed.
     const lane = gray.stickyLane ?? gray.lane;
-    if (!route.consumer.canRoute(service, lane, { exclude: new Set(failed), crossLane: failover.crossLane })) {
+    const verdict = policy.attemptFailed(
+      { service, instance, lane, attempt: attempts, failed: gray.failed, cancelled: error.code === 'ERR_CANCELED', fresh: !isReusedSocket(error.request), mayResend: () => mayResend(config) },
+      error,
+    );
+    if (!verdict) return Promise.reject(error);
+    const failed = [...verdict.failed];
+    if (!verdict.retry) {
       config.gray = { ...gray, failed }; // every instance the request may go to has failed it
       return Promise.reject(error);
     }
     // Routed again by the request interceptor, from the URL the caller gave, pinned to the same lane.
+    const failedUrl = config.url;
     config.gray = { ...gray, lane, attempts: attempts + 1, failed, instance: undefined };
     config.url = gray.url;
     config.baseURL = gray.baseURL;
-    route.consumer.connection.logger.debug(`${config.method?.toUpperCase()} ${gray.url}: ${instance.id} failed (${error.code}); attempt ${attempts + 1}`);
-    safeEmit(route.consumer, route.consumer.connection.logger, 'retry', { service, instance, attempt: attempts + 1, error } satisfies RetryEvent);
     return http.request(config).catch((retryError: unknown) => {
       if (!(retryError instanceof NoInstanceError)) throw retryError;
       // The snapshot changed meanwhile and left no instance: the caller gets the connection failure, which says

@@ -17,7 +17,7 @@ export interface ProviderMetricsOptions {
    * its own, so that two providers in one process never clash.
    */
   registry?: Registry;
-  /** Latency histogram buckets, seconds. Default DEFAULT_DURATION_BUCKETS (5 ms to 10 s). */
+  /** Latency histogram buckets, seconds. Default `defaults.durationBuckets` (5 ms to 10 s). */
   buckets?: readonly number[];
   /** Header the `lane` label is read from (else the instance's own gray flag). Default `x-gray-lane`. */
   laneHeader?: string;

@@ -85,6 +85,60 @@ describe('grayDispatcher with the built-in fetch (real ZooKeeper, real servers)'
     expect(await body.json()).toMatchObject({ version: 'v1', lane: 'normal' });
   }, 30_000);
 
+  /**
+   * A request dispatched with a new-style (controller) handler, as Node 26's fetch and undici 7+'s request() may pass:
+   * status, headers and body as that style gives them. `pause` pauses the response at its head and resumes it on the
+   * next turn of the event loop.
+   */
+  function controllerRequest(dispatcher: { dispatch(opts: object, handler: object): boolean }, pause = false) {
+    return new Promise<{ status: number; headers: Record<string, unknown>; rawHeaders: unknown; body: string }>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let head: { status: number; headers: Record<string, unknown>; rawHeaders: unknown } | undefined;
+      dispatcher.dispatch({ origin: 'http://demo', path: '/echo', method: 'GET', headers: { 'x-trace': 't1' } }, {
+        onRequestStart() {},
+        onResponseStart(controller: { pause(): void; resume(): void; rawHeaders: unknown }, status: number, headers: Record<string, unknown>) {
+          head = { status, headers, rawHeaders: controller.rawHeaders };
+          if (pause) {
+            controller.pause();
+            setImmediate(() => controller.resume());
+          }
+        },
+        onResponseData(_controller: unknown, chunk: Buffer) {
+          chunks.push(chunk);
+        },
+        onResponseEnd() {
+          resolve({ ...head!, body: Buffer.concat(chunks).toString() });
+        },
+        onResponseError(_controller: unknown, error: Error) {
+          reject(error);
+        },
+      });
+    });
+  }
+
+  test('a new-style (controller) handler is routed, fails over a refused instance, and can pause the response', async () => {
+    await provider(false);
+    const dead = await registerDead();
+    const dispatcher = grayDispatcher({ zk: testZk(), root: fx.root, logger: silentLogger, outlier: false });
+    open.push(dispatcher);
+    const retries: RetryEvent[] = [];
+    dispatcher.consumer.on('retry', (event: RetryEvent) => retries.push(event));
+    await eventually(async () => {
+      await dispatcher.consumer.whenReady('demo');
+      expect(dispatcher.consumer.snapshot('demo')?.instances).toHaveLength(2);
+    });
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => controllerRequest(dispatcher, i % 2 === 0)));
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.headers['content-type']).toMatch(/application\/json/);
+      expect(Array.isArray(answer.rawHeaders)).toBe(true);
+      expect(JSON.parse(answer.body)).toMatchObject({ version: 'v1', method: 'GET', lane: 'normal' });
+    }
+    // Round-robin over two instances: half the requests met the dead one first, and went on to the live one.
+    expect(retries.length).toBe(3);
+    expect(retries.every((event) => event.instance.id === dead && event.attempt === 2)).toBe(true);
+  }, 30_000);
+
   test('an abort while the first request waits for the registry ends it at once, and nothing reaches an instance', async () => {
     await provider(false);
     const servedBefore = served;

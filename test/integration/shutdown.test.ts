@@ -6,7 +6,7 @@ import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import express from 'express';
-import { DEFAULT_REGISTER_OPTIONS, grayRegister, silentLogger, type ProviderRegistration } from '../../src';
+import { defaults, grayRegister, silentLogger, type ProviderRegistration } from '../../src';
 import { startProviderProcess } from '../faults/children';
 import { registryFixture, testZk } from '../support/helpers';
 
@@ -62,7 +62,7 @@ describe('graceful shutdown (real ZooKeeper, real servers)', () => {
   const fx = registryFixture();
 
   test('the default drainMs is 2000 ms', () => {
-    expect(DEFAULT_REGISTER_OPTIONS.drainMs).toBe(2000);
+    expect(defaults.register.drainMs).toBe(2000);
   });
 
   test('shutdown(): deregister, drain while accepting, stop accepting, finish in-flight requests, close keep-alive connections, resolve', async () => {

@@ -6,7 +6,7 @@
  * included.
  */
 import fc from 'fast-check';
-import { headerValue, isRecord, readCallerHeaders, withLane, withLaneRecord } from '../../src/consumer/dispatcher';
+import { headerValue, isRecord, readCallerHeaders, withLane, withLaneRecord } from '../../src/consumer/lane-headers';
 import type { LanePropagation } from '../../src/context/propagation';
 import type { Lane } from '../../src/types';
 import { FUZZ_RUNS } from '../support/hostile';

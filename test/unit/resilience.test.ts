@@ -1,5 +1,5 @@
 /** The pure parts of resilience: routing around instances, what counts as a connection failure, the ejection state. */
-import { isConnectionError, DEFAULT_FAILOVER_OPTIONS, DEFAULT_OUTLIER_OPTIONS, type Instance } from '../../src';
+import { defaults, isConnectionError, type Instance } from '../../src';
 import { buildRoutingTable, route } from '../../src/router';
 import { resolveFailoverOptions } from '../../src/consumer/failover';
 import { ServiceOutliers, resolveOutlierOptions } from '../../src/consumer/outlier';
@@ -188,10 +188,10 @@ describe('failover and outlier options', () => {
     const given = Object.freeze({ attempts: 2 });
     const resolved = resolveFailoverOptions(given);
     expect(resolved).toEqual({ attempts: 2, methods: new Set(['get', 'head', 'options', 'put', 'delete']), crossLane: false, connectTimeout: 1000 });
-    expect(DEFAULT_FAILOVER_OPTIONS).toMatchObject({ attempts: 3, crossLane: false, connectTimeout: 1000 });
+    expect(defaults.failover).toMatchObject({ attempts: 3, crossLane: false, connectTimeout: 1000 });
     expect(resolveFailoverOptions(false).attempts).toBe(1);
     expect(resolveOutlierOptions(Object.freeze({}))).toEqual({ consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 30_000, maxEjectionPercent: 50 });
-    expect(DEFAULT_OUTLIER_OPTIONS).toEqual({ consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 30_000, maxEjectionPercent: 50 });
+    expect(defaults.outlier).toEqual({ consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 30_000, maxEjectionPercent: 50 });
     expect(resolveOutlierOptions(false)).toBeUndefined();
     // A base above the default cap raises the cap, unless the cap is given.
     expect(resolveOutlierOptions({ baseEjectionMs: 60_000 })?.maxEjectionMs).toBe(60_000);
