@@ -21,6 +21,7 @@ import { isIPv4 } from 'node:net';
 import type { Dispatcher as UndiciDispatcher } from 'undici-types';
 import { contextBackend } from '../context/lane-context';
 import { BAGGAGE_HEADER, withLaneInBaggage, type LanePropagation } from '../context/propagation';
+import { addJavaLane } from '../context/java-lane';
 import { ClosedError, InvalidOptionError } from '../errors';
 import { urlHost } from '../registry/paths';
 import type { RouteDecision } from '../router';
@@ -354,8 +355,10 @@ abstract class RoutedRequest {
 
   /** The headers of an attempt in `lane`: withLane, from what readHeaders found when it read for the same name. */
   laneHeaders(name: string, lane: Lane): Headers {
-    const { propagation } = this.gray.calls;
-    return this.readFor === name ? withLaneRecord(this.opts.headers, name, lane, propagation, this.callerBaggage, this.respelled) : withLane(this.opts.headers, name, lane, propagation);
+    const { propagation, java } = this.gray.calls;
+    const headers = this.readFor === name ? withLaneRecord(this.opts.headers, name, lane, propagation, this.callerBaggage, this.respelled) : withLane(this.opts.headers, name, lane, propagation);
+    // Both return a copy of the caller's headers (a record or a flat array): ours to add the Java headers to.
+    return java ? (addJavaLane(headers as string[] | Record<string, unknown>, lane, java) as Headers) : headers;
   }
 
   /** Sends the request to the decision's instance (first attempt). `name`: the lane header, when already looked up. */
@@ -696,14 +699,14 @@ export class GrayDispatcher extends EventEmitter implements Dispatcher {
   constructor(options: GrayDispatcherOptions = {}) {
     super();
     borrowUndiciApi();
-    const { context, laneHeader, propagation } = checkLaneOptions(options);
+    const { context, laneHeader, propagation, java } = checkLaneOptions(options);
     if (options.dispatcher !== undefined && typeof options.dispatcher?.dispatch !== 'function') {
       throw new InvalidOptionError('dispatcher', 'expected an undici Dispatcher (an object with dispatch())');
     }
     this.failover = resolveFailoverOptions(options.failover);
     this.ownConsumer = options.consumer === undefined;
     this.consumer = options.consumer ?? new GrayConsumer(options);
-    this.calls = new CallRouting({ consumer: this.consumer, backend: contextBackend(context), laneHeader, propagation });
+    this.calls = new CallRouting({ consumer: this.consumer, backend: contextBackend(context), laneHeader, propagation, java });
     this.inner = options.dispatcher ?? fetchGlobalDispatcher();
     // Routed requests get a connect timeout from graykit's own Agent, of the undici the built-in fetch runs on, when
     // the wrapped dispatcher is the built-in global one; any other keeps its own connect timeout.
