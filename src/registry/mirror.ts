@@ -214,6 +214,8 @@ export class RegistryMirror extends EventEmitter {
   private readonly serviceList: ChildrenWatch;
   /** The Curator base path's children, with a Curator source. */
   private readonly javaList?: ChildrenWatch;
+  /** The Curator base path cannot be listed with this session's credentials (NOAUTH): reported once, counted empty. */
+  private javaListDenied = false;
   private readonly curator?: ResolvedCurator;
   private listWanted = false;
   private closed = false;
@@ -228,14 +230,17 @@ export class RegistryMirror extends EventEmitter {
     this.addresses = options.addresses ?? new AddressPolicy();
     this.label = options.label ?? '';
     this.curator = options.curator;
-    const listOf = (path: string) =>
+    const listOf = (path: string, java: boolean) =>
       new ChildrenWatch(this.session, path, {
         isCurrent: () => !this.closed,
-        onChange: () => this.onServiceList(),
-        onError: (error) => this.logger.debug(`${this.label}reading ${path} failed, will retry: ${error.message}`),
+        onChange: () => {
+          if (java) this.javaListDenied = false;
+          this.onServiceList();
+        },
+        onError: (error) => (java && isZkCode(error, ZK_CODES.NOAUTH) ? this.onJavaListDenied(path) : this.logger.debug(`${this.label}reading ${path} failed, will retry: ${error.message}`)),
       });
-    this.serviceList = listOf(servicesPath(this.root));
-    if (this.curator) this.javaList = listOf(this.curator.basePath);
+    this.serviceList = listOf(servicesPath(this.root), false);
+    if (this.curator) this.javaList = listOf(this.curator.basePath, true);
     this.session.on('connected', this.onConnectedListener);
     if (this.session.connected) this.onConnected(true);
     this.retryTimer = setInterval(() => this.retryStale(true), RETRY_MS);
@@ -353,9 +358,16 @@ export class RegistryMirror extends EventEmitter {
     if (!before && service.loaded && !this.closed && this.services.get(service.name) === service) this.emit('loaded', service.name);
   }
 
+  private onJavaListDenied(path: string): void {
+    if (this.javaListDenied || this.javaList?.loaded) return;
+    this.javaListDenied = true;
+    this.logger.warn(`${this.label}cannot list the Java services at ${path} (NOAUTH: its ACL does not let this session read it); listing graykit's own services only. Give the consumer \`auth\` credentials that the ACL lets read`);
+    this.onServiceList();
+  }
+
   /** Once every list was read: the union of their service names (a Java-only service is a service too). */
   private onServiceList(): void {
-    if (!this.lists.every((list) => list.loaded)) return;
+    if (!this.lists.every((list) => list.loaded || (list === this.javaList && this.javaListDenied))) return;
     const names = new Set<string>();
     const skipped: string[] = [];
     for (const list of this.lists) {
