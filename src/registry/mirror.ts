@@ -148,8 +148,9 @@ export class MirroredService {
   }
 
   /**
-   * Judges the Curator znodes into `list`. One that names the `host:port` of a graykit znode of the service (a
-   * graykit provider registered in both layouts) is skipped: graykit's own carries the operator's overrides.
+   * Judges the Curator znodes into `list`. One that names the `host:port` of a graykit znode of the service is the
+   * same instance (a graykit provider registered in both layouts): it is left out, without a warning, and
+   * graykit's own znode is the one judged.
    */
   private judgeJava(java: DirectoryWatch, curator: ResolvedCurator, networks: readonly string[] | undefined, judged: Map<string, Judged>, list: InstanceVerdict[]): void {
     const ownIds = new Set(list.map((verdict) => verdict.id));
@@ -159,15 +160,11 @@ export class MirroredService {
       // An override is looked up by the host:port the znode names; reusing a verdict needs that override unchanged too.
       const override = prior ? this.overrides.entries.get(prior.verdict.id) : undefined;
       const unchanged = prior && prior.networks === networks && sameRead(prior.own, own) && sameRead(prior.override, override);
-      let verdict = unchanged
+      const verdict = unchanged
         ? prior.verdict
         : judgeCuratorInstance(this.name, `${java.path}/${name}`, own, (id) => this.overrides.entries.get(id), curator, { policy: this.addresses, configNetworks: networks });
       judged.set(key, { own, override: this.overrides.entries.get(verdict.id), networks, verdict });
-      if (ownIds.has(verdict.id) && verdict.routed) {
-        const { routed: _routed, ...skipped } = verdict;
-        verdict = { ...skipped, reason: `${verdict.id} is also registered in graykit's own layout (${instancePath(this.root, this.name, verdict.id)}), which is the one routed` };
-      }
-      list.push(verdict);
+      if (!(verdict.own.ok && ownIds.has(verdict.id))) list.push(verdict);
     }
   }
 

@@ -121,6 +121,23 @@ describe('Java services through Curator service discovery (real Curator 5.4, rea
     for (let i = 0; i < 4; i++) expect(JSON.parse((await java.send(`call ${base} demo /version`)).body as string).port).toBe(v2.port);
   });
 
+  test('curator.only registers where Java looks alone; a provider in both layouts is one instance to a graykit consumer', async () => {
+    const base = uniqueBase();
+    const logger = recordingLogger();
+    const only = await startProvider({ root: fx.root, service: 'mixed', version: 'v3', gray: true, curator: { basePath: base, only: true } });
+    const both = await startProvider({ root: fx.root, service: 'mixed', version: 'v1', curator: { basePath: base } });
+    fx.open.push(only, both);
+    expect(only.registration.path).toMatch(new RegExp(`^${base}/mixed/[0-9a-f-]{36}$`));
+    expect(await fx.admin.exists(`${fx.root}/services/mixed/instances/127.0.0.1:${only.port}`)).toBeNull();
+    await eventually(async () => expect(instances(await java.send(`discover ${base} mixed`)).map((i) => i.port).sort()).toEqual([only.port, both.port].sort()));
+    const consumer = consumerFor(base, { logger });
+    await consumer.whenReady('mixed');
+    const routed = consumer.snapshot('mixed')!.instances;
+    expect(routed.map((i) => [i.port, i.gray, i.version]).sort()).toEqual([[only.port, true, 'v3'], [both.port, false, 'v1']].sort());
+    expect(routed.find((i) => i.port === both.port)?.path).toBe(`${fx.root}/services/mixed/instances/127.0.0.1:${both.port}`);
+    expect(logger.lines).toEqual([]);
+  });
+
   test('a graykit consumer routes to Java servers at the ratio, moves with the ratio, drops a killed JVM and skips OUT_OF_SERVICE', async () => {
     const base = uniqueBase();
     const logger = recordingLogger();
