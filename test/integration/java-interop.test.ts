@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import axios from 'axios';
 import express from 'express';
-import { createAdmin, createConsumer, currentLane, grayRegister, grayRoute, silentLogger, type GrayConsumer } from '../../src';
+import { createAdmin, createConsole, createConsumer, currentLane, grayRegister, grayRoute, silentLogger, type GrayConsumer } from '../../src';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { eventually, forceExpiry, recordingLogger, registryFixture, startProvider, testZk } from '../support/helpers';
 import { compileJava, JavaProcess, type JavaReply } from '../support/java';
@@ -136,6 +136,15 @@ describe('Java services through Curator service discovery (real Curator 5.4, rea
     expect(routed.map((i) => [i.port, i.gray, i.version]).sort()).toEqual([[only.port, true, 'v3'], [both.port, false, 'v1']].sort());
     expect(routed.find((i) => i.port === both.port)?.path).toBe(`${fx.root}/services/mixed/instances/127.0.0.1:${both.port}`);
     expect(logger.lines).toEqual([]);
+
+    // The console, with the same option, shows the Curator-only instance in its lane beside graykit's own.
+    const grayConsole = createConsole({ zk: testZk(), root: fx.root, readOnly: true, logger: silentLogger, curator: { basePath: base } });
+    fx.open.push(grayConsole);
+    const { port } = await grayConsole.listen(0, '127.0.0.1');
+    await eventually(async () => {
+      const detail = (await (await fetch(`http://127.0.0.1:${port}/api/services/mixed`)).json()) as { instances: Array<{ id: string; lane: string | null; version?: string }> };
+      expect(detail.instances.map((i) => [i.id, i.lane, i.version]).sort()).toEqual([[`127.0.0.1:${only.port}`, 'gray', 'v3'], [`127.0.0.1:${both.port}`, 'normal', 'v1']].sort());
+    });
   });
 
   test('a graykit consumer routes to Java servers at the ratio, moves with the ratio, drops a killed JVM and skips OUT_OF_SERVICE', async () => {
