@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import axios from 'axios';
 import express from 'express';
-import { createAdmin, createConsole, createConsumer, currentLane, grayRegister, grayRoute, silentLogger, type GrayConsumer } from '../../src';
+import { createAdmin, createConsole, createConsumer, currentLane, grayContext, grayDispatcher, grayRegister, grayRoute, runInLane, silentLogger, type GrayConsumer } from '../../src';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { eventually, forceExpiry, recordingLogger, registryFixture, startProvider, testZk } from '../support/helpers';
 import { compileJava, JavaProcess, type JavaReply } from '../support/java';
@@ -239,20 +239,43 @@ describe('Java services through Curator service discovery (real Curator 5.4, rea
       expect(instances(await java.send(`provider ${base} tail`))).toHaveLength(2);
     });
 
+    type Chain = { hint: string; headers: Record<string, string>; downstream: { gray: boolean; lane: string | null } };
+    const keeps = (sent: string, body: Chain) =>
+      body.hint === sent && body.headers['x-gray-lane'] === sent && body.headers['x-sc-lb-hint'] === sent && (body.downstream.gray ? 'gray' : 'normal') === sent && body.downstream.lane === sent;
     const n = 40;
     let kept = 0;
     const lanes = new Set<string>();
     for (let i = 0; i < n; i++) {
       const res = await http.get('http://hop/chain?to=tail');
       const sent = res.config.gray?.stickyLane as string;
-      const body = res.data as { hint: string; headers: Record<string, string>; downstream: { gray: boolean; lane: string | null } };
       lanes.add(sent);
-      const tailLane = body.downstream.gray ? 'gray' : 'normal';
-      if (body.hint === sent && body.headers['x-gray-lane'] === sent && body.headers['x-sc-lb-hint'] === sent && tailLane === sent && body.downstream.lane === sent) kept++;
+      if (keeps(sent, res.data as Chain)) kept++;
     }
-    process.stdout.write(`java-interop chain: ${kept}/${n} requests kept one lane over Node -> Java -> Node (lanes seen: ${[...lanes].join(', ')})\n`);
+    // Node's fetch through grayDispatcher, on the same consumer: each lane pinned in turn.
+    const dispatcher = grayDispatcher({ consumer, javaHeaders: true });
+    fx.open.push({ close: () => dispatcher.close() });
+    let keptByFetch = 0;
+    for (let i = 0; i < 10; i++) {
+      const lane = i % 2 === 0 ? 'gray' : 'normal';
+      const body = await runInLane(lane, async () => (await fetch('http://hop/chain?to=tail', { dispatcher } as RequestInit)).json());
+      if (keeps(lane, body as Chain)) keptByFetch++;
+    }
+    process.stdout.write(`java-interop chain: ${kept}/${n} (axios) and ${keptByFetch}/10 (fetch) requests kept one lane over Node -> Java -> Node (lanes seen: ${[...lanes].join(', ')})\n`);
     expect(lanes).toEqual(new Set(['gray', 'normal']));
     expect(kept).toBe(n);
+    expect(keptByFetch).toBe(10);
+
+    // A request from a Java service that brings its lane in X-SC-LB-Hint alone: taken under trust, ignored without.
+    const direct = async (port: number) => (await fetch(`http://127.0.0.1:${port}/lane`, { headers: { 'X-SC-LB-Hint': 'gray' } })).json() as Promise<{ lane: string | null }>;
+    expect(await direct(tails[0].port)).toMatchObject({ gray: false, lane: 'gray' });
+    const untrusted = express();
+    untrusted.use(grayContext({ javaHeaders: true, trust: false }));
+    untrusted.get('/lane', (_req, res) => res.json({ lane: currentLane() ?? null }));
+    const server = await new Promise<import('node:http').Server>((resolve) => {
+      const s = untrusted.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    fx.open.push({ close: () => new Promise((resolve) => server.close(resolve)) });
+    expect(await direct((server.address() as AddressInfo).port)).toEqual({ lane: null });
   });
 
   test('hostile and foreign Curator data: size, malformed, prototype pollution, persistent, allowed networks — skipped with one warning per znode', async () => {
