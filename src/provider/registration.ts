@@ -135,17 +135,16 @@ export class ProviderRegistration extends EventEmitter {
       java && curator?.only
         ? java
         : new InstanceRegistration({ session, root: connection.root, service: this.service, id: instanceId(this.options.host, port), meta: this.meta, logger: connection.logger });
+    const forwardFailed = (error: Error) => {
+      if (this.listenerCount('failed') > 0) this.emit('failed', error);
+    };
     if (java && java !== registration) {
       java.on('registered', (path: string) => this.emitSafely('javaRegistered', path));
-      java.on('failed', (error: Error) => {
-        if (this.listenerCount('failed') > 0) this.emit('failed', error);
-      });
+      java.on('failed', forwardFailed);
       this.javaRegistration = java;
     }
     registration.on('registered', (path: string) => this.emit('registered', path));
-    registration.on('failed', (error: Error) => {
-      if (this.listenerCount('failed') > 0) this.emit('failed', error);
-    });
+    registration.on('failed', forwardFailed);
     this.session = session;
     this.registration = registration;
     this.watchOverride(session, overridePath(this.options.connection.root, this.service, instanceId(this.options.host, port)));

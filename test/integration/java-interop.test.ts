@@ -100,6 +100,8 @@ describe('Java services through Curator service discovery (real Curator 5.4, rea
     const v2Session = (v2.registration as unknown as { session: ZkSession }).session;
     const owner = (await fx.admin.exists(`${base}/demo/${v2Id}`))!.ephemeralOwner;
     const before = ((await java.send(`history ${base} demo`)).history as string[][]).length;
+    const recreated: string[] = [];
+    v2.registration.on('javaRegistered', (path: string) => recreated.push(path));
     await forceExpiry(v2Session);
     await eventually(async () => {
       const stat = await fx.admin.exists(`${base}/demo/${v2Id}`);
@@ -109,6 +111,7 @@ describe('Java services through Curator service discovery (real Curator 5.4, rea
       expect(gone).toBeGreaterThanOrEqual(0);
       expect(history.slice(gone).some((ids) => ids.includes(v2Id))).toBe(true);
     }, 20_000);
+    expect(recreated).toEqual([`${base}/demo/${v2Id}`]);
     // The override is read again by the new session: still promoted in the Java view.
     expect(instances(await java.send(`discover ${base} demo`)).find((i) => i.port === v2.port)?.metadata.hint).toBe('normal');
 
