@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real servers graykit's tests start themselves, from Debian's packages: ZooKeeper (every integration test),
-# nginx (the benchmark smoke test), Prometheus (the rollout tests), Redis (the message test) and Chromium (the
-# console's browser tests). `npm test` runs this first (npm's `pretest`), so the README's test command works on a
+# nginx (the benchmark smoke test), Prometheus (the rollout tests), Redis (the message test), Chromium (the
+# console's browser tests), and a JDK with Apache Curator (the Java interop tests compile a Curator program). `npm test` runs this first (npm's `pretest`), so the README's test command works on a
 # fresh machine: what is missing is installed when running as root with apt-get, in one visible step; otherwise it
 # stops with the command to run.
 #
@@ -15,6 +15,9 @@ need=()
 [ -x /usr/bin/prometheus ] || need+=(prometheus)
 command -v redis-server >/dev/null || need+=(redis-server)
 [ -n "${GRAYKIT_CHROMIUM:-}" ] || [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v javac >/dev/null || need+=(default-jdk-headless)
+[ -f /usr/share/java/curator-x-discovery.jar ] || need+=(libcurator-discovery-java)
+[ -f /usr/share/java/curator-recipes.jar ] || need+=(libcurator-recipes-java)
 [ ${#need[@]} -gt 0 ] || exit 0
 
 if [ "${1:-}" = --check ]; then

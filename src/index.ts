@@ -94,3 +94,8 @@ export {
   RolloutBusyError,
 } from './errors';
 export type { GrayKitErrorCode } from './errors';
+
+// Java services on the same ZooKeeper (Curator / Spring Cloud ZooKeeper): the options' types. The codec of Curator's
+// JSON stays internal: its decoder takes resolved options, and the layout is documented in the README instead.
+export type { CuratorOptions, CuratorKeys } from './registry/curator';
+export type { JavaLaneOptions } from './context/java-lane';

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { GrayAdmin } from '../admin/admin';
 import { ClosedError, InvalidOptionError } from '../errors';
+import { resolveCuratorOptions } from '../registry/curator';
 import { resolveConnection } from '../registry/connection';
 import { urlHost } from '../registry/paths';
 import { graykitVersion } from '../version';
@@ -56,10 +57,11 @@ export interface GrayConsole {
 export function createConsole(options: ConsoleOptions = {}): GrayConsole {
   const resolved = resolveConsoleOptions(options);
   const connection = resolveConnection(options);
+  const curator = resolveCuratorOptions(options.curator);
   const logger = connection.logger;
   const assets = loadAssets();
   const session = connection.openSession();
-  const model = new ConsoleModel({ session, root: connection.root, logger, eventLimit: resolved.eventLimit });
+  const model = new ConsoleModel({ session, root: connection.root, logger, eventLimit: resolved.eventLimit, curator });
   const scraper = new MetricsScraper({
     intervalMs: resolved.scrapeIntervalMs,
     timeoutMs: resolved.scrapeTimeoutMs,

@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { RegistryMirror, type ConfigRead, type MirroredService } from '../registry/mirror';
+import type { ResolvedCurator } from '../registry/curator';
 import type { InstanceVerdict } from '../registry/verdict';
 import type { NodeAndChild } from '../registry/watch';
 import type { ZkSession } from '../registry/zk-session';
@@ -30,6 +31,8 @@ export interface ConsoleModelOptions {
   root: string;
   logger: Logger;
   eventLimit: number;
+  /** Also mirror Curator registrations (Java services). */
+  curator?: ResolvedCurator;
 }
 
 /** What the console keeps of one mirrored service: its views, its events, and its rollout's reading. */
@@ -85,7 +88,7 @@ export class ConsoleModel extends EventEmitter {
     this.session = options.session;
     this.logger = options.logger;
     this.eventLimit = options.eventLimit;
-    this.mirror = new RegistryMirror({ session: options.session, root: options.root, logger: options.logger, label: 'console: ' });
+    this.mirror = new RegistryMirror({ session: options.session, root: options.root, logger: options.logger, label: 'console: ', curator: options.curator });
     this.mirror.on('services', (names: string[]) => this.onServiceList(names));
     this.mirror.on('change', (service: string) => this.markDirty(service));
     this.mirror.watchList();

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from '../errors';
 import type { ConnectionOptions } from '../registry/connection';
 import { canonicalHost } from '../registry/codec';
+import type { CuratorOptions } from '../registry/curator';
 
 /** The options of `createConsole()` and `graykit console`. */
 export interface ConsoleOptions extends ConnectionOptions {
@@ -52,6 +53,8 @@ export interface ConsoleOptions extends ConnectionOptions {
   eventLimit?: number;
   /** How long a write may wait for the ZooKeeper connection, ms. Default 5000. */
   timeout?: number;
+  /** Also show services registered through Curator (Java services), as consumers' `curator` option reads them. Default off. */
+  curator?: CuratorOptions | boolean;
 }
 
 export const DEFAULT_CONSOLE_OPTIONS = Object.freeze({

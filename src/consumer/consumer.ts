@@ -15,6 +15,7 @@ import { resolveConnection, type ConnectionOptions, type ResolvedConnection } fr
 import { isValidServiceName } from '../registry/paths';
 import type { ZkSession } from '../registry/zk-session';
 import { AddressPolicy } from '../registry/networks';
+import { resolveCuratorOptions, type CuratorOptions } from '../registry/curator';
 import { buildRoutingTable, isPooled, pickLane, route, type RouteDecision, type RoutingTable } from '../router';
 import { compileLanePolicy, type HashBy, type LanePolicy } from '../router/lane-policy';
 import { DEFAULT_LANE_HEADER, type Instance, type Lane, type LaneRule } from '../types';
@@ -63,6 +64,13 @@ export interface GrayConsumerOptions extends ConnectionOptions {
    * unless a network listed here contains them. Default: no list (any other address, and host names).
    */
   allowedNetworks?: readonly string[];
+  /**
+   * Also route to services registered through Apache Curator's service discovery: Spring Cloud ZooKeeper, Dubbo 3
+   * application-level registrations (README "Java services on the same ZooKeeper"). `true` reads `/services` with
+   * Spring's keys; an object says where and by which metadata keys. Their ratio, rules and lanes come from
+   * graykit's config znode of the same name. Default: off.
+   */
+  curator?: CuratorOptions | boolean;
 }
 
 /** How one request is routed, beyond its lane. */
@@ -151,8 +159,9 @@ export class GrayConsumer extends EventEmitter {
     this.localPolicy = compileLanePolicy(this.localRules, this.localHashBy);
     this.outlier = resolveOutlierOptions(options.outlier);
     const addresses = new AddressPolicy(options.allowedNetworks);
+    const curator = resolveCuratorOptions(options.curator);
     this.session = this.connection.openSession();
-    this.catalog = new RegistryCatalog({ session: this.session, root: this.connection.root, logger: this.connection.logger, addresses });
+    this.catalog = new RegistryCatalog({ session: this.session, root: this.connection.root, logger: this.connection.logger, addresses, curator });
     this.catalog.on('change', (snapshot: ServiceSnapshot) => {
       let outliers = this.tables.get(snapshot.service)?.outliers;
       if (outliers) {

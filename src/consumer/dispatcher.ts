@@ -144,7 +144,7 @@ export class GrayDispatcher extends EventEmitter implements Dispatcher, RouteHos
   constructor(options: GrayDispatcherOptions = {}) {
     super();
     borrowUndiciApi();
-    const { context, laneHeader, propagation } = checkLaneOptions(options);
+    const { context, laneHeader, propagation, java } = checkLaneOptions(options);
     if (options.dispatcher !== undefined && typeof options.dispatcher?.dispatch !== 'function') {
       throw new InvalidOptionError('dispatcher', 'expected an undici Dispatcher (an object with dispatch())');
     }
@@ -152,7 +152,7 @@ export class GrayDispatcher extends EventEmitter implements Dispatcher, RouteHos
     this.ownConsumer = options.consumer === undefined;
     this.consumer = options.consumer ?? new GrayConsumer(options);
     this.policy = new FailoverPolicy(this.consumer, this.failover);
-    this.calls = new CallRouting({ consumer: this.consumer, backend: contextBackend(context), laneHeader, propagation });
+    this.calls = new CallRouting({ consumer: this.consumer, backend: contextBackend(context), laneHeader, propagation, java });
     this.inner = options.dispatcher ?? fetchGlobalDispatcher();
     // Routed requests get a connect timeout from graykit's own Agent, of the undici the built-in fetch runs on, when
     // the wrapped dispatcher is the built-in global one; any other keeps its own connect timeout.

@@ -4,6 +4,7 @@
 import type { InternalAxiosRequestConfig } from 'axios';
 import { contextBackend, type ContextBackend, type ContextKind } from '../context/lane-context';
 import { BAGGAGE_HEADER, withLaneInBaggage, type LanePropagation } from '../context/propagation';
+import { javaLaneHeaders, type JavaLaneOptions } from '../context/java-lane';
 import { InvalidOptionError, RegistryUnavailableError } from '../errors';
 import type { RouteDecision } from '../router';
 import { servicesPath } from '../registry/paths';
@@ -60,6 +61,11 @@ export interface GrayRouteOptions extends GrayConsumerOptions {
    * from either, whatever this says.
    */
   propagation?: LanePropagation;
+  /**
+   * Also write the lane in the headers Java routers read, for calls to Java services: Spring Cloud LoadBalancer's
+   * `X-SC-LB-Hint` (`true`), and Nepxion's `n-d-version` with `{ nepxion: { gray: 'v2', normal: 'v1' } }`. Default off.
+   */
+  javaHeaders?: JavaLaneOptions | boolean;
 }
 
 /** The interceptor, with its consumer (for `close()`, snapshots and events). */
@@ -141,9 +147,9 @@ export interface RouteHooks {
  * useGray passes hooks.
  */
 export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: GrayConsumer, hooks?: RouteHooks): GrayRouteInterceptor {
-  const { context, laneHeader, propagation } = checkLaneOptions(routeOptions);
+  const { context, laneHeader, propagation, java } = checkLaneOptions(routeOptions);
   const consumer = shared ?? new GrayConsumer(routeOptions);
-  const calls = new CallRouting({ consumer, backend: contextBackend(context), laneHeader, propagation });
+  const calls = new CallRouting({ consumer, backend: contextBackend(context), laneHeader, propagation, java });
   const { logger } = consumer.connection;
   let warnedUnknownList = false;
 
@@ -154,6 +160,7 @@ export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: 
     config.baseURL = undefined;
     // A config znode's laneHeader is validated and lower-cased by the codec.
     writeLane(config.headers, calls.headerFor(service), decision.lane, propagation);
+    if (java) for (const [name, value] of javaLaneHeaders(decision.lane, java)) config.headers.set(name, value);
     const served: Lane = decision.instance.gray ? 'gray' : 'normal';
     const routed = { lane: served, stickyLane: decision.lane, service, instance: decision.instance, url: originalUrl, baseURL: originalBaseURL };
     // No spread on the common path (no per-request gray options): copying an absent object still costs a runtime call.

@@ -20,6 +20,7 @@ import { DEFAULT_LANE_HEADER, type Lane } from '../types';
 import { isContextKind, type ContextBackend, type ContextKind, type LaneSource, type LaneStore } from '../context/lane-context';
 import { laneFromOtel } from '../context/otel';
 import { DEFAULT_PROPAGATION, isLanePropagation, type LanePropagation } from '../context/propagation';
+import { resolveJavaLane, type JavaLaneOptions, type ResolvedJavaLane } from '../context/java-lane';
 import { InvalidOptionError } from '../errors';
 import { isHeaderName } from '../registry/codec';
 import type { GrayConsumer, RouteOptions } from './consumer';
@@ -28,10 +29,11 @@ import type { GrayConsumer, RouteOptions } from './consumer';
  * The lane options of both clients (grayRoute, grayDispatcher), checked, with their defaults: the context kind, the
  * lane header (lower-cased) and how the lane is written. Throws InvalidOptionError naming the option.
  */
-export function checkLaneOptions(options: { context?: ContextKind | ContextBackend; laneHeader?: string; propagation?: LanePropagation }): {
+export function checkLaneOptions(options: { context?: ContextKind | ContextBackend; laneHeader?: string; propagation?: LanePropagation; javaHeaders?: JavaLaneOptions | boolean }): {
   context: ContextKind | ContextBackend;
   laneHeader: string;
   propagation: LanePropagation;
+  java?: ResolvedJavaLane;
 } {
   const context = options.context ?? 'als';
   if (!isContextKind(context) && typeof context !== 'object') {
@@ -41,7 +43,7 @@ export function checkLaneOptions(options: { context?: ContextKind | ContextBacke
   if (!isHeaderName(laneHeader)) throw new InvalidOptionError('laneHeader', `expected an HTTP header name, got ${JSON.stringify(options.laneHeader)}`);
   const propagation = options.propagation ?? DEFAULT_PROPAGATION;
   if (!isLanePropagation(propagation)) throw new InvalidOptionError('propagation', `expected 'header', 'baggage' or 'both', got ${JSON.stringify(propagation)}`);
-  return { context, laneHeader, propagation };
+  return { context, laneHeader, propagation, java: resolveJavaLane(options.javaHeaders) };
 }
 
 export interface CallRoutingOptions {
@@ -50,6 +52,8 @@ export interface CallRoutingOptions {
   /** The lane header, lower-cased (a service's config `laneHeader` replaces it for calls to that service). */
   laneHeader: string;
   propagation: LanePropagation;
+  /** Also write the lane in the headers Java routers read (option `javaHeaders`). */
+  java?: ResolvedJavaLane;
 }
 
 /** The lane of a call as far as it is known before routing, and why. */
@@ -65,8 +69,10 @@ export class CallRouting {
   readonly backend: ContextBackend;
   readonly laneHeader: string;
   readonly propagation: LanePropagation;
+  readonly java?: ResolvedJavaLane;
 
   constructor(options: CallRoutingOptions) {
+    this.java = options.java;
     this.consumer = options.consumer;
     this.backend = options.backend;
     this.laneHeader = options.laneHeader;

@@ -151,5 +151,7 @@ export function requestTarget(url: string | undefined, baseURL: string | undefin
 /** The same URL with its authority replaced by the instance's `host:port`. */
 export function rewriteUrl(target: TargetUrl, instance: Instance): string {
   const userinfo = target.userinfo === undefined ? '' : `${target.userinfo}@`;
-  return `${target.scheme}//${userinfo}${urlHost(instance.host)}:${instance.port}${target.rest}`;
+  // A Curator instance registered with an sslPort only takes https (registry/curator.ts); never the other way round.
+  const scheme = instance.meta.scheme === 'https' ? 'https:' : target.scheme;
+  return `${scheme}//${userinfo}${urlHost(instance.host)}:${instance.port}${target.rest}`;
 }

@@ -9,6 +9,7 @@
  *   without the caller seeing the failed attempt: a connection never made, for any method whose body can be sent
  *   again; a reset after sending, for the methods failover may repeat.
  */
+import { addJavaLane } from '../context/java-lane';
 import { BAGGAGE_HEADER } from '../context/propagation';
 import { urlHost } from '../registry/paths';
 import type { RouteDecision } from '../router';
@@ -120,8 +121,10 @@ export class RoutedRequest {
 
   /** The headers of an attempt in `lane`: withLane, from what readHeaders found when it read for the same name. */
   laneHeaders(name: string, lane: Lane): Headers {
-    const { propagation } = this.host.calls;
-    return this.readFor === name ? withLaneRecord(this.opts.headers, name, lane, propagation, this.callerBaggage, this.respelled) : withLane(this.opts.headers, name, lane, propagation);
+    const { propagation, java } = this.host.calls;
+    const headers = this.readFor === name ? withLaneRecord(this.opts.headers, name, lane, propagation, this.callerBaggage, this.respelled) : withLane(this.opts.headers, name, lane, propagation);
+    // Both return a copy of the caller's headers (a record or a flat array): ours to add the Java headers to.
+    return java ? (addJavaLane(headers as string[] | Record<string, unknown>, lane, java) as Headers) : headers;
   }
 
   /** Sends the request to the decision's instance (first attempt). `name`: the lane header, when already looked up. */

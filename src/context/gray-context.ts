@@ -5,6 +5,7 @@ import { DEFAULT_LANE_HEADER, parseLane, type Lane } from '../types';
 import { contextBackend, isContextKind, type ContextBackend, type ContextKind, type LaneStore } from './lane-context';
 import { runWithOtelLane } from './otel';
 import { BAGGAGE_HEADER, laneFromBaggage } from './propagation';
+import { laneFromJavaHeaders, resolveJavaLane, type JavaLaneOptions } from './java-lane';
 
 export interface GrayContextOptions {
   /** Context backend: `als` (AsyncLocalStorage) or `cls` (cls-hooked), or a backend object. Default `als`. */
@@ -24,9 +25,15 @@ export interface GrayContextOptions {
    * Default: none (the first routed call decides by rules, bucketing and ratio).
    */
   defaultLane?: () => Lane | undefined;
+  /**
+   * Also take the lane from the headers Java routers use, after the lane header and baggage and under the same
+   * `trust`: Spring Cloud LoadBalancer's `X-SC-LB-Hint` (`true`), and Nepxion's `n-d-version` when its versions are
+   * given (`{ nepxion: { gray: 'v2', normal: 'v1' } }`). Default off.
+   */
+  javaHeaders?: JavaLaneOptions | boolean;
 }
 
-export const DEFAULT_CONTEXT_OPTIONS: Required<Omit<GrayContextOptions, 'defaultLane'>> = {
+export const DEFAULT_CONTEXT_OPTIONS: Required<Omit<GrayContextOptions, 'defaultLane' | 'javaHeaders'>> = {
   context: 'als',
   laneHeader: DEFAULT_LANE_HEADER,
   trust: true,
@@ -59,6 +66,7 @@ export function grayContext(options: GrayContextOptions = {}) {
   const trust = options.trust ?? DEFAULT_CONTEXT_OPTIONS.trust;
   if (typeof trust !== 'boolean' && typeof trust !== 'function') throw new InvalidOptionError('trust', 'expected true, false or a function of the request');
   const defaultLane = options.defaultLane;
+  const java = resolveJavaLane(options.javaHeaders);
   return function grayContextMiddleware(req: IncomingMessage, res: ServerResponse, next: Next): void {
     let forcing = false;
     try {
@@ -73,6 +81,10 @@ export function grayContext(options: GrayContextOptions = {}) {
       else {
         const fromBaggage = laneFromBaggage(req.headers[BAGGAGE_HEADER]);
         if (fromBaggage) Object.assign(store, { lane: fromBaggage, source: 'baggage' });
+        else if (java) {
+          const fromJava = laneFromJavaHeaders(req.headers, java);
+          if (fromJava) Object.assign(store, { lane: fromJava, source: 'header' });
+        }
       }
     }
     if (store.lane === undefined && defaultLane) {

@@ -10,6 +10,7 @@
  * (injectLane/extractLane), where values may be Buffers (kafkajs) or arrays.
  */
 import { DEFAULT_LANE_HEADER, parseLane, type Lane } from '../types';
+import { addJavaLane, HINT_HEADER, laneFromJavaHeaders, NEPXION_VERSION_HEADER, resolveJavaLane, type JavaLaneOptions, type ResolvedJavaLane } from './java-lane';
 
 /** The baggage member that carries the lane: `gray.lane=gray`. */
 export const BAGGAGE_LANE_KEY = 'gray.lane';
@@ -112,8 +113,10 @@ function headerOf(headers: Readonly<Record<string, unknown>>, name: string): unk
  * The lane a set of headers carries: the lane header first, then the baggage member. Both are read whatever an
  * app's `propagation` (which only says what it writes), so that a lane arriving either way is kept.
  */
-export function readLane(headers: Readonly<Record<string, unknown>>, laneHeader = DEFAULT_LANE_HEADER): Lane | undefined {
-  return parseLane(first(headerOf(headers, laneHeader))) ?? laneFromBaggage(headerOf(headers, BAGGAGE_HEADER));
+export function readLane(headers: Readonly<Record<string, unknown>>, laneHeader = DEFAULT_LANE_HEADER, java?: ResolvedJavaLane): Lane | undefined {
+  const lane = parseLane(first(headerOf(headers, laneHeader))) ?? laneFromBaggage(headerOf(headers, BAGGAGE_HEADER));
+  if (lane || !java) return lane;
+  return laneFromJavaHeaders({ [HINT_HEADER]: headerOf(headers, HINT_HEADER), [NEPXION_VERSION_HEADER]: headerOf(headers, NEPXION_VERSION_HEADER) }, java);
 }
 
 export interface LaneCarrierOptions {
@@ -121,6 +124,8 @@ export interface LaneCarrierOptions {
   laneHeader?: string;
   /** Where `injectLane` writes the lane: `header`, `baggage` or `both`. Default `both`. (Reading takes either.) */
   propagation?: LanePropagation;
+  /** Also write (and read) the lane in the headers Java routers read: `X-SC-LB-Hint`, Nepxion's `n-d-version` (java-lane.ts). Default off. */
+  javaHeaders?: JavaLaneOptions | boolean;
 }
 
 /**
@@ -140,6 +145,8 @@ export function injectLane<T extends Record<string, unknown>>(carrier: T, lane: 
     const baggage = withLaneInBaggage(record[BAGGAGE_HEADER], lane);
     if (baggage !== undefined) record[BAGGAGE_HEADER] = baggage;
   }
+  const java = resolveJavaLane(options.javaHeaders);
+  if (java) addJavaLane(record, lane, java);
   return carrier;
 }
 
@@ -152,5 +159,5 @@ export function injectLane<T extends Record<string, unknown>>(carrier: T, lane: 
  */
 export function extractLane(carrier: Readonly<Record<string, unknown>> | undefined | null, options: LaneCarrierOptions = {}): Lane | undefined {
   if (!carrier || typeof carrier !== 'object') return undefined;
-  return readLane(carrier, (options.laneHeader ?? DEFAULT_LANE_HEADER).toLowerCase());
+  return readLane(carrier, (options.laneHeader ?? DEFAULT_LANE_HEADER).toLowerCase(), resolveJavaLane(options.javaHeaders));
 }

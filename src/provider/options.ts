@@ -6,6 +6,7 @@ import { InvalidOptionError } from '../errors';
 import { isValidHost, isValidWeight, MAX_WEIGHT } from '../registry/codec';
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { isValidServiceName } from '../registry/paths';
+import { resolveCuratorOptions, type CuratorOptions, type ResolvedCurator } from '../registry/curator';
 import type { InstanceMeta } from '../types';
 import { checkMetricsPath, type ProviderMetricsOptions } from './metrics';
 
@@ -43,6 +44,8 @@ export interface GrayRegisterOptions extends ConnectionOptions {
   context?: ContextKind | ContextBackend | false;
   /** Whether an incoming request may force its lane (lane header, rules): as grayContext's `trust`. Default true. */
   trust?: GrayContextOptions['trust'];
+  /** Also read an incoming lane from the headers Java routers use (`X-SC-LB-Hint`, `n-d-version`): as grayContext's `javaHeaders`. Default off. */
+  javaHeaders?: GrayContextOptions['javaHeaders'];
   /**
    * Whether a request that reaches this instance while it is gray, without a lane of its own (sent by an ingress
    * canary, or by a client without graykit), takes the gray lane for its outbound calls, so that it stays gray
@@ -67,6 +70,14 @@ export interface GrayRegisterOptions extends ConnectionOptions {
    * metadata so that `graykit rollout` finds them. Scrapes of it are not counted. Default none: not served.
    */
   metricsPath?: string;
+  /**
+   * Also register the instance where Java services look (README "Java services on the same ZooKeeper"): Apache
+   * Curator's service discovery layout, `<basePath>/<service>/<uuid>`, with a Spring Cloud ZooKeeper payload whose
+   * string metadata says its version, lane (`hint`: gray/normal, and `gray`), weight and `instance_status` UP, kept
+   * in step with graykit's own znode (same session, same lifetime, an operator's override shows in it). `only: true`
+   * registers it there alone. `true`: `/services` and Spring's keys. Default: off.
+   */
+  curator?: (CuratorOptions & { only?: boolean }) | boolean;
 }
 
 export const DEFAULT_REGISTER_OPTIONS = {
@@ -104,6 +115,8 @@ export interface ResolvedRegisterOptions {
   deregisterTimeout: number;
   drainMs: number;
   shutdownTimeout: number;
+  /** The Curator registration, when asked for; `only`: no graykit znode. */
+  curator?: ResolvedCurator & { only: boolean };
 }
 
 function checkMs(option: string, value: unknown): number {
@@ -137,7 +150,11 @@ export function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS
   const meta: InstanceMeta = { ...metadata, gray, weight };
   if (version !== undefined) meta.version = String(version);
   if (options.metricsPath !== undefined) meta.metricsPath = checkMetricsPath(options.metricsPath);
+  const curator = resolveCuratorOptions(options.curator);
+  const only = typeof options.curator === 'object' && options.curator !== null ? options.curator.only ?? false : false;
+  if (typeof only !== 'boolean') throw new InvalidOptionError('curator.only', 'expected true or false');
   return {
+    curator: curator && { ...curator, only },
     connection,
     service,
     host,

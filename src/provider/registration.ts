@@ -10,6 +10,7 @@ import { InvalidOptionError, RegistryUnavailableError } from '../errors';
 import { decodeOverride } from '../registry/codec';
 import { instanceId, instancesPath, overridePath } from '../registry/paths';
 import { InstanceRegistration } from '../registry/registration';
+import { javaRegistration } from './java-registration';
 import { NodeWatch } from '../registry/watch';
 import type { ZkSession } from '../registry/zk-session';
 import type { InstanceMeta } from '../types';
@@ -21,6 +22,8 @@ import { isValidWeight } from '../registry/codec';
 
 /**
  * Events: `registered` (path), `deregistered` (path), `failed` (error) — a failed attempt, retried by itself;
+ * with the `curator` option, `javaRegistered` (path) each time the Curator znode is (re)created (with `only`, that
+ * znode is the registration, and `registered` says so);
  * during shutdown `draining` (drainMs) once the znode is gone, `closing` when the server stops accepting, `closed`
  * when the last connection has ended.
  */
@@ -30,6 +33,10 @@ export class ProviderRegistration extends EventEmitter {
   private meta: InstanceMeta;
   private session?: ZkSession;
   private registration?: InstanceRegistration;
+  /** The Curator registration beside graykit's own (option `curator` without `only`). */
+  private javaRegistration?: InstanceRegistration;
+  /** The operator's override of this instance's gray flag and weight, as watched. */
+  private overrideFields: { gray?: boolean; weight?: number } = {};
   private server?: Server;
   private drain?: HttpDrain;
   private originalClose?: Server['close'];
@@ -122,18 +129,22 @@ export class ProviderRegistration extends EventEmitter {
       return;
     }
     const session = this.options.connection.openSession();
-    const registration = new InstanceRegistration({
-      session,
-      root: this.options.connection.root,
-      service: this.service,
-      id: instanceId(this.options.host, port),
-      meta: this.meta,
-      logger: this.options.connection.logger,
-    });
-    registration.on('registered', (path: string) => this.emit('registered', path));
-    registration.on('failed', (error: Error) => {
+    const { curator, connection } = this.options;
+    const java = curator && javaRegistration({ session, root: connection.root, service: this.service, host: this.options.host, port, meta: this.javaMeta(), curator, logger: connection.logger });
+    const registration =
+      java && curator?.only
+        ? java
+        : new InstanceRegistration({ session, root: connection.root, service: this.service, id: instanceId(this.options.host, port), meta: this.meta, logger: connection.logger });
+    const forwardFailed = (error: Error) => {
       if (this.listenerCount('failed') > 0) this.emit('failed', error);
-    });
+    };
+    if (java && java !== registration) {
+      java.on('registered', (path: string) => this.emitSafely('javaRegistered', path));
+      java.on('failed', forwardFailed);
+      this.javaRegistration = java;
+    }
+    registration.on('registered', (path: string) => this.emit('registered', path));
+    registration.on('failed', forwardFailed);
     this.session = session;
     this.registration = registration;
     this.watchOverride(session, overridePath(this.options.connection.root, this.service, instanceId(this.options.host, port)));
@@ -146,6 +157,8 @@ export class ProviderRegistration extends EventEmitter {
       onChange: () => {
         const decoded = watch.value ? decodeOverride(watch.value.data) : undefined;
         this.overrideGray = decoded?.ok && typeof decoded.value.gray === 'boolean' ? decoded.value.gray : undefined;
+        this.overrideFields = { gray: this.overrideGray, weight: decoded?.ok ? decoded.value.weight : undefined };
+        void this.updateJava();
       },
       onError: (error) => this.options.connection.logger.debug(`reading ${path} failed, read again on the next connection: ${error.message}`),
     });
@@ -190,7 +203,21 @@ export class ProviderRegistration extends EventEmitter {
     if (typeof next.gray !== 'boolean') return Promise.reject(new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(next.gray)}`));
     if (!isValidWeight(next.weight)) return Promise.reject(invalidWeight(next.weight));
     this.meta = next;
-    return this.registration ? this.registration.update(next) : Promise.resolve();
+    // With `only`, the registration is the Curator znode: updateJava writes it, with the override over it.
+    const own = this.options.curator?.only ? undefined : this.registration?.update(next);
+    return Promise.all([own, this.updateJava()]).then(() => undefined);
+  }
+
+  /** The metadata the Curator znode shows: the instance's own with the operator's override (gray, weight) over it. */
+  private javaMeta(): InstanceMeta {
+    const { gray, weight } = this.overrideFields;
+    return { ...this.meta, ...(gray === undefined ? {} : { gray }), ...(weight === undefined ? {} : { weight }) };
+  }
+
+  /** Rewrites the Curator znode (with `only`, the registration itself) after the metadata or the override changed. */
+  private updateJava(): Promise<void> {
+    const java = this.options.curator?.only ? this.registration : this.javaRegistration;
+    return java ? java.update(this.javaMeta()) : Promise.resolve();
   }
 
   /**
@@ -199,12 +226,14 @@ export class ProviderRegistration extends EventEmitter {
    */
   async deregister(): Promise<void> {
     const registration = this.registration;
+    const java = this.javaRegistration;
     const session = this.session;
     this.registration = undefined;
+    this.javaRegistration = undefined;
     this.session = undefined;
     if (!registration || !session) return;
     try {
-      await settlesWithin(registration.deregister(), this.options.deregisterTimeout);
+      await settlesWithin(Promise.all([registration.deregister(), java?.deregister()]), this.options.deregisterTimeout);
     } finally {
       session.close();
       this.emitSafely('deregistered', registration.path);

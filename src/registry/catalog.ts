@@ -18,6 +18,7 @@ import { RegistryUnavailableError } from '../errors';
 import type { Instance, Logger, ServiceConfig } from '../types';
 import { withTimeout } from '../util/time';
 import { RegistryMirror, type MirroredService, type MirrorPart } from './mirror';
+import type { ResolvedCurator } from './curator';
 import type { AddressPolicy } from './networks';
 import { instancesPath, overridePath, servicesPath } from './paths';
 import type { ZkSession } from './zk-session';
@@ -53,6 +54,8 @@ export interface RegistryCatalogOptions {
   logger: Logger;
   /** Which instance hosts may be routed to. Default: any but link-local and unspecified addresses. */
   addresses?: AddressPolicy;
+  /** Also route Curator registrations (Java services). Default: none. */
+  curator?: ResolvedCurator;
 }
 
 /**
@@ -75,7 +78,7 @@ export class RegistryCatalog extends EventEmitter {
     this.session = options.session;
     this.root = options.root;
     this.logger = options.logger;
-    this.mirror = new RegistryMirror({ session: options.session, root: options.root, logger: options.logger, addresses: options.addresses });
+    this.mirror = new RegistryMirror({ session: options.session, root: options.root, logger: options.logger, addresses: options.addresses, curator: options.curator });
     this.mirror.on('change', (service: string, part: MirrorPart) => this.onChange(service, part));
     this.mirror.on('loaded', (service: string) => {
       const state = this.services.get(service);
@@ -137,7 +140,7 @@ export class RegistryCatalog extends EventEmitter {
   }
 
   private onServiceList(names: readonly string[], skipped: readonly string[]): void {
-    for (const name of skipped) this.logger.warn(`skipping service znode ${this.mirror.listPath}/${name}: not a valid service name`);
+    for (const path of skipped) this.logger.warn(`skipping service znode ${path}: not a valid service name (lower-case letters, digits, - _ .)`);
     this.serviceNames = new Set(names);
     this.emit('services', names);
   }

@@ -11,18 +11,27 @@
  * - Each znode is decoded once, and again only when it changed: the config document (its regular expressions
  *   compiled once per version), and one verdict per instance (verdict.ts) given the config's `allowedNetworks`.
  *
+ * - With a Curator source (curator.ts), each watched service has a sixth watch, on `<basePath>/<service>`, whose
+ *   znodes are judged by the same verdict (judgeCuratorInstance) and listed with the service's instances; the list of
+ *   services then includes the base path's children. A base path this session may not read (NOAUTH: a
+ *   digest-protected `/services`) is reported once and counts as read and empty, so graykit's own instances still
+ *   route; it is read again on the retry tick, and found once the ACL lets it.
+ *
  * Events: `change` (service: string, part: MirrorPart) after a watched part of a service changed; `loaded`
  * (service) once a load left every part of a service read (a part's `change` may come before, when its reader
  * judged it alone); `services` (names: string[], skipped: string[])
- * when the list of services was read (skipped: znode names that are not service names).
+ * when the list of services was read (skipped: paths of znodes whose names are not service names).
  */
 import { EventEmitter } from 'node:events';
 import type { Logger, ServiceConfig } from '../types';
+import { isZkCode } from '../errors';
+import { ZK_CODES } from '../zk-codes';
 import { decodeConfigDocument, type Decoded } from './codec';
+import type { ResolvedCurator } from './curator';
 import { AddressPolicy } from './networks';
 import { configPath, instancePath, instancesPath, isValidServiceName, overridesPath, servicesPath } from './paths';
 import { RolloutWatch } from './rollout-verdict';
-import { judgeInstance, type InstanceVerdict } from './verdict';
+import { judgeCuratorInstance, judgeInstance, type InstanceVerdict } from './verdict';
 import { ChildrenWatch, DirectoryWatch, NodeWatch, type NodeValue, type WatchHooks } from './watch';
 import type { ZkSession } from './zk-session';
 
@@ -74,6 +83,10 @@ export class MirroredService {
   readonly config: NodeWatch;
   /** The rollout znode and its lease, read at one moment (the crash verdict: rollout-verdict.ts). */
   readonly rollout: RolloutWatch;
+  /** The Curator registrations of the same name, with a Curator source. */
+  readonly java?: DirectoryWatch;
+  /** The Curator directory cannot be read with this session's credentials (NOAUTH): counted as read and empty. */
+  javaDenied = false;
   private configCache?: ConfigRead;
   private lastValid = EMPTY_CONFIG;
   private judged = new Map<string, Judged>();
@@ -85,20 +98,23 @@ export class MirroredService {
     private readonly root: string,
     private readonly addresses: AddressPolicy,
     hooks: (part: MirrorPart) => WatchHooks,
+    private readonly curator?: ResolvedCurator,
   ) {
     this.instances = new DirectoryWatch(session, instancesPath(root, name), hooks('instances'));
     this.overrides = new DirectoryWatch(session, overridesPath(root, name), hooks('overrides'));
     this.config = new NodeWatch(session, configPath(root, name), hooks('config'));
     this.rollout = new RolloutWatch(session, root, name, hooks('rollout'));
+    if (curator) this.java = new DirectoryWatch(session, `${curator.basePath}/${name}`, hooks('instances'));
   }
 
   get parts(): Array<DirectoryWatch | NodeWatch | RolloutWatch> {
-    return [this.instances, this.overrides, this.config, this.rollout];
+    const parts = [this.instances, this.overrides, this.config, this.rollout];
+    return this.java ? [...parts, this.java] : parts;
   }
 
-  /** Every part read at least once since the last new session. */
+  /** Every part read at least once since the last new session (a Curator directory denied to us counts as read). */
   get loaded(): boolean {
-    return this.parts.every((part) => part.loaded);
+    return this.parts.every((part) => part.loaded || (part === this.java && this.javaDenied));
   }
 
   /** The config znode as last read, decoded once per version. */
@@ -125,10 +141,32 @@ export class MirroredService {
       judged.set(id, { own, override, networks, verdict });
       list.push(verdict);
     }
+    if (this.java && this.curator && !this.javaDenied) this.judgeJava(this.java, this.curator, networks, judged, list);
     list.sort(byId);
     this.judged = judged;
     this.verdictList = Object.freeze(list);
     return this.verdictList;
+  }
+
+  /**
+   * Judges the Curator znodes into `list`. One that names the `host:port` of a graykit znode of the service is the
+   * same instance (a graykit provider registered in both layouts): it is left out, without a warning, and
+   * graykit's own znode is the one judged.
+   */
+  private judgeJava(java: DirectoryWatch, curator: ResolvedCurator, networks: readonly string[] | undefined, judged: Map<string, Judged>, list: InstanceVerdict[]): void {
+    const ownIds = new Set(list.map((verdict) => verdict.id));
+    for (const [name, own] of java.entries) {
+      const key = `curator:${name}`;
+      const prior = this.judged.get(key);
+      // An override is looked up by the host:port the znode names; reusing a verdict needs that override unchanged too.
+      const override = prior ? this.overrides.entries.get(prior.verdict.id) : undefined;
+      const unchanged = prior && prior.networks === networks && sameRead(prior.own, own) && sameRead(prior.override, override);
+      const verdict = unchanged
+        ? prior.verdict
+        : judgeCuratorInstance(this.name, `${java.path}/${name}`, own, (id) => this.overrides.entries.get(id), curator, { policy: this.addresses, configNetworks: networks });
+      judged.set(key, { own, override: this.overrides.entries.get(verdict.id), networks, verdict });
+      if (!(verdict.own.ok && ownIds.has(verdict.id))) list.push(verdict);
+    }
   }
 
   /** After a change of `part`: what was derived of it is derived again (the config at once: see RegistryMirror). */
@@ -160,6 +198,8 @@ export interface RegistryMirrorOptions {
   addresses?: AddressPolicy;
   /** Prefix of the mirror's debug lines (`console: `). */
   label?: string;
+  /** Also read Curator registrations (Java services: curator.ts). Default: none. */
+  curator?: ResolvedCurator;
 }
 
 export class RegistryMirror extends EventEmitter {
@@ -170,6 +210,11 @@ export class RegistryMirror extends EventEmitter {
   private readonly label: string;
   private readonly services = new Map<string, MirroredService>();
   private readonly serviceList: ChildrenWatch;
+  /** The Curator base path's children, with a Curator source. */
+  private readonly javaList?: ChildrenWatch;
+  /** The Curator base path cannot be listed with this session's credentials (NOAUTH): reported once, counted empty. */
+  private javaListDenied = false;
+  private readonly curator?: ResolvedCurator;
   private listWanted = false;
   private closed = false;
   private readonly retryTimer: NodeJS.Timeout;
@@ -182,12 +227,18 @@ export class RegistryMirror extends EventEmitter {
     this.logger = options.logger;
     this.addresses = options.addresses ?? new AddressPolicy();
     this.label = options.label ?? '';
-    const listPath = servicesPath(this.root);
-    this.serviceList = new ChildrenWatch(this.session, listPath, {
-      isCurrent: () => !this.closed,
-      onChange: () => this.onServiceList(),
-      onError: (error) => this.logger.debug(`${this.label}reading ${listPath} failed, will retry: ${error.message}`),
-    });
+    this.curator = options.curator;
+    const listOf = (path: string, java: boolean) =>
+      new ChildrenWatch(this.session, path, {
+        isCurrent: () => !this.closed,
+        onChange: () => {
+          if (java) this.javaListDenied = false;
+          this.onServiceList();
+        },
+        onError: (error) => (java && isZkCode(error, ZK_CODES.NOAUTH) ? this.onJavaListDenied(path) : this.logger.debug(`${this.label}reading ${path} failed, will retry: ${error.message}`)),
+      });
+    this.serviceList = listOf(servicesPath(this.root), false);
+    if (this.curator) this.javaList = listOf(this.curator.basePath, true);
     this.session.on('connected', this.onConnectedListener);
     if (this.session.connected) this.onConnected(true);
     this.retryTimer = setInterval(() => this.retryStale(true), RETRY_MS);
@@ -202,21 +253,35 @@ export class RegistryMirror extends EventEmitter {
   /** Reads the list of services from now on (idempotent); `services` follows each read. */
   watchList(): void {
     this.listWanted = true;
-    if (!this.closed && this.session.connected && this.serviceList.stale) void this.serviceList.reload();
+    if (this.closed || !this.session.connected) return;
+    for (const list of this.lists) if (list.stale) void list.reload();
+  }
+
+  /** graykit's list of services, and the Curator base path's. */
+  private get lists(): ChildrenWatch[] {
+    return this.javaList ? [this.serviceList, this.javaList] : [this.serviceList];
   }
 
   /** Starts watching a service (idempotent) and returns it. */
   watch(name: string): MirroredService {
     const existing = this.services.get(name);
     if (existing) return existing;
-    const service: MirroredService = new MirroredService(name, this.session, this.root, this.addresses, (part) => ({
-      isCurrent: () => !this.closed && this.services.get(name) === service,
-      onChange: () => {
-        service.changed(part);
-        this.emit('change', name, part);
-      },
-      onError: (error) => this.logger.debug(`${this.label}reading service "${name}" failed, will retry: ${error.message}`),
-    }));
+    const service: MirroredService = new MirroredService(
+      name,
+      this.session,
+      this.root,
+      this.addresses,
+      (part) => ({
+        isCurrent: () => !this.closed && this.services.get(name) === service,
+        onChange: () => {
+          if (service.javaDenied && service.java?.loaded) service.javaDenied = false;
+          service.changed(part);
+          this.emit('change', name, part);
+        },
+        onError: (error) => this.onReadError(service, error),
+      }),
+      this.curator,
+    );
     this.services.set(name, service);
     if (!this.closed && this.session.connected) void this.load(service, false);
     return service;
@@ -244,11 +309,32 @@ export class RegistryMirror extends EventEmitter {
     this.removeAllListeners();
   }
 
+  /**
+   * A failed read: retried on the tick. NOAUTH on the Curator directory is not a passing fault but a missing
+   * credential: said once, with the fix, and the directory counts as read and empty meanwhile.
+   */
+  private onReadError(service: MirroredService, error: Error): void {
+    const denied = service.java !== undefined && isZkCode(error, ZK_CODES.NOAUTH) && !service.java.loaded;
+    if (!denied) {
+      this.logger.debug(`${this.label}reading service "${service.name}" failed, will retry: ${error.message}`);
+      return;
+    }
+    if (service.javaDenied) return;
+    service.javaDenied = true;
+    this.logger.warn(
+      `${this.label}service "${service.name}": cannot read the Java registrations at ${service.java!.path} (NOAUTH: its ACL does not let this session read it); ` +
+        'routing graykit\'s own instances only. Give the consumer `auth` credentials that the ACL lets read (digest user:password)',
+    );
+    service.changed('instances');
+    this.emit('change', service.name, 'instances');
+  }
+
   private onConnected(newSession: boolean): void {
     if (this.closed) return;
     if (newSession) {
       // Watches died with the old session: re-arm everything from scratch, keeping what was read meanwhile.
       this.serviceList.reset();
+      this.javaList?.reset();
       for (const service of this.services.values()) service.reset();
     }
     this.retryStale(false);
@@ -257,7 +343,9 @@ export class RegistryMirror extends EventEmitter {
   /** Re-reads what is stale; from the periodic tick, reads in flight are left to finish (MirroredService.reloadStale). */
   private retryStale(tick: boolean): void {
     if (this.closed || !this.session.connected) return;
-    if (this.listWanted && this.serviceList.stale && !(tick && this.serviceList.reading)) void this.serviceList.reload();
+    if (this.listWanted) {
+      for (const list of this.lists) if (list.stale && !(tick && list.reading)) void list.reload();
+    }
     for (const service of this.services.values()) void this.load(service, tick);
   }
 
@@ -268,10 +356,24 @@ export class RegistryMirror extends EventEmitter {
     if (!before && service.loaded && !this.closed && this.services.get(service.name) === service) this.emit('loaded', service.name);
   }
 
+  private onJavaListDenied(path: string): void {
+    if (this.javaListDenied || this.javaList?.loaded) return;
+    this.javaListDenied = true;
+    this.logger.warn(`${this.label}cannot list the Java services at ${path} (NOAUTH: its ACL does not let this session read it); listing graykit's own services only. Give the consumer \`auth\` credentials that the ACL lets read`);
+    this.onServiceList();
+  }
+
+  /** Once every list was read: the union of their service names (a Java-only service is a service too). */
   private onServiceList(): void {
-    const names: string[] = [];
+    if (!this.lists.every((list) => list.loaded || (list === this.javaList && this.javaListDenied))) return;
+    const names = new Set<string>();
     const skipped: string[] = [];
-    for (const name of this.serviceList.names) (isValidServiceName(name) ? names : skipped).push(name);
-    this.emit('services', names, skipped);
+    for (const list of this.lists) {
+      for (const name of list.names) {
+        if (isValidServiceName(name)) names.add(name);
+        else skipped.push(`${list.path}/${name}`);
+      }
+    }
+    this.emit('services', [...names], skipped);
   }
 }

@@ -23,6 +23,11 @@ export interface InstanceRegistrationOptions {
   id: string;
   meta: InstanceMeta;
   logger: Logger;
+  /**
+   * Another layout for the same instance (a Curator registration for Java services: curator.ts): the znode's path,
+   * its directory, what it holds, and the fix when the directory is missing under `auth`. Default: graykit's own.
+   */
+  znode?: { path: string; dir: string; encode: (meta: InstanceMeta) => string; missingDir: string };
   /** First delay before retrying a failed registration, ms; doubles up to 10 s, with jitter (util/backoff.ts). */
   retryDelay?: number;
 }
@@ -48,7 +53,7 @@ export class InstanceRegistration extends EventEmitter {
 
   constructor(private readonly options: InstanceRegistrationOptions) {
     super();
-    this.path = instancePath(options.root, options.service, options.id);
+    this.path = options.znode?.path ?? instancePath(options.root, options.service, options.id);
     this.meta = { ...options.meta };
     this.retry = createBackoff({ initialMs: options.retryDelay ?? 200, maxMs: 10_000 });
     options.session.on('connected', this.onConnected);
@@ -70,7 +75,7 @@ export class InstanceRegistration extends EventEmitter {
     return this.enqueue(async () => {
       if (!this.wanted || !this.isRegistered) return; // the next registration writes the new data
       try {
-        await this.options.session.setData(this.path, encodeInstance(this.meta));
+        await this.options.session.setData(this.path, this.encode(this.meta));
       } catch (error) {
         if (!isZkCode(error, ZK_CODES.NONODE)) throw error;
         this.isRegistered = false;
@@ -95,6 +100,10 @@ export class InstanceRegistration extends EventEmitter {
       this.isRegistered = false;
       this.emit('deregistered', this.path);
     }).catch(() => undefined);
+  }
+
+  private encode(meta: InstanceMeta): string {
+    return this.options.znode ? this.options.znode.encode(meta) : encodeInstance(meta);
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
@@ -131,12 +140,13 @@ export class InstanceRegistration extends EventEmitter {
   private async ensure(): Promise<void> {
     if (!this.wanted) return;
     const { session } = this.options;
-    const data = encodeInstance(this.meta);
-    const dir = instancesPath(this.options.root, this.options.service);
+    const data = this.encode(this.meta);
+    const dir = this.options.znode?.dir ?? instancesPath(this.options.root, this.options.service);
     if (!session.authenticated) await session.mkdirp(dir);
     else if (!(await session.exists(dir))) {
       throw new NotFoundError(
-        `the instances directory of service "${this.options.service}" (with \`auth\` set, a provider creates only its own instance znode: run \`graykit init ${this.options.service} --provider <digest id>\` as the operator)`,
+        this.options.znode?.missingDir ??
+          `the instances directory of service "${this.options.service}" (with \`auth\` set, a provider creates only its own instance znode: run \`graykit init ${this.options.service} --provider <digest id>\` as the operator)`,
         dir,
       );
     }

@@ -8,12 +8,17 @@
  * its host must pass the address policy (networks.ts), when one is given.
  */
 import type { Instance, InstanceOverride } from '../types';
-import { effectiveInstance, type Decoded } from './codec';
+import { decodeInstanceMeta, decodeOverride, effectiveInstance, type Decoded } from './codec';
+import { decodeCuratorInstance, STATUS_UP, type ResolvedCurator } from './curator';
 import type { AddressPolicy } from './networks';
 import type { Stat } from './zk-session';
 
 /** Why a persistent instance znode is never routed to: the one message every reader gives. */
 export const PERSISTENT_INSTANCE = 'persistent znode: no live session owns it, so nothing would ever remove it and consumers skip it (delete it as the operator, or let its provider register it)';
+
+/** Why a Curator instance that is not DYNAMIC is skipped: the same rule, in Curator's words. */
+export const PERSISTENT_CURATOR_INSTANCE =
+  'not an ephemeral registration (serviceType STATIC/PERMANENT, or a persistent znode): nothing removes it when its process dies, so consumers skip it (set curator.persistent to route such instances)';
 
 /** Whether an instance znode is owned by a live session (ephemeral); a persistent one is never routed to. */
 export function isLiveInstance(stat: Pick<Stat, 'ephemeralOwner'>): boolean {
@@ -63,6 +68,38 @@ export function judgeInstance(path: string, id: string, own: ZnodeRead, override
   const effective = decoded.instance;
   if (!effective.ok) return { ...verdict, reason: effective.reason };
   if (!live) return { ...verdict, reason: PERSISTENT_INSTANCE };
+  const refusal = addresses?.policy.refusal(effective.value.host, addresses.configNetworks);
+  if (refusal !== undefined) return { ...verdict, reason: refusal };
+  return { ...verdict, routed: effective.value };
+}
+
+/**
+ * Judges one Curator instance znode of `service` (Spring Cloud ZooKeeper, Dubbo 3, any curator-x-discovery client)
+ * by the same rules, read through curator.ts: its metadata must decode, the operator's override (by its
+ * `host:port`) is laid over it, only DYNAMIC ephemeral registrations are routed (others with `persistent`), an
+ * `instance_status` other than UP is skipped, and the host must pass the address policy.
+ */
+export function judgeCuratorInstance(
+  service: string,
+  path: string,
+  own: ZnodeRead,
+  override: ((id: string) => ZnodeRead | undefined) | undefined,
+  curator: ResolvedCurator,
+  addresses?: AddressCheck,
+): InstanceVerdict {
+  const read = decodeCuratorInstance(service, own.data, curator);
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const base = { path, since: own.stat.ctime, live: isLiveInstance(own.stat) };
+  if (!read.ok) return { ...base, id: name, own: read, effective: read, reason: read.reason };
+  const { id, meta, dynamic, status } = read.value;
+  const overrideRead = override?.(id);
+  const decodedOverride = overrideRead ? decodeOverride(overrideRead.data) : undefined;
+  const merged = decodedOverride?.ok ? { ...meta, ...decodedOverride.value } : meta;
+  const effective = decodeInstanceMeta(path, id, merged);
+  const verdict = { ...base, id, own: { ok: true as const, value: meta }, override: decodedOverride, effective };
+  if (!effective.ok) return { ...verdict, reason: effective.reason };
+  if (!(dynamic && verdict.live) && !curator.persistent) return { ...verdict, reason: PERSISTENT_CURATOR_INSTANCE };
+  if (status !== STATUS_UP) return { ...verdict, reason: `${curator.keys.status} is ${JSON.stringify(status)}, not UP: Spring treats the instance as unavailable` };
   const refusal = addresses?.policy.refusal(effective.value.host, addresses.configNetworks);
   if (refusal !== undefined) return { ...verdict, reason: refusal };
   return { ...verdict, routed: effective.value };

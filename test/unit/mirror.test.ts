@@ -97,10 +97,10 @@ describe('RegistryMirror: one watch group per service', () => {
     expect(zk.reads.some((read) => read.path === '/g/services')).toBe(false);
     mirror.watchList();
     await settle();
-    expect(lists).toEqual([[['demo'], ['not a name']]]);
+    expect(lists).toEqual([[['demo'], ['/g/services/not a name']]]);
     zk.set('/g/services/other', '');
     await settle();
-    expect(lists[1]).toEqual([['demo', 'other'], ['not a name']]);
+    expect(lists[1]).toEqual([['demo', 'other'], ['/g/services/not a name']]);
     mirror.close();
   });
 });
