@@ -61,6 +61,51 @@ function setByProvider(acl: readonly AclEntry[], providers: readonly string[]): 
   );
 }
 
+/** Creates a znode of the tree with `acl`, or sets `acl` on it when it exists; returns what it has now. */
+async function layOut(session: ZkSession, path: string, acl: readonly AclEntry[]): Promise<InitResult['znodes'][number]> {
+  let created = true;
+  try {
+    await session.create(path, '', 'persistent', acl);
+  } catch (error) {
+    const exists = isZkCode(error, ZK_CODES.NODEEXISTS) || (isZkCode(error, ZK_CODES.NOAUTH) && (await session.exists(path)) !== null);
+    if (!exists) throw error;
+    created = false;
+    await session.setAcl(path, acl);
+  }
+  return { path, created, acl: formatAcl((await session.getAcl(path)).acl) };
+}
+
+/** Why `init` cannot vouch for an instance znode; undefined when it can, or when the znode is gone meanwhile. */
+async function checkInstance(session: ZkSession, path: string, providers: readonly string[]): Promise<UnvouchedInstance | undefined> {
+  let read;
+  try {
+    read = await session.getAcl(path);
+  } catch (error) {
+    if (isZkCode(error, ZK_CODES.NONODE)) return undefined; // gone meanwhile
+    throw error;
+  }
+  const reasons: UnvouchedInstance['reasons'] = [];
+  if (!isLiveInstance(read.stat)) reasons.push('persistent');
+  if (isOpenAcl(read.acl)) reasons.push('open-acl');
+  else if (!setByProvider(read.acl, providers)) reasons.push('foreign-acl');
+  return reasons.length === 0 ? undefined : { path, reasons, acl: formatAcl(read.acl) };
+}
+
+/** The warnings of an instance znode init cannot vouch for, one per reason. */
+function unvouchedWarnings({ path, reasons, acl }: UnvouchedInstance): string[] {
+  const warnings: string[] = [];
+  if (reasons.includes('persistent')) {
+    warnings.push(`${path}: ${PERSISTENT_INSTANCE}`);
+  }
+  if (reasons.includes('open-acl')) {
+    warnings.push(`${path} was registered without credentials and keeps the open ACL until its provider registers again with its identity`);
+  }
+  if (reasons.includes('foreign-acl')) {
+    warnings.push(`${path} has an ACL that no listed provider identity set (${acl}): whoever holds it may rewrite the instance`);
+  }
+  return warnings;
+}
+
 export async function initService(session: ZkSession, root: string, service: string, options: InitOptions = {}): Promise<InitResult> {
   const providers = options.providers ?? [];
   checkProviders(providers);
@@ -74,18 +119,7 @@ export async function initService(session: ZkSession, root: string, service: str
     [instancesPath(root, service), instancesDirAcl(providers)],
     [overridesPath(root, service), READ_ALL_CREATOR_ALL],
   ];
-  for (const [path, acl] of tree) {
-    let created = true;
-    try {
-      await session.create(path, '', 'persistent', acl);
-    } catch (error) {
-      const exists = isZkCode(error, ZK_CODES.NODEEXISTS) || (isZkCode(error, ZK_CODES.NOAUTH) && (await session.exists(path)) !== null);
-      if (!exists) throw error;
-      created = false;
-      await session.setAcl(path, acl);
-    }
-    result.znodes.push({ path, created, acl: formatAcl((await session.getAcl(path)).acl) });
-  }
+  for (const [path, acl] of tree) result.znodes.push(await layOut(session, path, acl));
   const config = configPath(root, service);
   if (await session.exists(config)) {
     await session.setAcl(config, READ_ALL_CREATOR_ALL);
@@ -97,30 +131,10 @@ export async function initService(session: ZkSession, root: string, service: str
     });
   }
   for (const id of await session.getChildrenOrEmpty(instancesPath(root, service))) {
-    const path = instancePath(root, service, id);
-    let read;
-    try {
-      read = await session.getAcl(path);
-    } catch (error) {
-      if (isZkCode(error, ZK_CODES.NONODE)) continue; // gone meanwhile
-      throw error;
-    }
-    const reasons: UnvouchedInstance['reasons'] = [];
-    if (!isLiveInstance(read.stat)) reasons.push('persistent');
-    if (isOpenAcl(read.acl)) reasons.push('open-acl');
-    else if (!setByProvider(read.acl, providers)) reasons.push('foreign-acl');
-    if (reasons.length === 0) continue;
-    const acl = formatAcl(read.acl);
-    result.unvouched.push({ path, reasons, acl });
-    if (reasons.includes('persistent')) {
-      result.warnings.push(`${path}: ${PERSISTENT_INSTANCE}`);
-    }
-    if (reasons.includes('open-acl')) {
-      result.warnings.push(`${path} was registered without credentials and keeps the open ACL until its provider registers again with its identity`);
-    }
-    if (reasons.includes('foreign-acl')) {
-      result.warnings.push(`${path} has an ACL that no listed provider identity set (${acl}): whoever holds it may rewrite the instance`);
-    }
+    const unvouched = await checkInstance(session, instancePath(root, service, id), providers);
+    if (!unvouched) continue;
+    result.unvouched.push(unvouched);
+    result.warnings.push(...unvouchedWarnings(unvouched));
   }
   if (providers.length === 0) result.warnings.push(`no provider identity given: only the operator may register instances of "${service}"`);
   return result;

@@ -12,7 +12,7 @@ import { ConflictError, NotFoundError, RolloutBusyError, isZkCode } from '../err
 import { rolloutLeasePath, rolloutPath } from '../registry/paths';
 import { decodeRolloutDocument, decodeRolloutLease, type RolloutActor, type RolloutDocument, type RolloutLease } from '../registry/rollout-state';
 import { readRolloutVerdict } from '../registry/rollout-verdict';
-import type { ZkSession } from '../registry/zk-session';
+import type { Stat, ZkSession } from '../registry/zk-session';
 import { ZK_CODES } from '../zk-codes';
 
 /** A service's rollout znode as read, with what it means. */
@@ -65,33 +65,33 @@ export async function readRollout(session: ZkSession, root: string, service: str
   return status;
 }
 
-/**
- * Takes a service's rollout: creates the lease (the mutex: one holder at a time), then writes `document`
- * (state `running`) over the last one. `resume`: only over a crashed rollout of the same id; otherwise only when no
- * rollout is running or crashed. Throws RolloutBusyError or NotFoundError, changing nothing, when it may not.
- * Returns the document's version and the lease owner (this session's id) for later checks.
- */
-export async function acquireRollout(session: ZkSession, root: string, document: RolloutDocument, resume: boolean): Promise<{ version: number; owner: string }> {
-  const { service } = document;
-  const path = rolloutPath(root, service);
-  const leasePath = rolloutLeasePath(root, service);
-  let read = await session.getDataOrNull(path);
-  if (!read) {
-    try {
-      // Empty data: "no rollout recorded yet"; the lease can only be created under an existing znode.
-      await session.create(path, '', 'persistent');
-    } catch (error) {
-      if (!isZkCode(error, ZK_CODES.NODEEXISTS)) throw error;
-    }
-    read = await session.getData(path);
+/** The rollout znode's data and stat, creating it empty ("no rollout recorded yet") when missing. */
+async function readOrCreateRollout(session: ZkSession, path: string): Promise<{ data: Buffer | null; stat: Stat }> {
+  const read = await session.getDataOrNull(path);
+  if (read) return read;
+  try {
+    // Empty data: "no rollout recorded yet"; the lease can only be created under an existing znode.
+    await session.create(path, '', 'persistent');
+  } catch (error) {
+    if (!isZkCode(error, ZK_CODES.NODEEXISTS)) throw error;
   }
-  const decoded = decodeRolloutDocument(read.data);
-  const current = decoded?.ok ? decoded.value : undefined;
+  return session.getData(path);
+}
+
+/** Throws RolloutBusyError when a rollout holds the lease. */
+async function checkLeaseFree(session: ZkSession, service: string, leasePath: string): Promise<void> {
   const lease = await session.getDataOrNull(leasePath);
-  if (lease) {
-    const holder = decodeRolloutLease(lease.data);
-    throw new RolloutBusyError(service, leasePath, `a rollout is running${holder ? `, run by ${describeActor(holder.by)}` : ''}; stop it with \`graykit abort ${service}\` first`);
-  }
+  if (!lease) return;
+  const holder = decodeRolloutLease(lease.data);
+  throw new RolloutBusyError(service, leasePath, `a rollout is running${holder ? `, run by ${describeActor(holder.by)}` : ''}; stop it with \`graykit abort ${service}\` first`);
+}
+
+/**
+ * Throws unless the last rollout (`current`, its lease gone) may be replaced by `document`: a resume needs a crashed
+ * rollout of the same id (NotFoundError), a new rollout needs none crashed (RolloutBusyError).
+ */
+function checkMayReplace(path: string, current: RolloutDocument | undefined, document: RolloutDocument, resume: boolean): void {
+  const { service } = document;
   if (resume) {
     if (current?.state !== 'running' || current.id !== document.id) {
       throw new NotFoundError(`a crashed rollout of service "${service}"${current ? ` (its last rollout ended ${current.state})` : ''} to resume`, path);
@@ -103,13 +103,34 @@ export async function acquireRollout(session: ZkSession, root: string, document:
       `a rollout started by ${describeActor(current.by)} crashed at step ${current.step}/${current.steps.length} (its lease is gone); continue it with \`graykit rollout --resume ${service}\` or stop it with \`graykit abort ${service}\``,
     );
   }
+}
+
+/** Creates the lease (ephemeral, this session's); RolloutBusyError when another rollout created it first. */
+async function createLease(session: ZkSession, leasePath: string, document: RolloutDocument): Promise<void> {
   const leaseData: RolloutLease = { id: document.id, by: document.resumed?.at(-1)?.by ?? document.by, at: new Date().toISOString() };
   try {
     await session.create(leasePath, JSON.stringify(leaseData), 'ephemeral');
   } catch (error) {
-    if (isZkCode(error, ZK_CODES.NODEEXISTS)) throw new RolloutBusyError(service, leasePath, 'another rollout took the lease just now');
+    if (isZkCode(error, ZK_CODES.NODEEXISTS)) throw new RolloutBusyError(document.service, leasePath, 'another rollout took the lease just now');
     throw error;
   }
+}
+
+/**
+ * Takes a service's rollout: creates the lease (the mutex: one holder at a time), then writes `document`
+ * (state `running`) over the last one. `resume`: only over a crashed rollout of the same id; otherwise only when no
+ * rollout is running or crashed. Throws RolloutBusyError or NotFoundError, changing nothing, when it may not.
+ * Returns the document's version and the lease owner (this session's id) for later checks.
+ */
+export async function acquireRollout(session: ZkSession, root: string, document: RolloutDocument, resume: boolean): Promise<{ version: number; owner: string }> {
+  const { service } = document;
+  const path = rolloutPath(root, service);
+  const leasePath = rolloutLeasePath(root, service);
+  const read = await readOrCreateRollout(session, path);
+  const decoded = decodeRolloutDocument(read.data);
+  await checkLeaseFree(session, service, leasePath);
+  checkMayReplace(path, decoded?.ok ? decoded.value : undefined, document, resume);
+  await createLease(session, leasePath, document);
   try {
     const owner = (await session.exists(leasePath))?.ephemeralOwner ?? '';
     const stat = await session.setData(path, JSON.stringify(document), read.stat.version);

@@ -123,28 +123,35 @@ function metricsUrl(value: unknown): string {
   return url.href;
 }
 
-/** Checks the console's own options (the connection's are checked by resolveConnection). Never mutates `options`. */
-export function resolveConsoleOptions(options: ConsoleOptions): ResolvedConsoleOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', `expected an options object, got ${JSON.stringify(options)}`);
-  const d = DEFAULT_CONSOLE_OPTIONS;
-  const readOnly = options.readOnly ?? d.readOnly;
-  if (typeof readOnly !== 'boolean') throw new InvalidOptionError('readOnly', `expected true or false, got ${JSON.stringify(readOnly)}`);
-  const host = options.host ?? d.host;
+/** `readOnly`: true or false. */
+function resolveReadOnly(value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new InvalidOptionError('readOnly', `expected true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** `host`: an address or name to listen on, or a wildcard address. */
+function resolveHost(host: unknown): string {
   if (typeof host !== 'string' || (canonicalHost(host) === undefined && host !== '::' && host !== '0.0.0.0')) {
     throw new InvalidOptionError('host', `expected an IP address or host name to listen on, got ${JSON.stringify(host)}`);
   }
-  let token: string | undefined;
+  return host;
+}
+
+/** The write token: none for a read-only console, else the one given or a fresh one. */
+function resolveToken(readOnly: boolean, given: unknown): string | undefined {
   if (readOnly) {
     // A read-only console has no write to guard: a token given anyway is a sign of confusion, said clearly.
-    if (options.token !== undefined) throw new InvalidOptionError('token', 'a read-only console takes no token (it serves no write endpoint)');
-  } else {
-    token = options.token ?? generateToken();
-    if (typeof token !== 'string' || !TOKEN.test(token)) {
-      // Never echo the value: it is a secret.
-      throw new InvalidOptionError('token', 'expected 16 to 256 visible ASCII characters (no spaces)');
-    }
+    if (given !== undefined) throw new InvalidOptionError('token', 'a read-only console takes no token (it serves no write endpoint)');
+    return undefined;
   }
-  const allowed = options.allowedHosts ?? d.allowedHosts;
+  const token = given ?? generateToken();
+  // Never echo the value: it is a secret.
+  if (typeof token !== 'string' || !TOKEN.test(token)) throw new InvalidOptionError('token', 'expected 16 to 256 visible ASCII characters (no spaces)');
+  return token;
+}
+
+/** `allowedHosts`, each entry as the Host header spells it (normalizeAllowedHost). */
+function resolveAllowedHosts(allowed: unknown): Set<string> {
   if (!Array.isArray(allowed)) throw new InvalidOptionError('allowedHosts', `expected an array of host names, got ${JSON.stringify(allowed)}`);
   const allowedHosts = new Set<string>();
   for (const entry of allowed) {
@@ -152,9 +159,26 @@ export function resolveConsoleOptions(options: ConsoleOptions): ResolvedConsoleO
     if (normalized === undefined) throw new InvalidOptionError('allowedHosts', `expected a host name or name:port, got ${JSON.stringify(entry)}`);
     allowedHosts.add(normalized);
   }
+  return allowedHosts;
+}
+
+/** The scrape interval and timeout; the timeout's default fits below the interval, and a given one must. */
+function resolveScrapeTimes(options: ConsoleOptions, d: typeof DEFAULT_CONSOLE_OPTIONS): { scrapeIntervalMs: number; scrapeTimeoutMs: number } {
   const scrapeIntervalMs = wholeNumber('scrapeIntervalMs', options.scrapeIntervalMs ?? d.scrapeIntervalMs, 100, 3_600_000);
   const scrapeTimeoutMs = wholeNumber('scrapeTimeoutMs', options.scrapeTimeoutMs ?? Math.min(d.scrapeTimeoutMs, Math.max(50, scrapeIntervalMs - 50)), 50, 3_600_000);
   if (scrapeTimeoutMs >= scrapeIntervalMs) throw new InvalidOptionError('scrapeTimeoutMs', `must be below scrapeIntervalMs (${scrapeIntervalMs}), got ${scrapeTimeoutMs}`);
+  return { scrapeIntervalMs, scrapeTimeoutMs };
+}
+
+/** Checks the console's own options (the connection's are checked by resolveConnection). Never mutates `options`. */
+export function resolveConsoleOptions(options: ConsoleOptions): ResolvedConsoleOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', `expected an options object, got ${JSON.stringify(options)}`);
+  const d = DEFAULT_CONSOLE_OPTIONS;
+  const readOnly = resolveReadOnly(options.readOnly ?? d.readOnly);
+  const host = resolveHost(options.host ?? d.host);
+  const token = resolveToken(readOnly, options.token);
+  const allowedHosts = resolveAllowedHosts(options.allowedHosts ?? d.allowedHosts);
+  const { scrapeIntervalMs, scrapeTimeoutMs } = resolveScrapeTimes(options, d);
   const consumerMetrics = options.consumerMetrics ?? d.consumerMetrics;
   if (!Array.isArray(consumerMetrics)) throw new InvalidOptionError('consumerMetrics', `expected an array of URLs, got ${JSON.stringify(consumerMetrics)}`);
   return {

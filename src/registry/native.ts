@@ -3,7 +3,7 @@
  * works without it (the pure helpers, the router, a consumer that has not connected yet), and a missing build is
  * reported as a NativeAddonError that says what to run instead of the loader's message.
  *
- * The C-style names of the client (`a_create`, `aw_get`) stay in this module and zk-session.ts.
+ * The C-style names of the client (`a_create`, `aw_get`) stay in this module, zk-handle.ts and zk-session.ts.
  */
 import type { EventEmitter } from 'node:events';
 import { NativeAddonError } from '../errors';

@@ -1,56 +1,25 @@
 /**
- * The one module that talks to the `zookeeper` npm client (loaded by native.ts at the first connection). It hides
- * the client's C-style API behind promises,
- * maps its return codes to ZooKeeperError, and handles the client's traps:
+ * The one module that runs ZooKeeper operations, on the handle that zk-handle.ts keeps alive (the two, with native.ts
+ * loading the `zookeeper` npm client, are the only code that talks to it). It hides the client's C-style API behind
+ * promises, maps its return codes to ZooKeeperError, and handles the client's traps in operations (those of the
+ * handle's lifecycle — reconnects, expiry, re-attach, credentials — are listed in zk-handle.ts):
  *
  * - an `a_*` call made on a dead handle returns a code and never calls back: checked, so nothing hangs;
  * - a request may wait forever while disconnected: every operation has its own deadline;
  * - watch callbacks also receive session events (type -1): filtered, the watch stays armed;
- * - `connect` fires again after every reconnect of the same session: reported with `newSession: false`;
- * - `close` (SESSIONEXPIRED) does not always mean the server expired the session: the addon's own watchdog closes a handle
- *   with the same code after `response_counter_limit` (default 10) reads in a row that found nothing, and
- *   spurious readiness makes such runs (a child process holding a copy of a dropped connection's socket: the C
- *   client's sockets are not close-on-exec, so the socket's epoll registration outlives its close and the next
- *   socket on that fd number receives its events). The watchdog is turned off (RESPONSE_COUNTER_LIMIT), and a
- *   handle closed after it had connected is first re-attached to the same session (its id and password): the
- *   server answers an expired session with "expired", and only then is a new session opened;
- * - on session expiry the client emits `close` (SESSIONEXPIRED) and the handle is dead: a new client is made, and
- *   `connected` is reported with `newSession: true` so that owners re-register and re-watch (also after a
- *   re-attach: the new handle knows none of the old one's watches);
- * - closing twice crashes the native addon (zookeeper#93): `close()` is idempotent;
  * - an exception thrown inside a native callback would take the process down: callbacks only settle promises,
  *   and watch handlers run guarded;
  * - `a_create` always gives the new znode the open ACL: with credentials, a create is followed by a setACL and a
- *   check of what happened in between (secure-create.ts, README "Security");
- * - credentials (`add_auth`) are given right after `init`: the C client sends them at the head of its queue on
- *   every (re)connection, before any request, and again to each new session after an expiry;
- * - refused credentials kill the handle (close with ZOO_AUTH_FAILED_STATE): the session is reopened after a
- *   back-off, not in a tight loop, and `whenConnected` fails at once with AccessDeniedError.
+ *   check of what happened in between (secure-create.ts, README "Security").
  */
 import { EventEmitter } from 'node:events';
 import { AccessDeniedError, ZooKeeperError, isZkCode } from '../errors';
-import type { Logger } from '../types';
-import { createBackoff } from '../util/backoff';
 import { safeEmit } from '../util/emit';
-import { ZK_CODES, ZK_STATES } from '../zk-codes';
+import { ZK_CODES } from '../zk-codes';
 import { READ_ALL_CREATOR_ALL, type AclEntry } from './acl';
-import { loadNativeZooKeeper, type NativeCallback, type NativeClient, type Stat, type NativeWatcher, type NativeZooKeeperClass } from './native';
+import type { NativeCallback, NativeClient, Stat, NativeWatcher } from './native';
 import { repairOpenAcl, secureCreated } from './secure-create';
-
-/** The code of the client's `close` event when the server refused the session's credentials. */
-const ZOO_AUTH_FAILED_STATE = ZK_STATES.AUTH_FAILED;
-/** Back-off before a new session after refused credentials: the server would refuse them again at once. */
-const AUTH_RETRY = { initialMs: 2000, maxMs: 30_000 };
-/** Back-off between new sessions that the server refuses before they ever connect. */
-const REOPEN = { initialMs: 100, maxMs: 5000 };
-/**
- * The client's `response_counter_limit`: the largest the addon accepts (int32), i.e. its watchdog off. Spurious
- * readiness (see the header) gives thousands of empty reads per second for as long as the stray registration lives,
- * so any smaller limit still closes live sessions; and the watchdog stops no CPU spin (libuv spins on such a
- * registration whether or not the handle is closed). Legitimate runs of empty reads (a large response arriving in
- * pieces) reach a few dozen and end by themselves.
- */
-const RESPONSE_COUNTER_LIMIT = 2_147_483_647;
+import { ZkHandle, type ZkSessionOptions } from './zk-handle';
 
 const ZOO_SESSION_EVENT = -1;
 const WATCH_EVENT_NAMES: Record<number, WatchEvent['type']> = { 1: 'created', 2: 'deleted', 3: 'changed', 4: 'child' };
@@ -62,22 +31,7 @@ export interface WatchEvent {
 export type Watcher = (event: WatchEvent) => void;
 
 export type { Stat } from './native';
-
-export interface ZkSessionOptions {
-  /** Connect string: `host:port[,host:port...][/chroot]`. */
-  connect: string;
-  /** Session timeout asked of the server, ms. */
-  sessionTimeout: number;
-  /** Deadline of one operation, ms. */
-  operationTimeout?: number;
-  logger: Logger;
-  /**
-   * Credentials added to every connection of the session. `digest` with `user:password` is what graykit uses
-   * (ConnectionOptions `auth`); the scheme is open for tests. With them, every znode the session creates gets the
-   * ACL world:anyone:r plus every permission for this identity, unless `create` is given another ACL.
-   */
-  auth?: { scheme: string; credentials: string };
-}
+export type { ZkSessionOptions } from './zk-handle';
 
 export type CreateMode = 'persistent' | 'ephemeral';
 
@@ -97,47 +51,30 @@ function toStat(stat: Stat): Stat {
  * - `authFailed` (AccessDeniedError): the server refused the credentials; a new session is tried after a back-off.
  */
 export class ZkSession extends EventEmitter {
-  private client?: NativeClient;
-  private native?: NativeZooKeeperClass;
-  private closed = false;
-  private isConnected = false;
-  private hadSession = false;
+  /** The native handle and its lifecycle; it holds the credentials in a private field (never inspected or logged). */
+  private readonly handle: ZkHandle;
   private readonly operationTimeout: number;
-  private readonly authRetry = createBackoff(AUTH_RETRY);
-  private readonly reopen = createBackoff(REOPEN);
-  private reopenTimer?: NodeJS.Timeout;
-  /** Id and password of the last session that connected: a closed handle is re-attached to it before giving it up. */
-  private lastSession?: { id: string; password: string };
-  private authError?: AccessDeniedError;
-  /** Set when the client cannot run at all (its native addon is missing): every call fails with it at once. */
-  private fatalError?: Error;
   /** The user name of the credentials, for error messages (never the password). */
   readonly identity?: string;
 
   private readonly options: Omit<ZkSessionOptions, 'auth'>;
-  /** A private field: the credentials never show in util.inspect, a heap of logged objects, or JSON. */
-  readonly #auth?: { scheme: string; credentials: string };
 
   constructor(options: ZkSessionOptions) {
     super();
-    const { auth, ...rest } = options;
+    const { auth: _auth, ...rest } = options; // the credentials stay in the handle
     this.options = rest;
-    this.#auth = auth;
     this.operationTimeout = options.operationTimeout ?? Math.max(options.sessionTimeout, 2000);
-    if (auth) {
-      const { scheme, credentials } = auth;
-      this.identity = scheme === 'digest' ? credentials.slice(0, Math.max(credentials.indexOf(':'), 0)) : scheme;
-    }
-    this.open();
+    this.handle = new ZkHandle(options, (event, ...args) => safeEmit(this, rest.logger, event, ...args));
+    this.identity = this.handle.identity;
   }
 
   /** Whether the session presents credentials (then the znodes it creates get an ACL; README "Security"). */
   get authenticated(): boolean {
-    return this.#auth !== undefined;
+    return this.handle.authenticated;
   }
 
   get connected(): boolean {
-    return this.isConnected;
+    return this.handle.connected;
   }
 
   /** The connect string, for messages. */
@@ -147,151 +84,18 @@ export class ZkSession extends EventEmitter {
 
   /** The current session's id (hex), once connected. */
   get sessionId(): string | undefined {
-    return this.isConnected ? this.client?.client_id : undefined;
+    return this.handle.connected ? this.handle.client?.client_id : undefined;
   }
 
   /** Id and password of the current session; tests use them to force an expiry. */
   get credentials(): { id: string; password: string } | undefined {
-    const client = this.client;
-    return this.isConnected && client ? { id: client.client_id, password: client.client_password } : undefined;
+    const client = this.handle.client;
+    return this.handle.connected && client ? { id: client.client_id, password: client.client_password } : undefined;
   }
 
   /** The error that keeps this session from ever connecting (a missing native addon), if any. */
   get unusable(): Error | undefined {
-    return this.fatalError;
-  }
-
-  private emitSafely(event: string, ...args: unknown[]): void {
-    safeEmit(this, this.options.logger, event, ...args);
-  }
-
-  /** Opens a handle: on a new session, or re-attached to `resume` (a session whose handle was closed). */
-  private open(resume?: { id: string; password: string }): void {
-    let native: NativeZooKeeperClass;
-    try {
-      native = this.native ??= loadNativeZooKeeper();
-    } catch (error) {
-      // Retrying cannot help: say what to run, once, and fail every waiter at once instead of at its timeout.
-      this.fatalError = error as Error;
-      this.options.logger.error((error as Error).message);
-      this.emitSafely('unusable', error);
-      return;
-    }
-    const client = new native({
-      connect: this.options.connect,
-      timeout: this.options.sessionTimeout,
-      debug_level: 0, // the C client's own logging goes to stdout/stderr of the host app: keep it off
-      host_order_deterministic: false,
-      response_counter_limit: RESPONSE_COUNTER_LIMIT,
-      ...(resume ? { client_id: resume.id, client_password: resume.password } : {}),
-    });
-    this.client = client;
-    // With credentials, the first `connect` of a handle waits for the server's answer to them (the C client calls
-    // back once, for the first connection; later reconnects resend them at the head of the queue by themselves).
-    let authAnswered = this.#auth === undefined;
-    let connectPending = false;
-    let connectedOnce = false;
-    const onConnect = () => {
-      if (this.client !== client || this.closed) return;
-      if (!authAnswered) {
-        connectPending = true;
-        return;
-      }
-      const firstOfHandle = !connectedOnce;
-      connectedOnce = true;
-      this.reopen.reset();
-      this.isConnected = true;
-      this.authError = undefined;
-      this.authRetry.reset();
-      // A re-attached handle keeps the session (and its ephemeral znodes) but none of the old handle's watches.
-      const newSession = !this.hadSession || (resume !== undefined && firstOfHandle);
-      this.hadSession = true;
-      this.lastSession = { id: client.client_id, password: client.client_password };
-      if (resume && firstOfHandle) this.options.logger.info(`re-attached to ZooKeeper session ${client.client_id}`);
-      this.options.logger.debug(`zookeeper connected (session ${client.client_id}, new: ${newSession})`);
-      this.emitSafely('connected', newSession);
-    };
-    client.on('connect', onConnect);
-    client.on('connecting', () => {
-      if (this.client !== client || this.closed) return;
-      if (this.isConnected) {
-        this.isConnected = false;
-        this.options.logger.warn(`lost the connection to ZooKeeper ${this.options.connect}; reconnecting`);
-        this.emitSafely('disconnected');
-      }
-    });
-    client.on('close', (_self: unknown, code: number) => {
-      if (this.client !== client || this.closed) return;
-      // The handle is dead (expired session, failed auth, or the addon's watchdog: see the header).
-      const wasConnected = this.isConnected;
-      this.isConnected = false;
-      this.client = undefined;
-      const session = this.lastSession;
-      if (code !== ZOO_AUTH_FAILED_STATE && connectedOnce && session) {
-        // It had connected: the session may well be alive. Re-attach to it at once; if the server has expired it,
-        // the new handle closes before it connects, and a new session is opened then (below). One re-attach per
-        // handle that connected: no loop without a connection in between.
-        this.options.logger.warn(`the ZooKeeper client closed its handle of session ${session.id} (code ${code}); re-attaching to the session`);
-        if (wasConnected) this.emitSafely('disconnected');
-        this.scheduleOpen(0, session);
-        return;
-      }
-      this.hadSession = false;
-      this.lastSession = undefined;
-      if (code === ZOO_AUTH_FAILED_STATE) {
-        // Reopening at once would be refused at once: back off, and fail waiters now rather than at their timeout.
-        const error = new AccessDeniedError('authenticate', this.options.connect, ZK_CODES.AUTHFAILED, this.identity, `scheme "${this.#auth?.scheme}"`);
-        this.authError = error;
-        const delay = this.authRetry.next();
-        this.options.logger.error(`${error.message}; trying a new session in ${delay} ms`);
-        this.emitSafely('authFailed', error);
-        this.scheduleOpen(delay);
-        return;
-      }
-      // A handle closed before it ever connected would make a tight open/close loop: during an ensemble's leader
-      // election a follower answers new sessions as expired (the fault suite once saw 178 in 1.3 s). Back off;
-      // a session that had connected is replaced at once.
-      // A re-attach the server refused means the session has expired: replaced at once (the next refusal backs off).
-      const delay = connectedOnce || resume ? 0 : this.reopen.next();
-      if (connectedOnce || resume) {
-        this.options.logger.warn(`ZooKeeper session closed by the server (code ${code}${resume ? `: re-attaching to ${resume.id} was refused` : ''}); opening a new session`);
-        this.emitSafely('expired');
-      } else {
-        this.options.logger.debug(`a new ZooKeeper session was refused (code ${code}); trying again in ${delay} ms`);
-      }
-      this.scheduleOpen(delay);
-    });
-    try {
-      client.init({});
-      const auth = this.#auth;
-      if (auth) {
-        // Queued now, sent first on every connection of this handle (the C client keeps its auth list).
-        const rc = client.add_auth(auth.scheme, auth.credentials, (code) => {
-          // A refusal is followed by the handle's close (ZOO_AUTH_FAILED_STATE), handled above.
-          if (code !== ZK_CODES.OK) return;
-          authAnswered = true;
-          if (connectPending) onConnect();
-        });
-        if (typeof rc === 'number' && rc !== ZK_CODES.OK) this.options.logger.error(`the ZooKeeper client refused to queue the credentials of "${this.identity}" (${rc})`);
-      }
-    } catch (error) {
-      // A bad connect string throws here; retried like any other failure, and reported.
-      this.options.logger.error(`cannot start a ZooKeeper client for ${this.options.connect}: ${(error as Error).message}`);
-      this.client = undefined;
-      this.scheduleOpen(1000);
-    }
-  }
-
-  /**
-   * Opens a new handle (re-attached to `resume` when given) after `delay`. Not unref()ed: a process waiting on the
-   * registry must not exit in between; close() clears it.
-   */
-  private scheduleOpen(delay: number, resume?: { id: string; password: string }): void {
-    clearTimeout(this.reopenTimer);
-    this.reopenTimer = setTimeout(() => {
-      this.reopenTimer = undefined;
-      if (!this.closed) this.open(resume);
-    }, delay);
+    return this.handle.fatalError;
   }
 
   /**
@@ -299,9 +103,10 @@ export class ZkSession extends EventEmitter {
    * (AUTHFAILED) when the server refused the credentials, or with NativeAddonError when the client cannot run.
    */
   whenConnected(timeoutMs: number): Promise<void> {
-    if (this.isConnected) return Promise.resolve();
-    if (this.fatalError) return Promise.reject(this.fatalError);
-    if (this.authError) return Promise.reject(this.authError);
+    const { connected, fatalError, authError } = this.handle;
+    if (connected) return Promise.resolve();
+    if (fatalError) return Promise.reject(fatalError);
+    if (authError) return Promise.reject(authError);
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
@@ -334,13 +139,13 @@ export class ZkSession extends EventEmitter {
    */
   private call<T>(operation: string, path: string, start: (client: NativeClient, done: (rc: number, error: string, value?: T) => void) => number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const client = this.client;
-      if (this.fatalError) {
-        reject(this.fatalError);
+      const { client, closed, fatalError } = this.handle;
+      if (fatalError) {
+        reject(fatalError);
         return;
       }
-      if (this.closed || !client) {
-        reject(new ZooKeeperError(operation, path, ZK_CODES.INVALIDSTATE, this.closed ? 'session closed' : 'no session'));
+      if (closed || !client) {
+        reject(new ZooKeeperError(operation, path, ZK_CODES.INVALIDSTATE, closed ? 'session closed' : 'no session'));
         return;
       }
       let settled = false;
@@ -371,7 +176,7 @@ export class ZkSession extends EventEmitter {
   /** Wraps a watcher: drops session events (the watch stays armed) and guards the handler. */
   private wrapWatcher(watcher: Watcher): NativeWatcher {
     return (type, _state, path) => {
-      if (type === ZOO_SESSION_EVENT || this.closed) return;
+      if (type === ZOO_SESSION_EVENT || this.handle.closed) return;
       const name = WATCH_EVENT_NAMES[type];
       if (!name) return;
       try {
@@ -388,7 +193,7 @@ export class ZkSession extends EventEmitter {
    * (secure-create.ts); a create that cannot be secured fails, and the znode is deleted when that is allowed.
    */
   async create(path: string, data: string | Buffer, mode: CreateMode, acl?: readonly AclEntry[]): Promise<string> {
-    const flags = mode === 'ephemeral' ? (this.native?.ZOO_EPHEMERAL ?? 1) : 0;
+    const flags = mode === 'ephemeral' ? this.handle.ephemeralFlag : 0;
     const created = await this.call<string>('create', path, (client, done) => client.a_create(path, data, flags, (rc, error, name) => done(rc, error, name)));
     const wanted = acl ?? (this.authenticated ? READ_ALL_CREATOR_ALL : undefined);
     if (wanted) await secureCreated(this, this.options.logger, created, data, mode, wanted);
@@ -503,19 +308,8 @@ export class ZkSession extends EventEmitter {
 
   /** Closes the session: its ephemeral znodes go away at once. Safe to call more than once. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.isConnected = false;
-    clearTimeout(this.reopenTimer);
-    const client = this.client;
-    this.client = undefined;
+    if (this.handle.closed) return;
+    this.handle.close();
     this.removeAllListeners();
-    if (client) {
-      try {
-        client.close();
-      } catch (error) {
-        this.options.logger.debug(`closing the ZooKeeper client threw: ${(error as Error).message}`);
-      }
-    }
   }
 }
