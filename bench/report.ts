@@ -3,9 +3,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchResults, Part } from './bench';
 import { machineLine } from './machine';
+import { scaleSectionFromResults } from './scale-report';
 import { percentile } from './stats';
 
 const ANALYSIS = join(__dirname, 'analysis.md');
+/** `npm run bench:scale`'s results: its section is kept when `npm run bench` rewrites the file. */
+const SCALE_RESULTS = join(__dirname, 'results', 'scale.json');
 
 const n0 = (v: number) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: 0 }) : String(v));
 /** ns: whole numbers with separators from 100 up, one decimal below. */
@@ -206,6 +209,8 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
     }
     push('');
   } else push(failed(r.scale) as string, '');
+  const scale = scaleSectionFromResults(join(__dirname, '..'), SCALE_RESULTS);
+  if (scale) push(scale, '');
 
   if (existsSync(ANALYSIS)) push(readFileSync(ANALYSIS, 'utf8').trim(), '');
   push(

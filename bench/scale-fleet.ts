@@ -7,6 +7,7 @@
  * then on. Times are epoch ms (performance.timeOrigin + now), comparable with the parent's on one machine.
  */
 import { EventEmitter } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createConsumer, silentLogger, type GrayConsumer, type ServiceSnapshot } from '../src';
 import { epochMs, sleep } from './scale-ensemble';
 import type { ChildMessage, Condition, Memory, ParentMessage, SessionState, StartMessage } from './scale-protocol';
@@ -63,22 +64,25 @@ function track(consumer: GrayConsumer): SessionState {
   return state;
 }
 
-function presentCount(snapshot: ServiceSnapshot | undefined, ids: readonly string[]): number {
+/** How many of `ids` the snapshot holds: one pass, no allocation (it runs at every change of every consumer). */
+function presentCount(snapshot: ServiceSnapshot | undefined, ids: ReadonlySet<string>): number {
   if (!snapshot) return 0;
-  const have = new Set(snapshot.instances.map((instance) => instance.id));
   let n = 0;
-  for (const id of ids) if (have.has(id)) n++;
+  for (const instance of snapshot.instances) if (ids.has(instance.id)) n++;
   return n;
 }
 
-function holds(consumer: GrayConsumer, condition: Condition): boolean {
+function holds(consumer: GrayConsumer, condition: Condition, ids: ReadonlySet<string>): boolean {
   const snapshot = consumer.snapshot(condition.service);
   if (condition.kind === 'ratio') return snapshot !== undefined && consumer.ratioFor(condition.service) === condition.value;
-  const present = presentCount(snapshot, condition.ids);
-  return condition.kind === 'present' ? present === condition.ids.length : snapshot !== undefined && present === 0;
+  const present = presentCount(snapshot, ids);
+  return condition.kind === 'present' ? present === ids.size : snapshot !== undefined && present === 0;
 }
 
 let members: Member[] = [];
+/** The longest the event loop was held while a change was being timed: the consumers' work, all in one thread. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 async function start(message: StartMessage): Promise<void> {
   const before = memoryAfterGc();
@@ -105,6 +109,8 @@ async function start(message: StartMessage): Promise<void> {
 
 function expect(id: number, condition: Condition, timeoutMs: number): void {
   const at: Array<number | null> = members.map(() => null);
+  const ids = new Set(condition.kind === 'ratio' ? [] : condition.ids);
+  loopDelay.reset();
   let pending = members.length;
   const listeners: Array<(snapshot: ServiceSnapshot) => void> = [];
   let finished = false;
@@ -113,12 +119,12 @@ function expect(id: number, condition: Condition, timeoutMs: number): void {
     finished = true;
     clearTimeout(timer);
     members.forEach((m, i) => m.consumer.off('change', listeners[i]));
-    const counts = condition.kind === 'ratio' ? [] : members.map((m) => presentCount(m.consumer.snapshot(condition.service), condition.ids));
-    send({ op: 'seen', id, at, counts });
+    const counts = condition.kind === 'ratio' ? [] : members.map((m) => presentCount(m.consumer.snapshot(condition.service), ids));
+    send({ op: 'seen', id, at, counts, loopMaxMs: loopDelay.max / 1e6 });
   };
   members.forEach((m, i) => {
     const check = () => {
-      if (at[i] !== null || !holds(m.consumer, condition)) return;
+      if (at[i] !== null || !holds(m.consumer, condition, ids)) return;
       at[i] = epochMs();
       if (--pending === 0) setImmediate(finish);
     };

@@ -44,7 +44,7 @@ export type ChildMessage =
   | { op: 'ready'; loadMs: number; before: Memory; after: Memory; instancesWatched: number }
   | { op: 'armed'; id: number }
   /** Per consumer: epoch ms at which the condition first held, or null; `counts`: ids present at the end (present/absent). */
-  | { op: 'seen'; id: number; at: Array<number | null>; counts: number[] }
+  | { op: 'seen'; id: number; at: Array<number | null>; counts: number[]; loopMaxMs: number }
   | { op: 'sessions'; states: SessionState[] }
   | { op: 'closed' }
   | { op: 'error'; message: string };

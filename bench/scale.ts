@@ -29,6 +29,8 @@ export interface ChangeSeries {
   seen: number;
   missed: number;
   latencyMs: Distribution;
+  /** The longest a fleet process's event loop was held while these changes were timed. */
+  loopMaxMs: number;
 }
 
 export interface BurstResult {
@@ -44,6 +46,8 @@ export interface BurstResult {
   /** Per consumer: the burst's sessions closed → none of their instances left in its snapshot. */
   goneMs: Distribution;
   goneMissed: number;
+  /** The longest a fleet process's event loop was held: while the burst arrived, while it left. */
+  loopMaxMs: { seen: number; gone: number };
 }
 
 export interface FaultResult {
@@ -174,7 +178,7 @@ class Point {
   }
 
   /** Arms `condition` in every fleet, runs `act`, and collects each consumer's time (epoch ms) or null. */
-  async time(condition: Condition, waitMs: number, act: () => Promise<unknown>): Promise<{ at: Array<number | null>; counts: number[] }> {
+  async time(condition: Condition, waitMs: number, act: () => Promise<unknown>): Promise<{ at: Array<number | null>; counts: number[]; loopMaxMs: number }> {
     const id = ++this.expectId;
     const pending = (await Promise.all(this.fleets.map((fleet) => fleet.expect(id, condition, waitMs)))).map((armed) => armed.seen);
     try {
@@ -184,7 +188,7 @@ class Point {
       throw error;
     }
     const answers = await Promise.all(pending);
-    return { at: answers.flatMap((a) => a.at), counts: answers.flatMap((a) => a.counts) };
+    return { at: answers.flatMap((a) => a.at), counts: answers.flatMap((a) => a.counts), loopMaxMs: round(Math.max(...answers.map((a) => a.loopMaxMs)), 1) };
   }
 
   async setUp(log: (line: string) => void): Promise<void> {
@@ -215,17 +219,19 @@ class Point {
   async changeSeries(kind: 'ratio' | 'added' | 'removed', writes: Array<{ condition: Condition; write: () => Promise<unknown> }>): Promise<ChangeSeries> {
     const latencies: number[] = [];
     let missed = 0;
+    let loopMaxMs = 0;
     for (const { condition, write } of writes) {
       let writeAt = 0;
-      const { at } = await this.time(condition, this.config.waitMs, async () => {
+      const { at, loopMaxMs: held } = await this.time(condition, this.config.waitMs, async () => {
         writeAt = epochMs();
         await write();
       });
       for (const t of at) if (t === null) missed++;
       else latencies.push(Math.max(0, t - writeAt));
+      loopMaxMs = Math.max(loopMaxMs, held);
     }
     if (latencies.length === 0) throw new Error(`scale: no consumer saw any ${kind} change within ${this.config.waitMs} ms`);
-    return { writes: writes.length, seen: latencies.length, missed, latencyMs: distribution(latencies) };
+    return { writes: writes.length, seen: latencies.length, missed, latencyMs: distribution(latencies), loopMaxMs };
   }
 
   ratioWrites(): Array<{ condition: Condition; write: () => Promise<unknown> }> {
@@ -254,7 +260,7 @@ class Point {
       for (let i = 0; i < BURST_SESSIONS; i++) sessions.push(await openAdmin(this.ensemble.connect));
       let start = 0;
       let lastAck = 0;
-      const { at, counts } = await this.time({ kind: 'present', service: this.hot, ids }, waitMs, async () => {
+      const { at, counts, loopMaxMs } = await this.time({ kind: 'present', service: this.hot, ids }, waitMs, async () => {
         start = epochMs();
         const perSlice = Math.ceil(burst / BURST_SLICES);
         const slices = [];
@@ -281,6 +287,7 @@ class Point {
         fewestSeen: Math.min(...counts),
         goneMs: distribution(goneMs),
         goneMissed: gone.at.length - goneMs.length,
+        loopMaxMs: { seen: loopMaxMs, gone: gone.loopMaxMs },
       };
     } finally {
       for (const session of sessions) session.close();
@@ -440,11 +447,13 @@ async function measurePoint(ensemble: Ensemble, config: ScaleConfig, consumers: 
       result.added = await phase('instance added', () => point.changeSeries('added', writes.added));
       result.removed = await phase('instance removed', () => point.changeSeries('removed', writes.removed));
     }
+    if (config.phases.includes('leader')) result.leader = await phase('leader loss', () => point.fault('leader'));
+    if (config.phases.includes('restart')) result.restart = await phase('full restart', () => point.fault('restart'));
+    // Last: a burst's removal is the heaviest work a fleet process does (a snapshot rebuilt per removed instance,
+    // per consumer), and a process that does not survive it must not cost the fault figures.
     if (config.phases.includes('burst')) result.burst = await phase('burst', () => point.burst());
     const traffic = await pointSampler.stop();
     result.servers = ensemble.servers.map((server, i) => ({ id: server.id, watches: wchs[i]?.watches ?? NaN, paths: wchs[i]?.paths ?? NaN, connections: wchs[i]?.connections ?? NaN, maxOutstanding: traffic.maxOutstanding[i] }));
-    if (config.phases.includes('leader')) result.leader = await phase('leader loss', () => point.fault('leader'));
-    if (config.phases.includes('restart')) result.restart = await phase('full restart', () => point.fault('restart'));
     result.loadAverage.end = load();
     result.seconds = round((epochMs() - started) / 1000, 1);
     return result;
