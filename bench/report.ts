@@ -226,6 +226,12 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
     '`--markdown=FILE`. `node -r ts-node/register/transpile-only bench/run.ts --render` rewrites this file from the last',
     'results (after editing `bench/analysis.md`) without measuring. Profiling: see `bench/cpuprofile-summary.ts`.',
     '',
+    '`npm run bench:scale` (section 6) starts a 3-node ensemble of its own and runs the matrix of consumers × instances:',
+    '`--consumers=10,100,1000 --instances=100,1000,10000` (or `BENCH_CONSUMERS=…`), `--per-process`, `--watch`, `--services`, `--repeats`,',
+    '`--burst`, `--burst-ms`, `--idle-seconds`, `--phases=ratio,instance,burst,leader,restart`, `--session-timeout-ms`, `--wait-ms`,',
+    '`--load-timeout-ms`, `--json`, `--doc`, `--charts`; `--smoke` is the size `npm test` runs (test/integration/scale-smoke.test.ts);',
+    '`--render` rewrites section 6 and the charts from `bench/results/scale.json`. It rewrites only its own section of this file.',
+    '',
   );
   return out.join('\n');
 }
