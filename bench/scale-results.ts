@@ -59,7 +59,7 @@ export interface PointResult {
   perService: number;
   watchedServices: number;
   instancesWatchedPerConsumer: number;
-  /** Spawn → every consumer has a full snapshot of its services. */
+  /** The fleets asked to load → every consumer has a full snapshot of its services. */
   loadMs: number;
   /** The ensemble's peak packets per second during the first load. */
   loadPeakPerSecond: number;

@@ -105,19 +105,27 @@ class Point {
     log(`  registered ${this.perService * this.config.services} instances under ${this.root}`);
   }
 
-  /** Spawns the fleets and waits for every consumer's full snapshot; returns the per-fleet load figures. */
-  async spawn(): Promise<Array<Awaited<ReturnType<Fleet['start']>>>> {
+  /**
+   * Starts the fleet processes, before this process opens any session: they would inherit its sessions' sockets
+   * (the C client does not open them close-on-exec) and keep every dropped connection of the benchmark's own open.
+   */
+  spawn(): void {
     const processes = Math.ceil(this.consumers / this.config.perProcess);
-    let next = 0;
-    const starts = [];
     for (let p = 0; p < processes; p++) {
       const count = Math.floor(this.consumers / processes) + (p < this.consumers % processes ? 1 : 0);
-      const fleet = new Fleet(`fleet-${p + 1}`, count);
-      this.fleets.push(fleet);
-      const consumers = Array.from({ length: count }, () => next++).map((index) => ({ index, services: watchedServices(index, this.config.services, this.config.watch) }));
-      starts.push(fleet.start({ op: 'start', zk: this.ensemble.connect, root: this.root, sessionTimeout: this.config.sessionTimeoutMs, consumers, perService: this.perService, timeoutMs: this.config.loadTimeoutMs }));
+      this.fleets.push(new Fleet(`fleet-${p + 1}`, count));
     }
-    return Promise.all(starts);
+  }
+
+  /** Has every fleet load its consumers, and waits for every consumer's full snapshot; returns the per-fleet figures. */
+  async load(): Promise<Array<Awaited<ReturnType<Fleet['start']>>>> {
+    let next = 0;
+    return Promise.all(
+      this.fleets.map((fleet) => {
+        const consumers = Array.from({ length: fleet.consumers }, () => next++).map((index) => ({ index, services: watchedServices(index, this.config.services, this.config.watch) }));
+        return fleet.start({ op: 'start', zk: this.ensemble.connect, root: this.root, sessionTimeout: this.config.sessionTimeoutMs, consumers, perService: this.perService, timeoutMs: this.config.loadTimeoutMs });
+      }),
+    );
   }
 
   async changeSeries(kind: 'ratio' | 'added' | 'removed', writes: Array<{ condition: Condition; write: () => Promise<unknown> }>): Promise<ChangeSeries> {
@@ -313,16 +321,15 @@ async function measurePoint(ensemble: Ensemble, config: ScaleConfig, consumers: 
     }
   };
   try {
+    point.spawn();
     await point.setUp(log);
     const sampler = new TrafficSampler(ensemble);
     const spawnAt = epochMs();
-    const fleets = await point.spawn().finally(() => sampler.stop());
+    const fleets = await point.load().finally(() => sampler.stop());
     const loadMs = epochMs() - spawnAt;
     const loadTraffic = await sampler.stop();
     log(`  ${consumers} consumers in ${point.fleets.length} processes loaded in ${round(loadMs / 1000, 1)} s`);
 
-    const pointSampler = new TrafficSampler(ensemble);
-    point.onTearDown(() => pointSampler.stop());
     const wchs = await Promise.all(ensemble.servers.map((server) => ensemble.wchs(server)));
     const readsBefore = await allSessions(point.fleets);
     const packetsBefore = await packetsReceived(ensemble);
@@ -330,6 +337,9 @@ async function measurePoint(ensemble: Ensemble, config: ScaleConfig, consumers: 
     const packetsAfter = await packetsReceived(ensemble);
     const readsAfter = await allSessions(point.fleets);
     const minutes = config.idleSeconds / 60;
+    // From here (not while idle: its mntr would count), each server's outstanding requests.
+    const pointSampler = new TrafficSampler(ensemble);
+    point.onTearDown(() => pointSampler.stop());
 
     const result: PointResult = {
       consumers,

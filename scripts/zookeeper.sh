@@ -189,6 +189,18 @@ stop() {
   rm -f "$dir/zookeeper.pid"
 }
 
+# Closes every descriptor above stderr that this script inherited. ZooKeeper's C client (graykit's sessions) does
+# not open its sockets close-on-exec: a server started from a process that holds sessions would keep copies of their
+# sockets for its whole life, and a dropped connection would then stay open underneath that process's next one.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/self/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+close_inherited_fds
+
 case "${1:-}" in
   install) install_zookeeper ;;
   start) [ $# -ge 2 ] || die "usage: start DIR [PORT]"; start "$2" "${3:-}" ;;
