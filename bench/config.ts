@@ -111,17 +111,17 @@ const SETTERS: Record<string, (config: BenchConfig, value: string) => void> = {
   markdown: (c, v) => (c.markdownFile = v),
 };
 
-function num(value: string, min: number): number {
+export function num(value: string, min: number): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < min) throw new Error(`bench: expected a number >= ${min}, got ${JSON.stringify(value)}`);
   return n;
 }
-function int(value: string, min: number): number {
+export function int(value: string, min: number): number {
   const n = num(value, min);
   if (!Number.isInteger(n)) throw new Error(`bench: expected a whole number, got ${JSON.stringify(value)}`);
   return n;
 }
-function list(value: string): number[] {
+export function list(value: string): number[] {
   const sizes = value.split(',').map((part) => int(part.trim(), 1));
   if (sizes.length === 0) throw new Error('bench: expected a list of sizes such as 3,100,1000');
   return sizes;
@@ -144,21 +144,30 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv): 
   const smoke = argv.includes('--smoke') || env.BENCH_SMOKE === '1';
   const config = cloneConfig(smoke ? SMOKE_CONFIG : DEFAULT_CONFIG);
   const overrides: string[] = smoke ? ['--smoke'] : [];
-  for (const option of OPTION_NAMES) {
+  applyOptions(config, SETTERS, argv, env, 'bench', overrides);
+  return { config, overrides };
+}
+
+/**
+ * Sets `config` from BENCH_* in the environment, then from `--name=value` arguments (`--smoke` is a preset, read
+ * by the caller); pushes each override to `overrides`, for the report's command line.
+ */
+export function applyOptions<C>(config: C, setters: Record<string, (c: C, v: string) => unknown>, argv: readonly string[], env: NodeJS.ProcessEnv, command: string, overrides: string[]): void {
+  const names = Object.keys(setters);
+  for (const option of names) {
     const value = env[envName(option)];
     if (value !== undefined && value !== '') {
-      SETTERS[option](config, value);
+      setters[option](config, value);
       overrides.push(`${envName(option)}=${value}`);
     }
   }
   for (const arg of argv) {
     if (arg === '--smoke') continue;
     const match = /^--([a-z0-9-]+)=(.*)$/.exec(arg);
-    if (!match || !SETTERS[match[1]]) {
-      throw new Error(`bench: unknown argument ${JSON.stringify(arg)}; options: --smoke ${OPTION_NAMES.map((o) => `--${o}=`).join(' ')}`);
+    if (!match || !setters[match[1]]) {
+      throw new Error(`${command}: unknown argument ${JSON.stringify(arg)}; options: --smoke ${names.map((o) => `--${o}=`).join(' ')}`);
     }
-    SETTERS[match[1]](config, match[2]);
+    setters[match[1]](config, match[2]);
     overrides.push(arg);
   }
-  return { config, overrides };
 }

@@ -3,9 +3,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchResults, Part } from './bench';
 import { machineLine } from './machine';
+import { scaleSectionFromResults } from './scale-report';
 import { percentile } from './stats';
 
 const ANALYSIS = join(__dirname, 'analysis.md');
+/** `npm run bench:scale`'s results: its section is kept when `npm run bench` rewrites the file. */
+const SCALE_RESULTS = join(__dirname, 'results', 'scale.json');
 
 const n0 = (v: number) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: 0 }) : String(v));
 /** ns: whole numbers with separators from 100 up, one decimal below. */
@@ -206,6 +209,8 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
     }
     push('');
   } else push(failed(r.scale) as string, '');
+  const scale = scaleSectionFromResults(join(__dirname, '..'), SCALE_RESULTS);
+  if (scale) push(scale, '');
 
   if (existsSync(ANALYSIS)) push(readFileSync(ANALYSIS, 'utf8').trim(), '');
   push(
@@ -220,6 +225,12 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
     '`--scale-instances`, `--scale-settle-ms`, `--nginx=PATH|none`, `--parts=1,2,3,4,5`, `--e2e-cases=a,b,c,d,e,f`, `--results=FILE`,',
     '`--markdown=FILE`. `node -r ts-node/register/transpile-only bench/run.ts --render` rewrites this file from the last',
     'results (after editing `bench/analysis.md`) without measuring. Profiling: see `bench/cpuprofile-summary.ts`.',
+    '',
+    '`npm run bench:scale` (section 6) starts a 3-node ensemble of its own and runs the matrix of consumers × instances:',
+    '`--consumers=10,100,1000 --instances=100,1000,10000` (or `BENCH_CONSUMERS=…`), `--per-process`, `--watch`, `--services`, `--repeats`,',
+    '`--burst`, `--burst-ms`, `--idle-seconds`, `--phases=ratio,instance,burst,leader,restart`, `--session-timeout-ms`, `--wait-ms`,',
+    '`--load-timeout-ms`, `--json`, `--doc`, `--charts`; `--smoke` is the size `npm test` runs (test/integration/scale-smoke.test.ts);',
+    '`--render` rewrites section 6 and the charts from `bench/results/scale.json`. It rewrites only its own section of this file.',
     '',
   );
   return out.join('\n');

@@ -11,6 +11,8 @@
 #                                           (client, quorum and election ports on 127.0.0.1, one myid each); waits
 #                                           for a leader; prints the connect string host:port,host:port,host:port
 #   scripts/zookeeper.sh stop-ensemble DIR  stop the ensemble's servers (each by its recorded pid)
+#   scripts/zookeeper.sh relaunch DIR       start the stopped server in DIR again with its own zoo.cfg (same ports,
+#                                           same data: an ensemble member rejoins); does not wait for a quorum
 #
 # It never touches a ZooKeeper it did not start: `stop` only kills the pid written in DIR/zookeeper.pid. One server
 # of an ensemble is stopped with `stop DIR/N`.
@@ -101,7 +103,7 @@ clientPort=$port
 clientPortAddress=127.0.0.1
 maxClientCnxns=0
 admin.enableServer=false
-4lw.commands.whitelist=ruok,srvr,stat,mntr,cons
+4lw.commands.whitelist=ruok,srvr,stat,mntr,cons,wchs
 CFG
 }
 
@@ -165,6 +167,13 @@ stop_ensemble() {
   for i in 1 2 3; do stop "$dir/$i"; done
 }
 
+relaunch() {
+  local dir=$1
+  [ -f "$dir/zoo.cfg" ] || die "no zoo.cfg in $dir: start it first"
+  if [ -f "$dir/zookeeper.pid" ] && kill -0 "$(cat "$dir/zookeeper.pid")" 2>/dev/null; then die "the server in $dir is running"; fi
+  launch "$dir"
+}
+
 stop() {
   local dir=$1 pid
   [ -f "$dir/zookeeper.pid" ] || return 0
@@ -180,6 +189,18 @@ stop() {
   rm -f "$dir/zookeeper.pid"
 }
 
+# Closes every descriptor above stderr that this script inherited. ZooKeeper's C client (graykit's sessions) does
+# not open its sockets close-on-exec: a server started from a process that holds sessions would keep copies of their
+# sockets for its whole life, and a dropped connection would then stay open underneath that process's next one.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/self/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+close_inherited_fds
+
 case "${1:-}" in
   install) install_zookeeper ;;
   start) [ $# -ge 2 ] || die "usage: start DIR [PORT]"; start "$2" "${3:-}" ;;
@@ -188,5 +209,6 @@ case "${1:-}" in
   srvr) [ $# -ge 2 ] || die "usage: srvr HOST:PORT"; srvr "$2" ;;
   start-ensemble) [ $# -ge 2 ] || die "usage: start-ensemble DIR"; start_ensemble "$2" ;;
   stop-ensemble) [ $# -ge 2 ] || die "usage: stop-ensemble DIR"; stop_ensemble "$2" ;;
-  *) die "usage: $0 install | start DIR [PORT] | stop DIR | ruok HOST:PORT | srvr HOST:PORT | start-ensemble DIR | stop-ensemble DIR" ;;
+  relaunch) [ $# -ge 2 ] || die "usage: relaunch DIR"; relaunch "$(cd "$2" && pwd)" ;;
+  *) die "usage: $0 install | start DIR [PORT] | stop DIR | ruok HOST:PORT | srvr HOST:PORT | start-ensemble DIR | stop-ensemble DIR | relaunch DIR" ;;
 esac
