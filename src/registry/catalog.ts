@@ -14,6 +14,7 @@
  *   nothing until both are read again.
  */
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { RegistryUnavailableError } from '../errors';
 import type { Instance, Logger, ServiceConfig } from '../types';
 import { withTimeout } from '../util/time';
@@ -43,6 +44,12 @@ export interface ServiceSnapshot {
 class ServiceState {
   rolloutCrashed = false;
   snapshot?: ServiceSnapshot;
+  /** A snapshot is due (publishSoon); `firstTurn`: still in the turn that scheduled it; a change came since the last check. */
+  publishing = false;
+  firstTurn = false;
+  changedSinceCheck = false;
+  /** When the last snapshot was made (performance.now()). */
+  publishedAt = -Infinity;
   /** The last reason logged for an invalid znode, so each problem is logged once. */
   readonly invalid = new Map<string, string>();
   constructor(readonly mirrored: MirroredService) {}
@@ -56,6 +63,8 @@ export interface RegistryCatalogOptions {
   addresses?: AddressPolicy;
   /** Also route Curator registrations (Java services). Default: none. */
   curator?: ResolvedCurator;
+  /** How long a burst of changes may be gathered into one snapshot (publishSoon). Default: 10 ms; 0: never wait. */
+  publishIntervalMs?: number;
 }
 
 /**
@@ -66,6 +75,7 @@ export class RegistryCatalog extends EventEmitter {
   private readonly session: ZkSession;
   private readonly root: string;
   private readonly logger: Logger;
+  private readonly publishIntervalMs: number;
   private readonly mirror: RegistryMirror;
   private readonly services = new Map<string, ServiceState>();
   private serviceNames?: ReadonlySet<string>;
@@ -78,6 +88,7 @@ export class RegistryCatalog extends EventEmitter {
     this.session = options.session;
     this.root = options.root;
     this.logger = options.logger;
+    this.publishIntervalMs = options.publishIntervalMs ?? 10;
     this.mirror = new RegistryMirror({ session: options.session, root: options.root, logger: options.logger, addresses: options.addresses, curator: options.curator });
     this.mirror.on('change', (service: string, part: MirrorPart) => this.onChange(service, part));
     this.mirror.on('loaded', (service: string) => {
@@ -153,7 +164,7 @@ export class RegistryCatalog extends EventEmitter {
       this.reportInvalid(state, state.mirrored.config.path, decoded.ok ? undefined : decoded.reason, `service "${service}": ignoring invalid config at`, 'error', '; keeping the last valid config');
     }
     if (part === 'rollout') this.onRollout(service, state);
-    else if (state.mirrored.loaded) this.publish(service, state);
+    else this.publishSoon(service, state);
   }
 
   /** Folds the rollout's verdict into `rolloutCrashed` (see the module comment for when it may). */
@@ -166,8 +177,45 @@ export class RegistryCatalog extends EventEmitter {
     state.rolloutCrashed = crashed;
     if (crashed) this.logger.warn(`service "${service}": rollout ${document?.id} crashed (its lease ${rollout.childPath} is gone): routing at ratio 0 until it is resumed or aborted`);
     else this.logger.info(`service "${service}": routing by the config's ratio again (rollout ${document?.id ?? ''} ${document?.state ?? 'gone'})`);
-    if (state.mirrored.loaded) this.publish(service, state);
+    this.publishSoon(service, state);
   }
+
+  /**
+   * Publishes a changed service, and coalesces a burst. A change to a quiet service (no snapshot in the last
+   * `publishIntervalMs`) is published at the end of this turn of the event loop, with whatever else changed in the same
+   * turn. A change right after a snapshot waits until no change came for 1 ms, or `publishIntervalMs` passed: a
+   * rolling deploy removes hundreds of instances at once, each with its own watch event over many turns, and a snapshot
+   * per event rebuilt the service hundreds of times (500 removals: 501 snapshots and 709 ms of CPU, bench/scale).
+   */
+  private publishSoon(service: string, state: ServiceState): void {
+    if (state.publishing) {
+      if (!state.firstTurn) state.changedSinceCheck = true;
+      return;
+    }
+    state.publishing = true;
+    const started = performance.now();
+    const check = () => {
+      if (state.changedSinceCheck && performance.now() - started < this.publishIntervalMs) {
+        state.changedSinceCheck = false;
+        setTimeout(check, 1).unref();
+        return;
+      }
+      state.publishing = false;
+      state.changedSinceCheck = false;
+      if (state.mirrored.loaded) this.publish(service, state);
+    };
+    if (started - state.publishedAt >= this.publishIntervalMs) {
+      state.firstTurn = true;
+      setImmediate(() => {
+        state.firstTurn = false;
+        check();
+      });
+    } else {
+      setTimeout(check, 1).unref();
+    }
+  }
+
+
 
   /** Logs an invalid znode once per distinct reason (undefined: it is valid now). */
   private reportInvalid(state: ServiceState, path: string, reason: string | undefined, message: string, level: 'warn' | 'error' = 'warn', suffix = ''): void {
@@ -197,6 +245,7 @@ export class RegistryCatalog extends EventEmitter {
       rolloutCrashed: state.rolloutCrashed,
     });
     state.snapshot = snapshot;
+    state.publishedAt = performance.now();
     this.emit('change', snapshot);
   }
 }

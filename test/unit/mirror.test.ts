@@ -214,7 +214,7 @@ describe('the instance verdict: one rule, one reason', () => {
     zk.set(`${service}/instances/10.0.0.9:80`, instance(false), '0');
     const warnings: string[] = [];
     const logger = { ...silentLogger, warn: (line: string) => void warnings.push(line) };
-    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger });
+    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger, publishIntervalMs: 0 });
     catalog.watch('demo');
     await settle();
     expect(catalog.snapshot('demo')?.instances.map((i) => i.id)).toEqual(['10.0.0.1:80']);
@@ -225,7 +225,7 @@ describe('the instance verdict: one rule, one reason', () => {
   test('the catalog\'s snapshots share the config object until the config changes', async () => {
     const zk = registry();
     zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
-    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger: silentLogger });
+    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger: silentLogger, publishIntervalMs: 0 });
     catalog.watch('demo');
     await settle();
     const first = catalog.snapshot('demo');
