@@ -91,6 +91,8 @@ export class ConsoleModel extends EventEmitter {
     this.mirror = new RegistryMirror({ session: options.session, root: options.root, logger: options.logger, label: 'console: ', curator: options.curator });
     this.mirror.on('services', (names: string[]) => this.onServiceList(names));
     this.mirror.on('change', (service: string) => this.markDirty(service));
+    // A part that changed while the service was not wholly read is rebuilt once it is (a new session's re-read).
+    this.mirror.on('loaded', (service: string) => this.markDirty(service));
     this.mirror.watchList();
     this.sessionListeners = [
       ['connected', () => this.setConnection('connected')],

@@ -65,6 +65,8 @@ export interface RegistryCatalogOptions {
   curator?: ResolvedCurator;
   /** How long a burst of changes may be gathered into one snapshot (publishSoon). Default: 10 ms; 0: never wait. */
   publishIntervalMs?: number;
+  /** The mirror's jittered re-read after a new session (RegistryMirrorOptions). Default: 1000 ms. */
+  rereadJitterMs?: number;
 }
 
 /**
@@ -89,11 +91,12 @@ export class RegistryCatalog extends EventEmitter {
     this.root = options.root;
     this.logger = options.logger;
     this.publishIntervalMs = options.publishIntervalMs ?? 10;
-    this.mirror = new RegistryMirror({ session: options.session, root: options.root, logger: options.logger, addresses: options.addresses, curator: options.curator });
+    this.mirror = new RegistryMirror({ session: options.session, root: options.root, logger: options.logger, addresses: options.addresses, curator: options.curator, rereadJitterMs: options.rereadJitterMs });
     this.mirror.on('change', (service: string, part: MirrorPart) => this.onChange(service, part));
+    // Loaded: a first read, or a new session's re-read, which may have found changes made while no watch was set.
     this.mirror.on('loaded', (service: string) => {
       const state = this.services.get(service);
-      if (state && !state.snapshot) this.publish(service, state);
+      if (state) this.publish(service, state);
     });
     this.mirror.on('services', (names: string[], skipped: string[]) => this.onServiceList(names, skipped));
   }

@@ -200,6 +200,11 @@ export interface RegistryMirrorOptions {
   label?: string;
   /** Also read Curator registrations (Java services: curator.ts). Default: none. */
   curator?: ResolvedCurator;
+  /**
+   * After a new session replaced an expired one, the re-read waits a random 0 to this many ms, so that a fleet whose
+   * sessions expired together does not re-read the registry together (the last values stay meanwhile). Default 1000.
+   */
+  rereadJitterMs?: number;
 }
 
 export class RegistryMirror extends EventEmitter {
@@ -218,6 +223,11 @@ export class RegistryMirror extends EventEmitter {
   private listWanted = false;
   private closed = false;
   private readonly retryTimer: NodeJS.Timeout;
+  private readonly rereadJitterMs: number;
+  private connectedBefore = false;
+  /** No re-read before this moment (Date.now()): the jittered wait after a new session. */
+  private rereadAt = 0;
+  private rereadTimer?: NodeJS.Timeout;
   private readonly onConnectedListener = (newSession?: boolean) => this.onConnected(newSession === true);
 
   constructor(options: RegistryMirrorOptions) {
@@ -228,6 +238,7 @@ export class RegistryMirror extends EventEmitter {
     this.addresses = options.addresses ?? new AddressPolicy();
     this.label = options.label ?? '';
     this.curator = options.curator;
+    this.rereadJitterMs = options.rereadJitterMs ?? 1000;
     const listOf = (path: string, java: boolean) =>
       new ChildrenWatch(this.session, path, {
         isCurrent: () => !this.closed,
@@ -304,6 +315,7 @@ export class RegistryMirror extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.retryTimer);
+    clearTimeout(this.rereadTimer);
     this.session.off('connected', this.onConnectedListener);
     this.services.clear();
     this.removeAllListeners();
@@ -336,13 +348,26 @@ export class RegistryMirror extends EventEmitter {
       this.serviceList.reset();
       this.javaList?.reset();
       for (const service of this.services.values()) service.reset();
+      if (this.connectedBefore && this.rereadJitterMs > 0) {
+        const wait = Math.floor(Math.random() * this.rereadJitterMs);
+        this.rereadAt = Date.now() + wait;
+        clearTimeout(this.rereadTimer);
+        // Not from the tick: a read of the old session may still count as in flight, and the tick leaves those alone.
+        this.rereadTimer = setTimeout(() => {
+          this.rereadAt = 0;
+          this.retryStale(false);
+        }, wait);
+        this.rereadTimer.unref();
+        return;
+      }
     }
+    this.connectedBefore = true;
     this.retryStale(false);
   }
 
   /** Re-reads what is stale; from the periodic tick, reads in flight are left to finish (MirroredService.reloadStale). */
   private retryStale(tick: boolean): void {
-    if (this.closed || !this.session.connected) return;
+    if (this.closed || !this.session.connected || Date.now() < this.rereadAt) return;
     if (this.listWanted) {
       for (const list of this.lists) if (list.stale && !(tick && list.reading)) void list.reload();
     }

@@ -8,6 +8,7 @@ import { RegistryCatalog } from '../../src/registry/catalog';
 import { RegistryMirror, type MirrorPart } from '../../src/registry/mirror';
 import { AddressPolicy, MAX_NETWORKS, parseNetworks } from '../../src/registry/networks';
 import { isLiveInstance, judgeInstance, PERSISTENT_INSTANCE } from '../../src/registry/verdict';
+import { eventually } from '../support/helpers';
 import { FakeZooKeeper, fakeSession } from '../support/fake-zookeeper';
 
 const service = '/g/services/demo';
@@ -27,7 +28,7 @@ function registry(): FakeZooKeeper {
 
 function start(zk: FakeZooKeeper, addresses?: AddressPolicy) {
   const session = fakeSession(zk);
-  const mirror = new RegistryMirror({ session: session as never, root: '/g', logger: silentLogger, addresses });
+  const mirror = new RegistryMirror({ session: session as never, root: '/g', logger: silentLogger, addresses, rereadJitterMs: 0 });
   const changes: Array<[string, MirrorPart]> = [];
   const loaded: string[] = [];
   mirror.on('change', (name: string, part: MirrorPart) => changes.push([name, part]));
@@ -85,6 +86,31 @@ describe('RegistryMirror: one watch group per service', () => {
     expect(changes).toEqual([]);
     expect(mirror.service('demo')).toBeUndefined();
     mirror.close();
+  });
+
+  test('after a new session replaced an expired one, the re-read waits a random 0 to rereadJitterMs, keeping the last values', async () => {
+    const JITTER = 300;
+    const waits: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const zk = registry();
+      const session = fakeSession(zk);
+      const mirror = new RegistryMirror({ session: session as never, root: '/g', logger: silentLogger, rereadJitterMs: JITTER });
+      const demo = mirror.watch('demo');
+      await settle();
+      expect(demo.loaded).toBe(true);
+      const readsBefore = zk.reads.length;
+      zk.expireSession();
+      const expiredAt = performance.now();
+      session.emit('connected', true);
+      expect(demo.configRead.config.ratio).toBe(30); // the last values stay meanwhile
+      await eventually(() => expect(demo.loaded).toBe(true), 5_000, 2);
+      waits.push(performance.now() - expiredAt);
+      expect(zk.reads.length).toBeGreaterThan(readsBefore);
+      mirror.close();
+    }
+    // Each wait is at most the bound (plus this machine's scheduling), and they are spread, not all at once.
+    expect(Math.max(...waits)).toBeLessThan(JITTER + 250);
+    expect(Math.max(...waits) - Math.min(...waits)).toBeGreaterThan(JITTER / 4); // all within 75 ms: p < 1e-6 for 12 uniform draws
   });
 
   test('the service list is read only when wanted, names that are no service names are set apart', async () => {
@@ -214,7 +240,7 @@ describe('the instance verdict: one rule, one reason', () => {
     zk.set(`${service}/instances/10.0.0.9:80`, instance(false), '0');
     const warnings: string[] = [];
     const logger = { ...silentLogger, warn: (line: string) => void warnings.push(line) };
-    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger, publishIntervalMs: 0 });
+    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger, publishIntervalMs: 0, rereadJitterMs: 0 });
     catalog.watch('demo');
     await settle();
     expect(catalog.snapshot('demo')?.instances.map((i) => i.id)).toEqual(['10.0.0.1:80']);
@@ -222,10 +248,32 @@ describe('the instance verdict: one rule, one reason', () => {
     catalog.close();
   });
 
+  test('a change made while a new session re-reads the service is in the snapshot once the re-read ends', async () => {
+    const zk = registry();
+    zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
+    const session = fakeSession(zk);
+    const catalog = new RegistryCatalog({ session: session as never, root: '/g', logger: silentLogger, publishIntervalMs: 0, rereadJitterMs: 0 });
+    catalog.watch('demo');
+    await settle();
+    expect(catalog.snapshot('demo')?.instances[0].version).toBe('v1');
+    // The new session's re-read: the rollout's read (read last here) waits while the instance, changed meanwhile, is read.
+    const rollout = zk.hold('exists', `${service}/rollout`);
+    zk.expireSession();
+    zk.set(`${service}/instances/10.0.0.1:80`, JSON.stringify({ gray: false, version: 'v1.1' }));
+    session.emit('connected', true);
+    await rollout.made;
+    await settle();
+    expect(catalog.snapshot('demo')?.instances[0].version).toBe('v1'); // not wholly read yet: the last snapshot stays
+    rollout.release();
+    await settle();
+    expect(catalog.snapshot('demo')?.instances[0].version).toBe('v1.1');
+    catalog.close();
+  });
+
   test('the catalog\'s snapshots share the config object until the config changes', async () => {
     const zk = registry();
     zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
-    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger: silentLogger, publishIntervalMs: 0 });
+    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger: silentLogger, publishIntervalMs: 0, rereadJitterMs: 0 });
     catalog.watch('demo');
     await settle();
     const first = catalog.snapshot('demo');

@@ -304,7 +304,7 @@ describe("RegistryCatalog: the rollout's dead-man's switch over the double", () 
     zk.set(rolloutPath, document('aborted', onCrash));
     // What the catalog needs of a ZkSession: the reads (the double) and the connection events.
     const session = fakeSession(zk);
-    const catalog = new RegistryCatalog({ session: session as never, root: '/g', logger: silentLogger, publishIntervalMs: 0 }); // every change published in its turn: the double's interleavings are forced
+    const catalog = new RegistryCatalog({ session: session as never, root: '/g', logger: silentLogger, publishIntervalMs: 0, rereadJitterMs: 0 }); // every change published in its turn: the double's interleavings are forced
     catalog.watch('demo');
     const crashed = () => catalog.snapshot('demo')?.rolloutCrashed;
     return { zk, session, catalog, crashed };
