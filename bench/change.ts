@@ -2,12 +2,19 @@
  * Part 3: change -> effect. An operator's write to ZooKeeper (the service's config ratio, or an instance's gray
  * flag), timed from just before the write until the consumer's routing reflects it (its `change` event, after
  * which route() uses the new snapshot). One change at a time; each waits at most `timeoutMs`.
+ *
+ * Changes are spaced SPACING_MS apart, as an operator's are: the consumer gathers the changes that come within 10 ms of
+ * its last snapshot of a service (a burst: a rolling deploy) into its next one, so back-to-back writes would measure
+ * that interval instead of the path from a write to routing (they did: p50 9.9 ms, p99 12.0 ms on 2026-12-07).
  */
 import { performance } from 'node:perf_hooks';
 import type { GrayConsumer, ServiceSnapshot } from '../src';
 import { encodeInstance } from '../src/registry/codec';
 import type { ZkSession } from '../src/registry/zk-session';
 import { distribution, type Distribution } from './stats';
+
+/** The time from one change being seen to the next write (see the header). */
+const SPACING_MS = 20;
 
 export interface ChangeSeries {
   kind: string;
@@ -62,6 +69,7 @@ async function series(
     );
     const at = await seen;
     await ack;
+    if (at !== null) await new Promise((resolve) => setTimeout(resolve, Math.max(0, at + SPACING_MS - performance.now())));
     if (at === null) {
       timedOut++;
       if (missed.length < 10) missed.push({ index: i, wrote, inForce: inForce() });
