@@ -42,11 +42,14 @@ export class InvalidOptionError extends GrayKitError {
 export class NoInstanceError extends GrayKitError {
   readonly service: string;
   readonly path: string;
-  constructor(service: string, path: string, detail = 'no live instance is registered') {
+  /** The call's lane, when routing had chosen one. */
+  readonly lane?: string;
+  constructor(service: string, path: string, detail = 'no live instance is registered', lane?: string) {
     super('ERR_GRAYKIT_NO_INSTANCE', `graykit: service "${service}" has no instance to route to: ${detail} (znode ${path})`);
     this.name = 'NoInstanceError';
     this.service = service;
     this.path = path;
+    this.lane = lane;
   }
 }
 

@@ -95,7 +95,7 @@ export function instanceView(verdict: InstanceVerdict): InstanceView {
   if (verdict.override && !verdict.override.ok) view.error = `override ignored: ${verdict.override.reason}`;
   const instance = verdict.routed;
   if (instance) {
-    view.lane = instance.gray ? 'gray' : 'normal';
+    view.lane = instance.lane;
     if (instance.version !== undefined) view.version = instance.version;
     view.weight = instance.weight;
     const metricsPath = instance.meta.metricsPath;
@@ -121,7 +121,7 @@ export function summarize(service: string, config: ConfigView, instances: readon
     }
     if (instance.lane === 'gray') gray++;
     else normal++;
-    if (instance.version !== undefined) versions[instance.lane].add(instance.version);
+    if (instance.version !== undefined) versions[instance.lane === 'gray' ? 'gray' : 'normal'].add(instance.version);
   }
   const summary: ServiceSummary = {
     service,

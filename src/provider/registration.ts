@@ -37,8 +37,8 @@ export class ProviderRegistration extends EventEmitter {
   private shutdownPromise?: Promise<void>;
   private closeError?: Error;
   private warnedUnattached = false;
-  /** The gray flag of the operator's override of this instance, when one sets it (watched). */
-  private overrideGray?: boolean;
+  /** The lane the operator's override of this instance sets, when it sets `gray` or `lane` (watched). */
+  private overrideLane?: string;
 
   constructor(options: GrayRegisterOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     super();
@@ -62,7 +62,12 @@ export class ProviderRegistration extends EventEmitter {
 
   /** Whether consumers see this instance as gray: an operator's override (`graykit mark`, promote) over its own flag. */
   get effectiveGray(): boolean {
-    return this.overrideGray ?? this.meta.gray;
+    return this.effectiveLane === 'gray';
+  }
+
+  /** The lane consumers see this instance in: an operator's override (`graykit mark`, promote) over its own. */
+  get effectiveLane(): string {
+    return this.overrideLane ?? this.meta.lane ?? (this.meta.gray ? 'gray' : 'normal');
   }
 
   /** Whether a server is attached (it registers once it listens). */
@@ -145,7 +150,8 @@ export class ProviderRegistration extends EventEmitter {
       isCurrent: () => this.session === session,
       onChange: () => {
         const decoded = watch.value ? decodeOverride(watch.value.data) : undefined;
-        this.overrideGray = decoded?.ok && typeof decoded.value.gray === 'boolean' ? decoded.value.gray : undefined;
+        const override = decoded?.ok ? decoded.value : undefined;
+        this.overrideLane = override?.lane ?? (typeof override?.gray === 'boolean' ? (override.gray ? 'gray' : 'normal') : undefined);
       },
       onError: (error) => this.options.connection.logger.debug(`reading ${path} failed, read again on the next connection: ${error.message}`),
     });
@@ -188,6 +194,8 @@ export class ProviderRegistration extends EventEmitter {
   update(fields: Partial<InstanceMeta>): Promise<void> {
     const next = { ...this.meta, ...fields };
     if (typeof next.gray !== 'boolean') return Promise.reject(new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(next.gray)}`));
+    if (next.lane !== this.meta.lane) return Promise.reject(new InvalidOptionError('lane', `an instance's lane is fixed at registration (it is "${this.meta.lane ?? 'normal'}"); register another instance, or set an override`));
+    if (next.gray && next.lane !== undefined) return Promise.reject(new InvalidOptionError('gray', `the instance is in lane "${next.lane}": an instance is in one lane`));
     if (!isValidWeight(next.weight)) return Promise.reject(invalidWeight(next.weight));
     this.meta = next;
     return this.registration ? this.registration.update(next) : Promise.resolve();
