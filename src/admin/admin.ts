@@ -10,13 +10,14 @@
  */
 import { ConflictError, InvalidConfigError, InvalidOptionError, NotFoundError, isZkCode } from '../errors';
 import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
-import { decodeConfig, decodeOverride, parseInstanceId, validateConfig } from '../registry/codec';
+import { decodeConfig, decodeOverride, LANE_NAME_RULE, parseInstanceId, validateConfig } from '../registry/codec';
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
-import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
+import { configPath, instancePath, instancesPath, isValidServiceName, laneInstancePath, laneInstancesPath, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
 import type { RolloutActor, RolloutDocument } from '../registry/rollout-state';
 import { judgeInstance } from '../registry/verdict';
 import type { ZkSession } from '../registry/zk-session';
-import type { Instance, InstanceOverride, ServiceConfig } from '../types';
+import { withShare } from '../router/shares';
+import { BASE_LANE, GRAY_LANE, isLaneName, type Instance, type InstanceOverride, type ServiceConfig } from '../types';
 import { ZK_CODES } from '../zk-codes';
 import { checkProviders, initService, type InitOptions, type InitResult } from './init';
 import { acquireRollout, readRollout, releaseRollout, writeRollout, type RolloutStatus } from './rollout-record';
@@ -162,7 +163,17 @@ export class GrayAdmin {
 
   /** Sets the service's gray ratio, live, for every consumer; `expectedVersion` as in updateConfig. */
   setRatio(service: string, ratio: number, expectedVersion?: number): Promise<VersionedConfig> {
-    return this.updateConfig(service, (config) => ({ ...config, ratio }), expectedVersion);
+    return this.setShare(service, GRAY_LANE, ratio, expectedVersion);
+  }
+
+  /**
+   * Sets one lane's share (`gray`: the ratio), live, for every consumer, with the bucket sets that keep per-user
+   * bucketing stable (router/shares.ts): users move only between this lane and the base lane. Shares add up to at
+   * most 100 (InvalidConfigError otherwise). `expectedVersion` as in updateConfig.
+   */
+  setShare(service: string, lane: string, share: number, expectedVersion?: number): Promise<VersionedConfig> {
+    if (!isLaneName(lane) || lane === BASE_LANE) return Promise.reject(new InvalidOptionError('lane', `expected a lane other than the base lane (${LANE_NAME_RULE}), got ${JSON.stringify(lane)}`));
+    return this.updateConfig(service, (config) => withShare(config, lane, share), expectedVersion);
   }
 
   /** Everything about a service: config, and each instance's own, override and effective metadata. */
@@ -170,15 +181,20 @@ export class GrayAdmin {
     this.checkService(service);
     const session = await this.ready();
     if (!(await session.exists(servicePath(this.root, service)))) throw new NotFoundError(`service "${service}"`, servicePath(this.root, service));
-    const [config, ids, overrideIds] = await Promise.all([
+    const [config, ids, laneIds, overrideIds] = await Promise.all([
       this.getConfig(service),
       session.getChildrenOrEmpty(instancesPath(this.root, service)),
+      session.getChildrenOrEmpty(laneInstancesPath(this.root, service)),
       session.getChildrenOrEmpty(overridesPath(this.root, service)),
     ]);
     const overrideSet = new Set(overrideIds);
+    // Instances of named lanes are apart (paths.ts); an id in both directories counts once, as the mirror counts it.
+    const located = new Map<string, string>();
+    for (const id of laneIds) located.set(id, laneInstancePath(this.root, service, id));
+    for (const id of ids) located.set(id, instancePath(this.root, service, id));
     const instances = await Promise.all(
-      ids.sort().map(async (id): Promise<InstanceStatus | undefined> => {
-        const path = instancePath(this.root, service, id);
+      [...located.keys()].sort().map(async (id): Promise<InstanceStatus | undefined> => {
+        const path = located.get(id) as string;
         const [read, override] = await Promise.all([
           session.getDataOrNull(path),
           overrideSet.has(id) ? session.getDataOrNull(overridePath(this.root, service, id)) : undefined,

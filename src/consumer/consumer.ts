@@ -16,7 +16,7 @@ import { isValidServiceName } from '../registry/paths';
 import type { ZkSession } from '../registry/zk-session';
 import { AddressPolicy } from '../registry/networks';
 import { buildRoutingTable, lanePool, route, type RouteDecision, type RoutingTable } from '../router';
-import { drawLane, laneSplit, type LaneSplit } from '../router/shares';
+import { drawLane, laneSplit, withoutGray, type LaneSplit } from '../router/shares';
 import { compileLanePolicy, type HashBy, type LanePolicy } from '../router/lane-policy';
 import { BASE_LANE, DEFAULT_LANE_HEADER, type Instance, type Lane, type LaneRule } from '../types';
 import { safeEmit } from '../util/emit';
@@ -165,8 +165,9 @@ export class GrayConsumer extends EventEmitter {
         if (outliers.empty) outliers = undefined;
       }
       const { config } = snapshot;
-      const split = laneSplit(this.ratioOf(snapshot), config.lanes, config.buckets);
-      this.tables.set(snapshot.service, { snapshot, table: buildRoutingTable(snapshot.instances), split, outliers });
+      // The bucket sets are the document's (written for its own ratio); a crashed rollout then takes gray's share away.
+      const split = laneSplit(config.ratio ?? this.ratio, config.lanes, config.buckets);
+      this.tables.set(snapshot.service, { snapshot, table: buildRoutingTable(snapshot.instances), split: snapshot.rolloutCrashed ? withoutGray(split) : split, outliers });
       this.emit('change', snapshot);
     });
     if (this.allowList) for (const service of this.allowList) this.catalog.watch(service);

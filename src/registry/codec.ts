@@ -9,7 +9,7 @@
 import { isIP } from 'node:net';
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { BASE_LANE, GRAY_LANE, isLaneName, isNamedLane, type Instance, type InstanceMeta, type InstanceOverride, type Lane, type LaneRule, type ServiceConfig } from '../types';
-import { totalShare } from '../router/shares';
+import { BUCKETS, bucketDemand, totalShare } from '../router/shares';
 import { parseNetworks } from './networks';
 
 /** Larger znode data is refused: metadata is a handful of fields, and ZooKeeper itself caps data at 1 MiB. */
@@ -372,6 +372,8 @@ export function validateConfig(value: unknown): Decoded<ServiceConfig> {
   }
   const total = totalShare(config.ratio, config.lanes);
   if (total > 100) return { ok: false, reason: `"ratio" and "lanes" add up to ${total}, more than 100` };
+  const demand = bucketDemand(config.ratio, config.lanes);
+  if (demand > BUCKETS) return { ok: false, reason: `"ratio" and "lanes" add up to more than 100 after rounding: they ask for ${demand} of the ${BUCKETS} buckets` };
   if (input.buckets !== undefined) {
     const buckets = decodeBucketSets(input.buckets);
     if (!buckets.ok) return buckets;

@@ -37,6 +37,16 @@ export function totalShare(ratio: number | undefined, lanes: Readonly<Record<Lan
   return total;
 }
 
+/**
+ * How many buckets the shares ask for. At most 100 whenever the shares add up to at most 100, but for float
+ * rounding (`ratio` 5e-324 beside a lane at 100 adds up to exactly 100): such a config is invalid too.
+ */
+export function bucketDemand(ratio: number | undefined, lanes: Readonly<Record<Lane, number>> | undefined): number {
+  let demand = bucketCount(GRAY_LANE, ratio ?? 0);
+  if (lanes) for (const lane of Object.keys(lanes)) demand += bucketCount(lane, lanes[lane]);
+  return demand;
+}
+
 /** Draws a lane by shares: `random` in [0, 1) against the shares laid end to end; past them, the base lane. */
 export function drawLane(shares: readonly LaneShare[], random: () => number = Math.random): Lane {
   if (shares.length === 0) return BASE_LANE;
@@ -48,9 +58,14 @@ export function drawLane(shares: readonly LaneShare[], random: () => number = Ma
   return BASE_LANE;
 }
 
-/** How many buckets a share owns: at share s the buckets below s in the single-lane assignment, so ceil(s). */
-export function bucketCount(share: number): number {
-  return Math.min(BUCKETS, Math.max(0, Math.ceil(share)));
+/**
+ * How many buckets a lane's share owns. Gray: ceil(s), the buckets below s of the assignment from before lanes.
+ * A named lane: floor(s), so that all lanes together never ask for more than the 100 buckets (ceil(r) + floor of
+ * the rest is at most 100 whenever the shares add up to at most 100).
+ */
+export function bucketCount(lane: Lane, share: number): number {
+  const count = lane === GRAY_LANE ? Math.ceil(share) : Math.floor(share);
+  return Math.min(BUCKETS, Math.max(0, count));
 }
 
 /** Bucket sets as the config document holds them. */
@@ -62,7 +77,7 @@ export type BucketSets = Readonly<Record<Lane, readonly number[]>>;
  * that a user never moves from one named lane straight into another). Lanes not in `shares` have share 0.
  */
 export function nextBuckets(previous: BucketSets, shares: readonly LaneShare[]): Record<Lane, number[]> {
-  const want = new Map(shares.map(({ lane, share }) => [lane, bucketCount(share)]));
+  const want = new Map(shares.map(({ lane, share }) => [lane, bucketCount(lane, share)]));
   const next: Record<Lane, number[]> = {};
   const owned = new Set<number>();
   const released: number[] = [];
@@ -90,7 +105,7 @@ export function nextBuckets(previous: BucketSets, shares: readonly LaneShare[]):
  */
 export function bucketSets(shares: readonly LaneShare[], written: BucketSets | undefined): BucketSets {
   if (!written) return nextBuckets({}, shares);
-  const matches = shares.every(({ lane, share }) => (written[lane]?.length ?? 0) === bucketCount(share));
+  const matches = shares.every(({ lane, share }) => (written[lane]?.length ?? 0) === bucketCount(lane, share));
   const noStray = Object.keys(written).every((lane) => written[lane].length === 0 || shares.some((entry) => entry.lane === lane));
   if (matches && noStray) return written;
   return nextBuckets({}, shares);
@@ -114,4 +129,48 @@ export interface LaneSplit {
 export function laneSplit(ratio: number, lanes?: Readonly<Record<Lane, number>>, written?: BucketSets): LaneSplit {
   const shares = laneShares(ratio, lanes);
   return { shares, buckets: bucketTable(bucketSets(shares, written)) };
+}
+
+/** The split without the gray lane's share and buckets (a crashed rollout routes at ratio 0): named lanes keep theirs. */
+export function withoutGray(split: LaneSplit): LaneSplit {
+  if (!split.shares.some((entry) => entry.lane === GRAY_LANE)) return split;
+  return { shares: split.shares.filter((entry) => entry.lane !== GRAY_LANE), buckets: split.buckets.map((lane) => (lane === GRAY_LANE ? undefined : lane)) };
+}
+
+/** What of a service config shares and bucket sets are made of. */
+export interface ShareConfig {
+  ratio?: number;
+  lanes?: Record<Lane, number>;
+  buckets?: Record<Lane, number[]>;
+}
+
+/**
+ * A config with `lane`'s share set (`gray`: `ratio`), and bucket sets that move users only between that lane and
+ * the base lane (nextBuckets from the sets in force). The sets are written only while a named lane has a share or
+ * the sets differ from the assignment from before lanes, so that a config of `ratio` alone stays as it was (and
+ * readable by consumers that know no `lanes`). The caller validates the sum.
+ */
+export function withShare<T extends ShareConfig>(config: T, lane: Lane, share: number): T {
+  const before = bucketSets(laneShares(config.ratio ?? 0, config.lanes), config.buckets);
+  const next: T = { ...config };
+  if (lane === GRAY_LANE) next.ratio = share;
+  else {
+    const lanes = { ...config.lanes };
+    if (share > 0) lanes[lane] = share;
+    else delete lanes[lane];
+    if (Object.keys(lanes).length > 0) next.lanes = lanes;
+    else delete next.lanes;
+  }
+  const shares = laneShares(next.ratio ?? 0, next.lanes);
+  const sets = nextBuckets(before, shares);
+  const plain = nextBuckets({}, laneShares(next.ratio ?? 0, undefined));
+  if (next.lanes === undefined && sameSets(sets, plain)) delete next.buckets;
+  else next.buckets = sets;
+  return next;
+}
+
+function sameSets(a: BucketSets, b: BucketSets): boolean {
+  const lanes = Object.keys(a);
+  if (lanes.length !== Object.keys(b).length) return false;
+  return lanes.every((lane) => b[lane] !== undefined && a[lane].length === b[lane].length && a[lane].every((bucket) => b[lane].includes(bucket)));
 }

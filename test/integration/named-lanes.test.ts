@@ -5,8 +5,9 @@
  */
 import axios from 'axios';
 import express from 'express';
-import { consumerMetrics, createAdmin, createConsumer, grayRegister, grayRoute, NoInstanceError, silentLogger, useGray, grayContext, type GrayConsumer } from '../../src';
+import { ConflictError, consumerMetrics, createAdmin, createConsumer, grayRegister, grayRoute, NoInstanceError, silentLogger, useGray, grayContext, type GrayConsumer } from '../../src';
 import { laneInstancePath, instancePath } from '../../src/registry/paths';
+import { bucketLaneOf } from '../../src/router/lane-policy';
 import { closeServer, eventually, listen, recordingLogger, registryFixture, startProvider, testZk } from '../support/helpers';
 
 describe('named lanes (real ZooKeeper, real servers)', () => {
@@ -57,6 +58,36 @@ describe('named lanes (real ZooKeeper, real servers)', () => {
     const drawn = served(consumer, 's', undefined, 400);
     expect(drawn['v-pr']).toBeUndefined();
     expect(drawn.v1 + drawn.v2).toBe(400);
+  }, 30_000);
+
+  test('shares: the admin sets a lane share with compare-and-set; consumers draw by it and keep each bucketed user in its lane while other shares change', async () => {
+    await provider('s', 'v1');
+    await provider('s', 'v2', 'gray');
+    await provider('s', 'v-canary', 'canary');
+    const admin = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
+    open.push(admin);
+    const first = await admin.setRatio('s', 10);
+    await expect(admin.setShare('s', 'canary', 30, first.version + 5)).rejects.toBeInstanceOf(ConflictError);
+    await admin.setShare('s', 'canary', 30, first.version);
+    await expect(admin.setShare('s', 'pr-42', 61)).rejects.toThrow(/add up to 101, more than 100/);
+    const consumer = await consumerOf('s', 3);
+    await eventually(() => expect(consumer.snapshot('s')!.config.lanes).toEqual({ canary: 30 }));
+    const users = Array.from({ length: 400 }, (_, i) => `user-${i}`);
+    const laneOf = (user: string) => bucketLaneOf(user, consumer.splitFor('s'));
+    const before = new Map(users.map((user) => [user, laneOf(user)]));
+    const count = (lane: string) => users.filter((user) => before.get(user) === lane).length;
+    expect(count('canary')).toBeGreaterThan(80); // about 30 % of 400
+    expect(count('gray')).toBeGreaterThan(20); // about 10 %
+    const drawn = served(consumer, 's', undefined, 1000);
+    expect(drawn['v-canary']).toBeGreaterThan(220);
+    expect(drawn['v-canary']).toBeLessThan(380);
+    // Raising gray moves users only from base into gray: every canary user stays a canary user.
+    await admin.setRatio('s', 40);
+    await eventually(() => expect(consumer.ratioFor('s')).toBe(40));
+    for (const user of users) {
+      const now = laneOf(user);
+      if (now !== before.get(user)) expect([user, before.get(user), now]).toEqual([user, 'normal', 'gray']);
+    }
   }, 30_000);
 
   test('strict lanes per lane: a lane without instances fails with NoInstanceError naming the lane and the service', async () => {
