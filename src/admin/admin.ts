@@ -20,6 +20,7 @@ import { withShare } from '../router/shares';
 import { BASE_LANE, GRAY_LANE, isLaneName, type Instance, type InstanceOverride, type ServiceConfig } from '../types';
 import { ZK_CODES } from '../zk-codes';
 import { checkProviders, initService, type InitOptions, type InitResult } from './init';
+import { summarizeLanes, type LaneSummary } from './lanes';
 import { acquireRollout, readRollout, releaseRollout, writeRollout, type RolloutStatus } from './rollout-record';
 
 export type { InitOptions, InitResult, UnvouchedInstance } from './init';
@@ -225,7 +226,7 @@ export class GrayAdmin {
     const path = overridePath(this.root, service, id);
     const value = parseOrThrow(decodeOverride(JSON.stringify(override)), path);
     const session = await this.ready();
-    if (!(await session.exists(instancePath(this.root, service, id)))) {
+    if (!(await session.exists(instancePath(this.root, service, id))) && !(await session.exists(laneInstancePath(this.root, service, id)))) {
       throw new NotFoundError(`instance ${id} of service "${service}"`, instancePath(this.root, service, id));
     }
     const existing = await session.exists(path);
@@ -252,16 +253,27 @@ export class GrayAdmin {
   }
 
   /**
-   * Promotion: every instance that is gray now becomes formal (an override `gray: false`), then the ratio goes back
-   * to 0 for the next release. Returns the ids promoted.
+   * Promotion: every instance that is gray now (or in `lane`) becomes the base version (an override `gray: false`,
+   * or `lane: "normal"` for a named lane), then the lane's share goes back to 0 for the next release. Returns the
+   * ids promoted.
    */
-  async promote(service: string): Promise<string[]> {
+  async promote(service: string, lane: string = GRAY_LANE): Promise<string[]> {
+    if (!isLaneName(lane) || lane === BASE_LANE) throw new InvalidOptionError('lane', `expected a lane other than the base lane (${LANE_NAME_RULE}), got ${JSON.stringify(lane)}`);
     const status = await this.status(service);
-    const gray = status.instances.filter((instance) => instance.effective?.gray);
-    // Formal first: once no instance is gray, every request goes to all instances whatever the ratio.
-    for (const instance of gray) await this.setOverride(service, instance.id, { ...instance.override, gray: false });
-    await this.setRatio(service, 0);
-    return gray.map((instance) => instance.id);
+    const members = status.instances.filter((instance) => instance.effective?.lane === lane);
+    // The base version first: once the lane has no instance, its share is drawn into base anyway.
+    const override: InstanceOverride = lane === GRAY_LANE ? { gray: false } : { lane: BASE_LANE };
+    for (const instance of members) await this.setOverride(service, instance.id, { ...instance.override, ...override });
+    await this.setShare(service, lane, 0);
+    return members.map((instance) => instance.id);
+  }
+
+  /** The lanes that exist across services (instances in them, or a share in a config), for `graykit lanes`. */
+  async lanes(): Promise<LaneSummary[]> {
+    const statuses = await Promise.all((await this.listServices()).map((service) => this.status(service)));
+    return summarizeLanes(
+      statuses.map((status) => ({ service: status.service, config: status.config.config, instances: status.instances.map((instance) => ({ id: instance.id, lane: instance.effective?.lane })) })),
+    );
   }
 
   /** Rollback: ratio 0, so gray instances get no traffic while a normal instance exists. Returns the gray ids. */
