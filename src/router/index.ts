@@ -49,8 +49,9 @@ export function buildRoutingTable(instances: readonly Instance[]): RoutingTable 
  * original design: one empty lane means every instance serves every lane). Undefined: no pool.
  */
 export function lanePool(table: RoutingTable, lane: Lane, fallback: RouteInput['fallback']): Balancer | undefined {
-  const own = table.lanes.get(lane);
-  if (own !== undefined) return own;
+  // Base and gray without a map lookup: the two-lane case is the hot one.
+  const own = lane === BASE_LANE ? table.normal : lane === GRAY_LANE ? table.gray : table.lanes.get(lane);
+  if (own !== undefined && own.size > 0) return own;
   if (fallback === 'none') return undefined;
   if (table.normal.size > 0 && table.gray.size > 0) return table.normal;
   return table.all.size > 0 ? table.all : undefined;
