@@ -14,7 +14,7 @@ import { CONSUMER_OUTCOMES, PROVIDER_DURATION, PROVIDER_REQUESTS } from '../metr
 import type { Lane } from '../types';
 import { consumerConnectionErrors, providerCounts } from '../scrape/counters';
 import type { Sample } from '../scrape/exposition';
-import type { Scrape } from './scrape';
+import { rolloutRole, type Scrape } from './scrape';
 
 /** A PromQL string literal. */
 function literal(value: string): string {
@@ -70,8 +70,8 @@ export async function scrapePrometheus(base: string, service: string, instances:
     }
   }
   for (const instance of instances) {
-    if (!instance.effective) continue;
-    const lane: Lane = instance.effective.gray ? 'gray' : 'normal';
+    const lane: Lane | undefined = rolloutRole(instance);
+    if (!lane) continue; // invalid, or a named lane: not the rollout's
     scrape.lanes.set(instance.id, lane);
     const unavailable = lane === 'gray' ? scrape.grayUnavailable : scrape.normalUnavailable;
     if (providers.status === 'rejected') {

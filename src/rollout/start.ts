@@ -3,13 +3,13 @@ import type { GrayAdmin } from '../admin/admin';
 import { describeActor } from '../admin/rollout-record';
 import { InvalidOptionError, NotFoundError, RolloutBusyError } from '../errors';
 import type { ResolvedOptions } from './options';
-import { metricsUrl } from './scrape';
+import { metricsUrl, rolloutRole } from './scrape';
 
 /** Refuses to start (nothing written) without a gray and a normal instance, or when a gray one has no metrics. */
 async function checkStartable(admin: GrayAdmin, service: string, needsMetricsPath: boolean): Promise<{ gray: string[]; normal: string[] }> {
   const initial = await admin.status(service);
-  const gray = initial.instances.filter((i) => i.effective?.gray).map((i) => i.id);
-  const normal = initial.instances.filter((i) => i.effective && !i.effective.gray).map((i) => i.id);
+  const gray = initial.instances.filter((i) => rolloutRole(i) === 'gray').map((i) => i.id);
+  const normal = initial.instances.filter((i) => rolloutRole(i) === 'normal').map((i) => i.id);
   if (gray.length === 0) throw new NotFoundError(`a gray instance of service "${service}"`, initial.instances[0]?.path.replace(/\/[^/]*$/, '') ?? service);
   if (normal.length === 0) {
     throw new InvalidOptionError('service', `service "${service}" has no normal instance: with one lane empty every instance takes every request, so the ratio changes nothing`);

@@ -6,6 +6,8 @@ import { instanceDirectory } from '../../src/registry/paths';
 import { buildRoutingTable, lanePool, route } from '../../src/router';
 import { isLaneName, parseLane, type Instance } from '../../src/types';
 import { laneLabel } from '../../src/metrics';
+import type { InstanceStatus } from '../../src/admin/admin';
+import { rolloutRole, scrapeAll } from '../../src/rollout/scrape';
 
 const HOSTILE = ['', 'PR-42', 'pr_42', '-pr', 'pr-', 'a'.repeat(64), 'pr 42', 'pr.42', 'grày', 'pr\n42', '../x', 'a,b', 'a=b', '{}'];
 
@@ -183,5 +185,24 @@ describe('the lane label of metrics is bounded', () => {
     [undefined, 'normal'],
   ])('request lane %j at a base instance of a service with lane pr-42 -> label %j', (lane, label) => {
     expect(laneLabel(lane, known, 'normal')).toBe(label);
+  });
+});
+
+describe("a gray rollout's lanes: named-lane instances are neither the canary nor the base it is judged against", () => {
+  const status = (id: string, lane: string | undefined): InstanceStatus => ({ id, path: `/g/services/s/instances/${id}`, since: new Date(0), effective: lane === undefined ? undefined : instance(Number(id.split(':')[1]), lane) });
+  test.each([
+    ['gray', 'gray'],
+    ['normal', 'normal'],
+    ['pr-42', undefined],
+    [undefined, undefined],
+  ])('an instance of lane %j plays %j', (lane, role) => {
+    expect(rolloutRole(status('127.0.0.1:1', lane))).toBe(role);
+  });
+
+  test('scrapeAll leaves a named-lane instance out: not counted, not reported as unavailable', async () => {
+    const scrape = await scrapeAll('s', [status('127.0.0.1:1', 'pr-42'), status('127.0.0.1:2', 'normal')], [], 1000);
+    expect([...scrape.lanes]).toEqual([['127.0.0.1:2', 'normal']]);
+    expect(scrape.normalUnavailable).toEqual(['127.0.0.1:2: advertises no metricsPath']);
+    expect(scrape.grayUnavailable).toEqual([]);
   });
 });
