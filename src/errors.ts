@@ -3,6 +3,7 @@
  * service and the znode path they concern, and ZooKeeper failures keep ZooKeeper's numeric code in `zkCode`.
  * An error that wraps another keeps it as `cause`.
  */
+import { isLaneName } from './types';
 import { ZK_CODES } from './zk-codes';
 
 export type GrayKitErrorCode =
@@ -249,4 +250,14 @@ export function errorKind(error: unknown): ErrorKind {
     if (error instanceof ZooKeeperError) return KIND_OF_ZK_CODE.get(error.zkCode) ?? (error.operation === 'connect' ? 'unreachable' : 'unknown');
   }
   return 'unknown';
+}
+
+/**
+ * A lane handed to the API (`runInLane`, `injectLane`): a lane name, else InvalidOptionError. With any name a lane,
+ * a typo (`'Gray'`, `'pr 42'`) would otherwise be a lane of its own that no instance is in.
+ */
+export function checkLaneName(lane: unknown, where: string): void {
+  if (!isLaneName(lane)) {
+    throw new InvalidOptionError('lane', `${where} takes a lane name (a lowercase DNS label such as "gray" or "pr-42"), got ${JSON.stringify(lane)}`);
+  }
 }

@@ -6,6 +6,8 @@ import { instanceDirectory } from '../../src/registry/paths';
 import { buildRoutingTable, lanePool, route } from '../../src/router';
 import { isLaneName, parseLane, type Instance } from '../../src/types';
 import { laneLabel } from '../../src/metrics';
+import { currentLane, runInLane } from '../../src/context/lane-context';
+import { extractLane, injectLane } from '../../src/context/propagation';
 import type { InstanceStatus } from '../../src/admin/admin';
 import { rolloutRole, scrapeAll } from '../../src/rollout/scrape';
 
@@ -204,5 +206,20 @@ describe("a gray rollout's lanes: named-lane instances are neither the canary no
     expect([...scrape.lanes]).toEqual([['127.0.0.1:2', 'normal']]);
     expect(scrape.normalUnavailable).toEqual(['127.0.0.1:2: advertises no metricsPath']);
     expect(scrape.grayUnavailable).toEqual([]);
+  });
+});
+
+describe('a lane handed to the API is a lane name', () => {
+  test.each(['Gray', 'pr 42', '', 'a\r\nx: y'])('runInLane(%j) and injectLane(%j) throw InvalidOptionError, naming the call', (lane) => {
+    expect(() => runInLane(lane, () => 1)).toThrow(/runInLane takes a lane name/);
+    expect(() => injectLane({}, lane)).toThrow(InvalidOptionError);
+  });
+
+  test('a named lane is carried as it is, in the header and in baggage', () => {
+    expect(runInLane('pr-42', () => currentLane())).toBe('pr-42');
+    const carrier = injectLane({ baggage: 'user=1' }, 'pr-42');
+    expect(carrier).toEqual({ 'x-gray-lane': 'pr-42', baggage: 'user=1,gray.lane=pr-42' });
+    expect(extractLane(carrier)).toBe('pr-42');
+    expect(extractLane({ baggage: carrier.baggage })).toBe('pr-42');
   });
 });

@@ -193,7 +193,7 @@ describe('the rollout reads metrics pages with the limits (real HTTP server on 1
   });
 
   const instance = (id: string, gray: boolean, metricsPath: string) =>
-    ({ id, path: `/graykit/services/${SERVICE}/instances/${id}`, since: new Date(), effective: { host: '127.0.0.1', port, gray, meta: { metricsPath } } }) as unknown as InstanceStatus;
+    ({ id, path: `/graykit/services/${SERVICE}/instances/${id}`, since: new Date(), effective: { host: '127.0.0.1', port, gray, lane: gray ? 'gray' : 'normal', meta: { metricsPath } } }) as unknown as InstanceStatus;
 
   test('a redirect and a page over 4 MiB are unavailable, never followed or read whole', async () => {
     const scrape = await scrapeAll(SERVICE, [instance('a', true, '/ok'), instance('b', true, '/redirect'), instance('c', false, '/huge')], [], 3000);
