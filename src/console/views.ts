@@ -58,6 +58,8 @@ export interface ServiceSummary {
   invalid: number;
   /** Distinct version labels per lane, sorted. */
   versions: { gray: string[]; normal: string[] };
+  /** Named lanes (neither base nor gray): instances in each and its share in the config, by name. */
+  lanes: Array<{ lane: string; instances: number; share: number }>;
   rollout?: RolloutView;
   rolloutError?: string;
 }
@@ -114,9 +116,15 @@ export function summarize(service: string, config: ConfigView, instances: readon
   let gray = 0;
   let normal = 0;
   let invalid = 0;
+  const named = new Map<string, number>();
+  for (const lane of Object.keys(config.config.lanes ?? {})) named.set(lane, 0);
   for (const instance of instances) {
     if (instance.lane === null) {
       invalid++;
+      continue;
+    }
+    if (instance.lane !== 'gray' && instance.lane !== 'normal') {
+      named.set(instance.lane, (named.get(instance.lane) ?? 0) + 1);
       continue;
     }
     if (instance.lane === 'gray') gray++;
@@ -132,6 +140,7 @@ export function summarize(service: string, config: ConfigView, instances: readon
     normal,
     invalid,
     versions: { gray: [...versions.gray].sort(), normal: [...versions.normal].sort() },
+    lanes: [...named.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([lane, count]) => ({ lane, instances: count, share: config.config.lanes?.[lane] ?? 0 })),
   };
   if (config.error) summary.configError = config.error;
   if (rollout?.ok) summary.rollout = rollout.rollout;
