@@ -16,7 +16,7 @@ import { isValidServiceName } from '../registry/paths';
 import type { ZkSession } from '../registry/zk-session';
 import { AddressPolicy } from '../registry/networks';
 import { buildRoutingTable, lanePool, route, type RouteDecision, type RoutingTable } from '../router';
-import { drawLane, laneSplit, withoutGray, type LaneSplit } from '../router/shares';
+import { drawLane, laneSplit, withoutLane, type LaneSplit } from '../router/shares';
 import { compileLanePolicy, type HashBy, type LanePolicy } from '../router/lane-policy';
 import { BASE_LANE, DEFAULT_LANE_HEADER, type Instance, type Lane, type LaneRule } from '../types';
 import { safeEmit } from '../util/emit';
@@ -167,7 +167,7 @@ export class GrayConsumer extends EventEmitter {
       const { config } = snapshot;
       // The bucket sets are the document's (written for its own ratio); a crashed rollout then takes gray's share away.
       const split = laneSplit(config.ratio ?? this.ratio, config.lanes, config.buckets);
-      this.tables.set(snapshot.service, { snapshot, table: buildRoutingTable(snapshot.instances), split: snapshot.rolloutCrashed ? withoutGray(split) : split, outliers });
+      this.tables.set(snapshot.service, { snapshot, table: buildRoutingTable(snapshot.instances), split: snapshot.rolloutCrashed ? withoutLane(split, snapshot.rolloutLane) : split, outliers });
       this.emit('change', snapshot);
     });
     if (this.allowList) for (const service of this.allowList) this.catalog.watch(service);
@@ -246,7 +246,7 @@ export class GrayConsumer extends EventEmitter {
   }
 
   private ratioOf(snapshot: ServiceSnapshot | undefined): number {
-    if (snapshot?.rolloutCrashed) return 0;
+    if (snapshot?.rolloutCrashed && snapshot.rolloutLane === undefined) return 0;
     return snapshot?.config.ratio ?? this.ratio;
   }
 

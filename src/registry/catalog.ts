@@ -36,11 +36,14 @@ export interface ServiceSnapshot {
    * consumers route at ratio 0 until it is resumed or aborted. Lane pins (header, rules) still apply.
    */
   readonly rolloutCrashed: boolean;
+  /** The lane of that rollout when it is not gray (a named lane's share then goes to 0 instead of the ratio). */
+  readonly rolloutLane?: string;
 }
 
 /** What the catalog adds to a mirrored service: its snapshot, the rollout fold, and what it logged. */
 class ServiceState {
   rolloutCrashed = false;
+  rolloutLane?: string;
   snapshot?: ServiceSnapshot;
   /** The last reason logged for an invalid znode, so each problem is logged once. */
   readonly invalid = new Map<string, string>();
@@ -161,7 +164,8 @@ export class RegistryCatalog extends EventEmitter {
     if (decoded) this.reportInvalid(state, rollout.path, decoded.ok ? undefined : decoded.reason, `service "${service}": ignoring invalid rollout document at`, 'warn');
     if (crashed === state.rolloutCrashed) return;
     state.rolloutCrashed = crashed;
-    if (crashed) this.logger.warn(`service "${service}": rollout ${document?.id} crashed (its lease ${rollout.childPath} is gone): routing at ratio 0 until it is resumed or aborted`);
+    state.rolloutLane = crashed ? document?.options.lane : undefined;
+    if (crashed) this.logger.warn(`service "${service}": rollout ${document?.id} crashed (its lease ${rollout.childPath} is gone): routing at ${document?.options.lane === undefined ? 'ratio' : `lane ${document.options.lane}'s share`} 0 until it is resumed or aborted`);
     else this.logger.info(`service "${service}": routing by the config's ratio again (rollout ${document?.id ?? ''} ${document?.state ?? 'gone'})`);
     if (state.mirrored.loaded) this.publish(service, state);
   }
@@ -192,6 +196,7 @@ export class RegistryCatalog extends EventEmitter {
       config: state.mirrored.configRead.config,
       path: instancesPath(this.root, service),
       rolloutCrashed: state.rolloutCrashed,
+      ...(state.rolloutLane === undefined ? {} : { rolloutLane: state.rolloutLane }),
     });
     state.snapshot = snapshot;
     this.emit('change', snapshot);

@@ -12,12 +12,13 @@ import { latencyStats, type LatencyStats } from './latency';
 
 /** The URL of an instance's metrics, from its effective metadata, or undefined when it advertises none. */
 /**
- * What an instance is to a rollout of the gray lane: `gray`, the base lane it is judged against (`normal`), or
- * nothing (invalid, or in a named lane: a preview build's errors must not count as the base version's).
+ * What an instance is to a rollout of `rolled` (default gray): the lane rolled out (`gray`, the role the judgment
+ * calls it by), the base lane it is judged against (`normal`), or nothing (invalid, or another lane: a preview
+ * build's errors must not count as the base version's).
  */
-export function rolloutRole(instance: InstanceStatus): 'gray' | 'normal' | undefined {
+export function rolloutRole(instance: InstanceStatus, rolled = 'gray'): 'gray' | 'normal' | undefined {
   const lane = instance.effective?.lane;
-  return lane === 'gray' || lane === 'normal' ? lane : undefined;
+  return lane === rolled ? 'gray' : lane === 'normal' ? 'normal' : undefined;
 }
 
 export function metricsUrl(instance: InstanceStatus): string | undefined {
@@ -61,11 +62,11 @@ export interface Scrape extends MetricsRead {
   normalUnavailable: string[];
 }
 
-export async function scrapeAll(service: string, instances: readonly InstanceStatus[], consumerUrls: readonly string[], timeoutMs: number): Promise<Scrape> {
+export async function scrapeAll(service: string, instances: readonly InstanceStatus[], consumerUrls: readonly string[], timeoutMs: number, rolled = 'gray'): Promise<Scrape> {
   const scrape: Scrape = { providers: new Map(), lanes: new Map(), consumers: new Map(), grayUnavailable: [], normalUnavailable: [] };
   const targets: PageTarget[] = [];
   for (const instance of instances) {
-    const role = rolloutRole(instance);
+    const role = rolloutRole(instance, rolled);
     if (!role) continue; // invalid data (consumers never route to it), or a named lane: not the rollout's
     scrape.lanes.set(instance.id, role);
     const url = metricsUrl(instance);

@@ -131,10 +131,10 @@ export function laneSplit(ratio: number, lanes?: Readonly<Record<Lane, number>>,
   return { shares, buckets: bucketTable(bucketSets(shares, written)) };
 }
 
-/** The split without the gray lane's share and buckets (a crashed rollout routes at ratio 0): named lanes keep theirs. */
-export function withoutGray(split: LaneSplit): LaneSplit {
-  if (!split.shares.some((entry) => entry.lane === GRAY_LANE)) return split;
-  return { shares: split.shares.filter((entry) => entry.lane !== GRAY_LANE), buckets: split.buckets.map((lane) => (lane === GRAY_LANE ? undefined : lane)) };
+/** The split without one lane's share and buckets (a crashed rollout of that lane routes it at 0): others keep theirs. */
+export function withoutLane(split: LaneSplit, without: Lane = GRAY_LANE): LaneSplit {
+  if (!split.shares.some((entry) => entry.lane === without)) return split;
+  return { shares: split.shares.filter((entry) => entry.lane !== without), buckets: split.buckets.map((lane) => (lane === without ? undefined : lane)) };
 }
 
 /** What of a service config shares and bucket sets are made of. */

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { decodeConfig } from '../../src/registry/codec';
 import { bucketLaneOf, bucketOf } from '../../src/router/lane-policy';
-import { BUCKETS, bucketCount, drawLane, laneShares, laneSplit, withoutGray, withShare, type LaneSplit } from '../../src/router/shares';
+import { BUCKETS, bucketCount, drawLane, laneShares, laneSplit, withoutLane, withShare, type LaneSplit } from '../../src/router/shares';
 import type { ServiceConfig } from '../../src/types';
 
 const PROPERTY_RUNS = Number(process.env.GRAYKIT_PROPERTY_RUNS ?? 500);
@@ -93,9 +93,12 @@ describe('the random draw splits by shares', () => {
   });
 
   test("a crashed rollout takes gray's share and buckets away; named lanes keep theirs", () => {
-    const split: LaneSplit = withoutGray(laneSplit(10, { canary: 10 }));
+    const split: LaneSplit = withoutLane(laneSplit(10, { canary: 10 }));
     expect(split.shares).toEqual([{ lane: 'canary', share: 10 }]);
     expect(split.buckets.filter((lane) => lane === 'canary')).toHaveLength(10);
     expect(split.buckets.filter((lane) => lane === 'gray')).toHaveLength(0);
+    const canaryCrashed = withoutLane(laneSplit(10, { canary: 10 }), 'canary');
+    expect(canaryCrashed.shares).toEqual([{ lane: 'gray', share: 10 }]);
+    expect(canaryCrashed.buckets.filter((lane) => lane === 'canary')).toHaveLength(0);
   });
 });
