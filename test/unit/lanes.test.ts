@@ -6,6 +6,7 @@ import { instanceDirectory } from '../../src/registry/paths';
 import { buildRoutingTable, lanePool, route } from '../../src/router';
 import { isLaneName, parseLane, type Instance } from '../../src/types';
 import { laneLabel } from '../../src/metrics';
+import { compileLanePolicy, decideLane } from '../../src/router/lane-policy';
 import { currentLane, runInLane } from '../../src/context/lane-context';
 import { extractLane, injectLane } from '../../src/context/propagation';
 import type { InstanceStatus } from '../../src/admin/admin';
@@ -221,5 +222,16 @@ describe('a lane handed to the API is a lane name', () => {
     expect(carrier).toEqual({ 'x-gray-lane': 'pr-42', baggage: 'user=1,gray.lane=pr-42' });
     expect(extractLane(carrier)).toBe('pr-42');
     expect(extractLane({ baggage: carrier.baggage })).toBe('pr-42');
+  });
+});
+
+describe('header and cookie rules may name any lane', () => {
+  test('a rule to pr-42 is valid config, and decideLane gives pr-42 to a trusted request only', () => {
+    const decoded = decodeConfig('{"rules":[{"header":"x-preview","equals":"42","lane":"pr-42"},{"cookie":"lane","matches":"^canary$","lane":"canary"}]}');
+    expect(decoded.ok).toBe(true);
+    const policy = compileLanePolicy(decoded.ok ? decoded.value.rules : []);
+    expect(decideLane({ headers: { 'x-preview': '42' } }, policy, 0)).toEqual({ lane: 'pr-42', reason: 'header-rule' });
+    expect(decideLane({ headers: { cookie: 'lane=canary' } }, policy, 0)).toEqual({ lane: 'canary', reason: 'cookie-rule' });
+    expect(decideLane({ headers: { 'x-preview': '42' } }, policy, 0, false)).toBeUndefined();
   });
 });
