@@ -162,9 +162,10 @@ export class RegistryCatalog extends EventEmitter {
     if (rollout.stale) return;
     const { decoded, document, rollsBack: crashed } = rollout.verdict;
     if (decoded) this.reportInvalid(state, rollout.path, decoded.ok ? undefined : decoded.reason, `service "${service}": ignoring invalid rollout document at`, 'warn');
-    if (crashed === state.rolloutCrashed) return;
+    const lane = crashed ? document?.options.lane : undefined;
+    if (crashed === state.rolloutCrashed && lane === state.rolloutLane) return;
     state.rolloutCrashed = crashed;
-    state.rolloutLane = crashed ? document?.options.lane : undefined;
+    state.rolloutLane = lane;
     if (crashed) this.logger.warn(`service "${service}": rollout ${document?.id} crashed (its lease ${rollout.childPath} is gone): routing at ${document?.options.lane === undefined ? 'ratio' : `lane ${document.options.lane}'s share`} 0 until it is resumed or aborted`);
     else this.logger.info(`service "${service}": routing by the config's ratio again (rollout ${document?.id ?? ''} ${document?.state ?? 'gone'})`);
     if (state.mirrored.loaded) this.publish(service, state);

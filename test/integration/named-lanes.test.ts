@@ -6,7 +6,8 @@
 import axios from 'axios';
 import express from 'express';
 import { ConflictError, consumerMetrics, createAdmin, createConsumer, grayRegister, grayRoute, NoInstanceError, silentLogger, useGray, grayContext, type GrayConsumer } from '../../src';
-import { laneInstancePath, instancePath } from '../../src/registry/paths';
+import { laneInstancePath, instancePath, rolloutPath } from '../../src/registry/paths';
+import { rolloutDocument } from '../support/rollout-document';
 import { bucketLaneOf } from '../../src/router/lane-policy';
 import { closeServer, eventually, listen, recordingLogger, registryFixture, startProvider, testZk } from '../support/helpers';
 
@@ -88,6 +89,32 @@ describe('named lanes (real ZooKeeper, real servers)', () => {
       const now = laneOf(user);
       if (now !== before.get(user)) expect([user, before.get(user), now]).toEqual([user, 'normal', 'gray']);
     }
+  }, 30_000);
+
+  test('a crashed rollout of a named lane: consumers route that lane\'s share at 0 and keep the ratio; a crashed gray rollout still zeroes the ratio', async () => {
+    await provider('s', 'v1');
+    await provider('s', 'v2', 'gray');
+    await provider('s', 'v-canary', 'canary');
+    const admin = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
+    open.push(admin);
+    await admin.setRatio('s', 20);
+    await admin.setShare('s', 'canary', 30);
+    const consumer = await consumerOf('s', 3);
+    await eventually(() => expect(consumer.splitFor('s').shares).toEqual([{ lane: 'gray', share: 20 }, { lane: 'canary', share: 30 }]));
+    // A rollout of canary that is running with no lease: its process died (as graykit rollout --lane canary records it).
+    const crashed = rolloutDocument({ id: 'r1', state: 'running', service: 's' });
+    crashed.options.lane = 'canary';
+    await fx.admin.mkdirp(`${fx.root}/services/s`);
+    await fx.admin.create(rolloutPath(fx.root, 's'), JSON.stringify(crashed), 'persistent');
+    await eventually(() => expect(consumer.snapshot('s')).toMatchObject({ rolloutCrashed: true, rolloutLane: 'canary' }));
+    expect(consumer.splitFor('s').shares).toEqual([{ lane: 'gray', share: 20 }]);
+    expect(consumer.ratioFor('s')).toBe(20);
+    expect(served(consumer, 's', undefined, 500)['v-canary']).toBeUndefined();
+    // The same document for gray (no lane recorded): the ratio goes to 0, canary keeps its share.
+    await fx.admin.setData(rolloutPath(fx.root, 's'), JSON.stringify(rolloutDocument({ id: 'r2', state: 'running', service: 's' })));
+    await eventually(() => expect(consumer.snapshot('s')).toMatchObject({ rolloutCrashed: true }));
+    await eventually(() => expect(consumer.splitFor('s').shares).toEqual([{ lane: 'canary', share: 30 }]));
+    expect(consumer.ratioFor('s')).toBe(0);
   }, 30_000);
 
   test('strict lanes per lane: a lane without instances fails with NoInstanceError naming the lane and the service', async () => {
