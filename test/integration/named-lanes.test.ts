@@ -21,6 +21,21 @@ describe('named lanes (real ZooKeeper, real servers)', () => {
     return started;
   }
 
+  /** An admin handle for the running test, closed after it. */
+  function operator() {
+    const admin = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
+    open.push(admin);
+    return admin;
+  }
+
+  /** Instances of s in base (v1), gray (v2) and canary (v-canary), and an admin handle. */
+  async function threeLanes() {
+    await provider('s', 'v1');
+    await provider('s', 'v2', 'gray');
+    await provider('s', 'v-canary', 'canary');
+    return operator();
+  }
+
   async function consumerOf(service: string, instances: number, logger = silentLogger): Promise<GrayConsumer> {
     const consumer = createConsumer({ zk: testZk(), root: fx.root, logger, services: [service] });
     open.push(consumer);
@@ -46,8 +61,7 @@ describe('named lanes (real ZooKeeper, real servers)', () => {
     await provider('s', 'v1');
     await provider('s', 'v2', 'gray');
     expect(pr.registration.path).toBe(laneInstancePath(fx.root, 's', `127.0.0.1:${pr.port}`));
-    const admin = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
-    open.push(admin);
+    const admin = operator();
     await admin.setConfig('s', { ratio: 50 });
     const consumer = await consumerOf('s', 3);
     await eventually(() => expect(consumer.ratioFor('s')).toBe(50));
@@ -62,11 +76,7 @@ describe('named lanes (real ZooKeeper, real servers)', () => {
   }, 30_000);
 
   test('shares: the admin sets a lane share with compare-and-set; consumers draw by it and keep each bucketed user in its lane while other shares change', async () => {
-    await provider('s', 'v1');
-    await provider('s', 'v2', 'gray');
-    await provider('s', 'v-canary', 'canary');
-    const admin = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
-    open.push(admin);
+    const admin = await threeLanes();
     const first = await admin.setRatio('s', 10);
     await expect(admin.setShare('s', 'canary', 30, first.version + 5)).rejects.toBeInstanceOf(ConflictError);
     await admin.setShare('s', 'canary', 30, first.version);
@@ -92,11 +102,7 @@ describe('named lanes (real ZooKeeper, real servers)', () => {
   }, 30_000);
 
   test('a crashed rollout of a named lane: consumers route that lane\'s share at 0 and keep the ratio; a crashed gray rollout still zeroes the ratio', async () => {
-    await provider('s', 'v1');
-    await provider('s', 'v2', 'gray');
-    await provider('s', 'v-canary', 'canary');
-    const admin = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
-    open.push(admin);
+    const admin = await threeLanes();
     await admin.setRatio('s', 20);
     await admin.setShare('s', 'canary', 30);
     const consumer = await consumerOf('s', 3);
@@ -120,8 +126,7 @@ describe('named lanes (real ZooKeeper, real servers)', () => {
   test('strict lanes per lane: a lane without instances fails with NoInstanceError naming the lane and the service', async () => {
     await provider('s', 'v1');
     await provider('s', 'v-pr', 'pr-42');
-    const admin = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
-    open.push(admin);
+    const admin = operator();
     await admin.setConfig('s', { fallback: 'none' });
     const consumer = await consumerOf('s', 2);
     await eventually(() => expect(consumer.snapshot('s')!.config.fallback).toBe('none'));
@@ -190,8 +195,7 @@ describe('named lanes (real ZooKeeper, real servers)', () => {
     // An instance znode needs a live session: these are owned by the admin's, as a provider's would be.
     for (const [lane, path] of Object.entries(hostile)) await fx.admin.create(path, JSON.stringify({ gray: false, lane }), 'ephemeral');
     const consumer = await consumerOf('s', 2, logger);
-    const admin = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
-    open.push(admin);
+    const admin = operator();
     await admin.setConfig('s', { ratio: 0 }); // a change that rebuilds the snapshot: the warnings are not said again
     await eventually(() => expect(consumer.ratioFor('s')).toBe(0));
     await eventually(() => expect(logger.lines.filter((line) => /"lane" is/.test(line))).toHaveLength(3));
