@@ -120,6 +120,14 @@ export interface Logger {
 /** The request header that carries the lane to the next hop. */
 export const DEFAULT_LANE_HEADER = 'x-gray-lane';
 
+/**
+ * A lane's entry of a record keyed by lane names, own properties only: `constructor` and `toString` are lane names
+ * too, and must not read what Object.prototype holds under them.
+ */
+export function laneEntry<T>(record: Readonly<Record<Lane, T>> | undefined, lane: Lane): T | undefined {
+  return record !== undefined && Object.prototype.hasOwnProperty.call(record, lane) ? record[lane] : undefined;
+}
+
 /** Reads a lane off the wire (header, baggage, message): a lane name in any case; anything else is no lane. */
 export function parseLane(value: unknown): Lane | undefined {
   const text = Array.isArray(value) ? value[0] : value;

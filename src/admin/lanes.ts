@@ -1,6 +1,6 @@
 /** The lanes that exist across services, as `graykit lanes` and `graykit status` show them. Pure. */
 import type { Lane, ServiceConfig } from '../types';
-import { BASE_LANE, GRAY_LANE } from '../types';
+import { BASE_LANE, GRAY_LANE, laneEntry } from '../types';
 
 /** One lane of one service: its instances (routable ones), and its share in the service's config. */
 export interface ServiceLane {
@@ -20,7 +20,7 @@ export interface LaneSummary {
 export function shareOf(config: ServiceConfig, lane: Lane): number | undefined {
   if (lane === BASE_LANE) return undefined;
   if (lane === GRAY_LANE) return config.ratio ?? 0;
-  return config.lanes?.[lane] ?? 0;
+  return laneEntry(config.lanes, lane) ?? 0;
 }
 
 /**

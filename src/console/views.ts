@@ -3,6 +3,7 @@
  * (registry/mirror.ts, registry/verdict.ts): no znode is parsed here. Pure. Every string here
  * may come from znode data written by others: the page renders all of it as text, never as HTML.
  */
+import { shareOf } from '../admin/lanes';
 import { parseGrayFlag } from '../registry/codec';
 import type { ConfigRead } from '../registry/mirror';
 import type { InstanceVerdict } from '../registry/verdict';
@@ -140,7 +141,7 @@ export function summarize(service: string, config: ConfigView, instances: readon
     normal,
     invalid,
     versions: { gray: [...versions.gray].sort(), normal: [...versions.normal].sort() },
-    lanes: [...named.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([lane, count]) => ({ lane, instances: count, share: config.config.lanes?.[lane] ?? 0 })),
+    lanes: [...named.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([lane, count]) => ({ lane, instances: count, share: shareOf(config.config, lane) ?? 0 })),
   };
   if (config.error) summary.configError = config.error;
   if (rollout?.ok) summary.rollout = rollout.rollout;

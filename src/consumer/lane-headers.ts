@@ -4,7 +4,7 @@
  * passes; a flat array; pairs; an iterable). The plain object is the hot path, read and written in one pass each.
  */
 import { BAGGAGE_HEADER, withLaneInBaggage, type LanePropagation } from '../context/propagation';
-import type { Lane } from '../types';
+import { laneEntry, type Lane } from '../types';
 import type { DispatchOptions } from './undici-builtin';
 
 export type Headers = DispatchOptions['headers'];
@@ -38,7 +38,7 @@ export function isRecord(headers: Headers): boolean {
 }
 
 /** graykit's baggage member alone, for a caller who sent no baggage: what withLaneInBaggage(undefined, lane) builds. */
-const OWN_BAGGAGE: Readonly<Record<Lane, string | undefined>> = Object.freeze({ gray: withLaneInBaggage(undefined, 'gray') as string, normal: withLaneInBaggage(undefined, 'normal') as string });
+const OWN_BAGGAGE: Readonly<Record<Lane, string>> = Object.freeze({ gray: withLaneInBaggage(undefined, 'gray') as string, normal: withLaneInBaggage(undefined, 'normal') as string });
 
 /** Bits of `respelled`: the caller's headers spell the lane header, or baggage, in another case too. */
 const LANE_RESPELLED = 1;
@@ -104,7 +104,7 @@ export function withLaneRecord(headers: Headers, name: string, lane: Lane, propa
     }
   } else out = { ...record };
   if (writeHeader) out[name] = lane;
-  if (writeBaggage) out[BAGGAGE_HEADER] = callerBaggage === undefined ? (OWN_BAGGAGE[lane] ?? (withLaneInBaggage(undefined, lane) as string)) : ((withLaneInBaggage(callerBaggage, lane) ?? callerBaggage) as string);
+  if (writeBaggage) out[BAGGAGE_HEADER] = callerBaggage === undefined ? (laneEntry(OWN_BAGGAGE, lane) ?? (withLaneInBaggage(undefined, lane) as string)) : ((withLaneInBaggage(callerBaggage, lane) ?? callerBaggage) as string);
   return out;
 }
 

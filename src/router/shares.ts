@@ -12,7 +12,7 @@
  * every consumer assigns the same. Without them, `gray` owns the buckets below `ratio` (the assignment from before
  * lanes) and named lanes the next ones, in name order.
  */
-import { BASE_LANE, GRAY_LANE, type Lane } from '../types';
+import { BASE_LANE, GRAY_LANE, laneEntry, type Lane } from '../types';
 
 /** Buckets of per-user bucketing: a user's bucket is a stable hash of the key modulo this. */
 export const BUCKETS = 100;
@@ -92,7 +92,7 @@ export function nextBuckets(previous: BucketSets, shares: readonly LaneShare[]):
   for (let bucket = 0; bucket < BUCKETS; bucket++) if (!owned.has(bucket) && !released.includes(bucket)) fresh.push(bucket);
   const free = [...fresh, ...released.sort((a, b) => a - b)];
   for (const { lane } of shares) {
-    const list = next[lane] ?? [];
+    const list = laneEntry(next, lane) ?? [];
     while (list.length < (want.get(lane) ?? 0) && free.length > 0) list.push(free.shift() as number);
     if (list.length > 0) next[lane] = list;
   }
@@ -105,7 +105,7 @@ export function nextBuckets(previous: BucketSets, shares: readonly LaneShare[]):
  */
 export function bucketSets(shares: readonly LaneShare[], written: BucketSets | undefined): BucketSets {
   if (!written) return nextBuckets({}, shares);
-  const matches = shares.every(({ lane, share }) => (written[lane]?.length ?? 0) === bucketCount(lane, share));
+  const matches = shares.every(({ lane, share }) => (laneEntry(written, lane)?.length ?? 0) === bucketCount(lane, share));
   const noStray = Object.keys(written).every((lane) => written[lane].length === 0 || shares.some((entry) => entry.lane === lane));
   if (matches && noStray) return written;
   return nextBuckets({}, shares);
@@ -172,5 +172,8 @@ export function withShare<T extends ShareConfig>(config: T, lane: Lane, share: n
 function sameSets(a: BucketSets, b: BucketSets): boolean {
   const lanes = Object.keys(a);
   if (lanes.length !== Object.keys(b).length) return false;
-  return lanes.every((lane) => b[lane] !== undefined && a[lane].length === b[lane].length && a[lane].every((bucket) => b[lane].includes(bucket)));
+  return lanes.every((lane) => {
+    const other = laneEntry(b, lane);
+    return other !== undefined && a[lane].length === other.length && a[lane].every((bucket) => other.includes(bucket));
+  });
 }

@@ -213,7 +213,7 @@ describe('named lanes (real ZooKeeper, real servers)', () => {
     hop.get('/hop', async (_req, res) => void res.json((await client.get<{ version: string }>('http://s/version')).data.version));
     const { server, base: hopBase } = await listen(hop);
     open.push({ close: () => closeServer(server) });
-    const names = ['PR-42', 'evil-1', 'evil-2', 'x'.repeat(64), 'a\tb', '../../x', '%00', 'gray.lane=pr-42', 'pr-42;x'];
+    const names = ['PR-42', 'evil-1', 'constructor', '__proto__', 'tostring', 'evil-2', 'x'.repeat(64), 'a\tb', '../../x', '%00', 'gray.lane=pr-42', 'pr-42;x'];
     const versions: string[] = [];
     for (const name of names) {
       versions.push((await axios.get(`${hopBase}/hop`, { headers: { 'x-gray-lane': name } })).data);

@@ -4,8 +4,11 @@ import { resolveRegisterOptions } from '../../src/provider/options';
 import { decodeConfig, decodeInstance, decodeOverride, effectiveInstance, encodeInstance } from '../../src/registry/codec';
 import { instanceDirectory } from '../../src/registry/paths';
 import { buildRoutingTable, lanePool, route } from '../../src/router';
-import { isLaneName, parseLane, type Instance } from '../../src/types';
+import { isLaneName, parseLane, type Instance, type ServiceConfig } from '../../src/types';
 import { laneLabel } from '../../src/metrics';
+import { shareOf } from '../../src/admin/lanes';
+import { withLane } from '../../src/consumer/lane-headers';
+import { laneSplit, withShare } from '../../src/router/shares';
 import { compileLanePolicy, decideLane } from '../../src/router/lane-policy';
 import { currentLane, runInLane } from '../../src/context/lane-context';
 import { extractLane, injectLane } from '../../src/context/propagation';
@@ -233,5 +236,21 @@ describe('header and cookie rules may name any lane', () => {
     expect(decideLane({ headers: { 'x-preview': '42' } }, policy, 0)).toEqual({ lane: 'pr-42', reason: 'header-rule' });
     expect(decideLane({ headers: { cookie: 'lane=canary' } }, policy, 0)).toEqual({ lane: 'canary', reason: 'cookie-rule' });
     expect(decideLane({ headers: { 'x-preview': '42' } }, policy, 0, false)).toBeUndefined();
+  });
+});
+
+describe('lane names that are also Object.prototype keys (constructor, tostring)', () => {
+  test('are lanes like any other: config, shares, buckets, baggage, the routing table', () => {
+    const decoded = decodeConfig('{"lanes":{"constructor":10}}');
+    expect(decoded).toEqual({ ok: true, value: { lanes: { constructor: 10 } } });
+    expect(shareOf({}, 'constructor')).toBe(0);
+    expect(shareOf({ lanes: { constructor: 10 } }, 'constructor')).toBe(10);
+    const config = withShare<ServiceConfig>({}, 'constructor', 10);
+    expect(config.buckets).toEqual({ constructor: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
+    expect(withShare(config, 'valueof', 5).buckets).toEqual({ constructor: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], valueof: [10, 11, 12, 13, 14] });
+    expect(laneSplit(0, { constructor: 10 }, config.buckets).buckets.filter((lane) => lane === 'constructor')).toHaveLength(10);
+    expect(withLane({}, 'x-gray-lane', 'constructor', 'both')).toEqual({ 'x-gray-lane': 'constructor', baggage: 'gray.lane=constructor' });
+    const table = buildRoutingTable([instance(1, 'normal')]);
+    expect(route(table, { ratio: 0, lane: 'constructor' })?.instance.port).toBe(1);
   });
 });
