@@ -13,6 +13,7 @@ import { createRouteInterceptor } from '../src/consumer/gray-route';
 import type { DispatchOptions, Dispatcher } from '../src/consumer/undici-builtin';
 import type { LanePropagation } from '../src/context/propagation';
 import { buildRoutingTable, route } from '../src/router';
+import { drawLane, laneShares } from '../src/router/shares';
 import { contextBackend } from '../src/context/lane-context';
 import { parseTarget, rewriteUrl } from '../src/consumer/rewrite';
 import { median, round } from './stats';
@@ -213,6 +214,12 @@ export function dispatcherOp(consumer: GrayRouteInterceptor['consumer'], service
   };
 }
 
+/** The instances spread over `lanes` lanes: base, gray, then named lanes lane-0, lane-1, ... */
+function inLanes(instances: readonly Instance[], lanes: number): Instance[] {
+  const names = ['normal', 'gray', ...Array.from({ length: lanes - 2 }, (_, i) => `lane-${i}`)];
+  return instances.map((instance, i) => ({ ...instance, lane: names[i % lanes], gray: names[i % lanes] === 'gray' }));
+}
+
 /** Instances with unequal weights (so the balancer is smooth weighted round-robin, O(n) a pick). */
 function weighted(instances: readonly Instance[]): Instance[] {
   return instances.map((instance, i) => ({ ...instance, weight: 50 + (i % 4) * 50 }));
@@ -268,6 +275,15 @@ export async function runMicro(setup: MicroSetup, runs: number, sampleMs: number
       instances: size,
       op: () => rewriteUrl(parseTarget(url)!, (route(table, input) as { instance: Instance }).instance).length,
     });
+    if (size === 100) {
+      // Named lanes: the same instances in 10 lanes (base, gray and 8 named), each call's lane drawn by shares
+      // (gray 10, each named lane 5) or pinned to a named lane: the whole routing decision, draw included.
+      const laned = buildRoutingTable(inLanes(snapshot.instances, 10));
+      const shares = laneShares(10, Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`lane-${i}`, 5])));
+      cases.push({ name: 'router: 10 lanes, lane drawn by shares + route()', instances: size, op: () => (route(laned, { ratio, lane: drawLane(shares) }) as { instance: Instance }).instance.port });
+      const pinned = { ratio, lane: 'lane-3' };
+      cases.push({ name: 'router: 10 lanes, a pinned named lane', instances: size, op: () => (route(laned, pinned) as { instance: Instance }).instance.port });
+    }
     const weightedTable = buildRoutingTable(weighted(snapshot.instances));
     cases.push({ name: 'router: route(), unequal weights (smooth WRR)', instances: size, op: () => (route(weightedTable, input) as { instance: Instance }).instance.port });
     if (size === contextSize) {

@@ -3,6 +3,7 @@
  * service and the znode path they concern, and ZooKeeper failures keep ZooKeeper's numeric code in `zkCode`.
  * An error that wraps another keeps it as `cause`.
  */
+import { isLaneName } from './types';
 import { ZK_CODES } from './zk-codes';
 
 export type GrayKitErrorCode =
@@ -42,11 +43,14 @@ export class InvalidOptionError extends GrayKitError {
 export class NoInstanceError extends GrayKitError {
   readonly service: string;
   readonly path: string;
-  constructor(service: string, path: string, detail = 'no live instance is registered') {
+  /** The call's lane, when routing had chosen one. */
+  readonly lane?: string;
+  constructor(service: string, path: string, detail = 'no live instance is registered', lane?: string) {
     super('ERR_GRAYKIT_NO_INSTANCE', `graykit: service "${service}" has no instance to route to: ${detail} (znode ${path})`);
     this.name = 'NoInstanceError';
     this.service = service;
     this.path = path;
+    this.lane = lane;
   }
 }
 
@@ -246,4 +250,14 @@ export function errorKind(error: unknown): ErrorKind {
     if (error instanceof ZooKeeperError) return KIND_OF_ZK_CODE.get(error.zkCode) ?? (error.operation === 'connect' ? 'unreachable' : 'unknown');
   }
   return 'unknown';
+}
+
+/**
+ * A lane handed to the API (`runInLane`, `injectLane`): a lane name, else InvalidOptionError. With any name a lane,
+ * a typo (`'Gray'`, `'pr 42'`) would otherwise be a lane of its own that no instance is in.
+ */
+export function checkLaneName(lane: unknown, where: string): void {
+  if (!isLaneName(lane)) {
+    throw new InvalidOptionError('lane', `${where} takes a lane name (a lowercase DNS label such as "gray" or "pr-42"), got ${JSON.stringify(lane)}`);
+  }
 }

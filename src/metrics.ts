@@ -8,6 +8,15 @@ import type { Registry } from 'prom-client';
 import { InvalidOptionError } from './errors';
 import { loadOptional } from './util/load';
 
+/**
+ * The `lane` label of a request: its lane when that lane is one the registry knows for the service (`known`: base,
+ * gray, and lanes some instance of the service is in), else the lane of the instance that served it. Lanes arrive in
+ * headers anyone can send; a label value per name sent would let one client create series without bound.
+ */
+export function laneLabel(lane: string | undefined, known: (lane: string) => boolean, served: string): string {
+  return lane !== undefined && (lane === 'normal' || lane === 'gray' || known(lane)) ? lane : served;
+}
+
 /** Provider counter: requests served, by `service`, `version`, `lane` and `status_class` (`2xx`…`5xx`, `aborted`). */
 export const PROVIDER_REQUESTS = 'graykit_http_requests_total';
 

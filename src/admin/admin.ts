@@ -10,15 +10,17 @@
  */
 import { ConflictError, InvalidConfigError, InvalidOptionError, NotFoundError, isZkCode } from '../errors';
 import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
-import { decodeConfig, decodeOverride, parseInstanceId, validateConfig } from '../registry/codec';
+import { decodeConfig, decodeOverride, LANE_NAME_RULE, parseInstanceId, validateConfig } from '../registry/codec';
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
-import { configPath, instancePath, instancesPath, isValidServiceName, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
+import { configPath, instancePath, instancesPath, isValidServiceName, laneInstancePath, laneInstancesPath, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
 import type { RolloutActor, RolloutDocument } from '../registry/rollout-state';
 import { judgeInstance } from '../registry/verdict';
 import type { ZkSession } from '../registry/zk-session';
-import type { Instance, InstanceOverride, ServiceConfig } from '../types';
+import { withShare } from '../router/shares';
+import { BASE_LANE, GRAY_LANE, isLaneName, type Instance, type InstanceOverride, type ServiceConfig } from '../types';
 import { ZK_CODES } from '../zk-codes';
 import { checkProviders, initService, type InitOptions, type InitResult } from './init';
+import { summarizeLanes, type LaneSummary } from './lanes';
 import { acquireRollout, readRollout, releaseRollout, writeRollout, type RolloutStatus } from './rollout-record';
 
 export type { InitOptions, InitResult, UnvouchedInstance } from './init';
@@ -162,7 +164,17 @@ export class GrayAdmin {
 
   /** Sets the service's gray ratio, live, for every consumer; `expectedVersion` as in updateConfig. */
   setRatio(service: string, ratio: number, expectedVersion?: number): Promise<VersionedConfig> {
-    return this.updateConfig(service, (config) => ({ ...config, ratio }), expectedVersion);
+    return this.setShare(service, GRAY_LANE, ratio, expectedVersion);
+  }
+
+  /**
+   * Sets one lane's share (`gray`: the ratio), live, for every consumer, with the bucket sets that keep per-user
+   * bucketing stable (router/shares.ts): users move only between this lane and the base lane. Shares add up to at
+   * most 100 (InvalidConfigError otherwise). `expectedVersion` as in updateConfig.
+   */
+  setShare(service: string, lane: string, share: number, expectedVersion?: number): Promise<VersionedConfig> {
+    if (!isLaneName(lane) || lane === BASE_LANE) return Promise.reject(new InvalidOptionError('lane', `expected a lane other than the base lane (${LANE_NAME_RULE}), got ${JSON.stringify(lane)}`));
+    return this.updateConfig(service, (config) => withShare(config, lane, share), expectedVersion);
   }
 
   /** Everything about a service: config, and each instance's own, override and effective metadata. */
@@ -170,15 +182,20 @@ export class GrayAdmin {
     this.checkService(service);
     const session = await this.ready();
     if (!(await session.exists(servicePath(this.root, service)))) throw new NotFoundError(`service "${service}"`, servicePath(this.root, service));
-    const [config, ids, overrideIds] = await Promise.all([
+    const [config, ids, laneIds, overrideIds] = await Promise.all([
       this.getConfig(service),
       session.getChildrenOrEmpty(instancesPath(this.root, service)),
+      session.getChildrenOrEmpty(laneInstancesPath(this.root, service)),
       session.getChildrenOrEmpty(overridesPath(this.root, service)),
     ]);
     const overrideSet = new Set(overrideIds);
+    // Instances of named lanes are apart (paths.ts); an id in both directories counts once, as the mirror counts it.
+    const located = new Map<string, string>();
+    for (const id of laneIds) located.set(id, laneInstancePath(this.root, service, id));
+    for (const id of ids) located.set(id, instancePath(this.root, service, id));
     const instances = await Promise.all(
-      ids.sort().map(async (id): Promise<InstanceStatus | undefined> => {
-        const path = instancePath(this.root, service, id);
+      [...located.keys()].sort().map(async (id): Promise<InstanceStatus | undefined> => {
+        const path = located.get(id) as string;
         const [read, override] = await Promise.all([
           session.getDataOrNull(path),
           overrideSet.has(id) ? session.getDataOrNull(overridePath(this.root, service, id)) : undefined,
@@ -209,7 +226,7 @@ export class GrayAdmin {
     const path = overridePath(this.root, service, id);
     const value = parseOrThrow(decodeOverride(JSON.stringify(override)), path);
     const session = await this.ready();
-    if (!(await session.exists(instancePath(this.root, service, id)))) {
+    if (!(await session.exists(instancePath(this.root, service, id))) && !(await session.exists(laneInstancePath(this.root, service, id)))) {
       throw new NotFoundError(`instance ${id} of service "${service}"`, instancePath(this.root, service, id));
     }
     const existing = await session.exists(path);
@@ -236,16 +253,27 @@ export class GrayAdmin {
   }
 
   /**
-   * Promotion: every instance that is gray now becomes formal (an override `gray: false`), then the ratio goes back
-   * to 0 for the next release. Returns the ids promoted.
+   * Promotion: every instance that is gray now (or in `lane`) becomes the base version (an override `gray: false`,
+   * or `lane: "normal"` for a named lane), then the lane's share goes back to 0 for the next release. Returns the
+   * ids promoted.
    */
-  async promote(service: string): Promise<string[]> {
+  async promote(service: string, lane: string = GRAY_LANE): Promise<string[]> {
+    if (!isLaneName(lane) || lane === BASE_LANE) throw new InvalidOptionError('lane', `expected a lane other than the base lane (${LANE_NAME_RULE}), got ${JSON.stringify(lane)}`);
     const status = await this.status(service);
-    const gray = status.instances.filter((instance) => instance.effective?.gray);
-    // Formal first: once no instance is gray, every request goes to all instances whatever the ratio.
-    for (const instance of gray) await this.setOverride(service, instance.id, { ...instance.override, gray: false });
-    await this.setRatio(service, 0);
-    return gray.map((instance) => instance.id);
+    const members = status.instances.filter((instance) => instance.effective?.lane === lane);
+    // The base version first: once the lane has no instance, its share is drawn into base anyway.
+    const override: InstanceOverride = lane === GRAY_LANE ? { gray: false } : { lane: BASE_LANE };
+    for (const instance of members) await this.setOverride(service, instance.id, { ...instance.override, ...override });
+    await this.setShare(service, lane, 0);
+    return members.map((instance) => instance.id);
+  }
+
+  /** The lanes that exist across services (instances in them, or a share in a config), for `graykit lanes`. */
+  async lanes(): Promise<LaneSummary[]> {
+    const statuses = await Promise.all((await this.listServices()).map((service) => this.status(service)));
+    return summarizeLanes(
+      statuses.map((status) => ({ service: status.service, config: status.config.config, instances: status.instances.map((instance) => ({ id: instance.id, lane: instance.effective?.lane })) })),
+    );
   }
 
   /** Rollback: ratio 0, so gray instances get no traffic while a normal instance exists. Returns the gray ids. */

@@ -9,7 +9,7 @@
  */
 import { InvalidOptionError, isZkCode } from '../errors';
 import { PERM, READ_ALL_CREATOR_ALL, formatAcl, instancesDirAcl, isDigestId, isOpenAcl, type AclEntry } from '../registry/acl';
-import { configPath, instancePath, instancesPath, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
+import { configPath, instancePath, instancesPath, laneInstancesPath, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
 import { isLiveInstance, PERSISTENT_INSTANCE } from '../registry/verdict';
 import type { ZkSession } from '../registry/zk-session';
 import { ZK_CODES } from '../zk-codes';
@@ -117,6 +117,8 @@ export async function initService(session: ZkSession, root: string, service: str
     [servicesPath(root), READ_ALL_CREATOR_ALL],
     [servicePath(root, service), READ_ALL_CREATOR_ALL],
     [instancesPath(root, service), instancesDirAcl(providers)],
+    // Named lanes' instances (paths.ts): providers register there as in instances/.
+    [laneInstancesPath(root, service), instancesDirAcl(providers)],
     [overridesPath(root, service), READ_ALL_CREATOR_ALL],
   ];
   for (const [path, acl] of tree) result.znodes.push(await layOut(session, path, acl));

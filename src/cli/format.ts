@@ -1,5 +1,6 @@
 /** Plain-text rendering of the CLI's tables. Pure. */
 import type { ServiceStatus } from '../admin/admin';
+import type { LaneSummary } from '../admin/lanes';
 import type { ServiceSnapshot } from '../registry/catalog';
 
 export function table(header: string[], rows: string[][]): string {
@@ -27,22 +28,26 @@ export function formatStatus(status: ServiceStatus, now = new Date()): string {
       `${config.config.laneHeader ? `, laneHeader ${config.config.laneHeader}` : ''}` +
       ` (config version ${config.version === -1 ? 'none' : config.version})`,
   ];
+  const named = Object.entries(config.config.lanes ?? {});
+  if (named.length) head.push(`lane shares: ${named.map(([lane, share]) => `${lane} ${share}`).join(', ')} (gray: the ratio; base: the rest)`);
   if (config.error) head.push(`config INVALID, consumers keep their last valid one: ${config.error}`);
   const rows = status.instances.map((instance) => {
     const own = instance.own ?? {};
     const gray = instance.effective ? yesNo(instance.effective.gray) : '-';
-    const source = instance.override && 'gray' in instance.override ? `override (own: ${yesNo(own.gray)})` : 'own';
+    const overridden = instance.override && ('gray' in instance.override || 'lane' in instance.override);
+    const source = overridden ? `override (own: ${typeof own.lane === 'string' ? `lane ${own.lane}` : yesNo(own.gray)})` : 'own';
     return [
       instance.id,
       String(instance.effective?.version ?? own.version ?? '-'),
       gray,
       source,
       String(instance.effective?.weight ?? '-'),
+      instance.effective?.lane ?? '-',
       since(instance.since, now),
       instance.error ? `INVALID: ${instance.error}` : '',
     ];
   });
-  const body = rows.length ? table(['INSTANCE', 'VERSION', 'GRAY', 'FLAG FROM', 'WEIGHT', 'SINCE', ''], rows) : '(no instances registered)';
+  const body = rows.length ? table(['INSTANCE', 'VERSION', 'GRAY', 'FLAG FROM', 'WEIGHT', 'LANE', 'SINCE', ''], rows) : '(no instances registered)';
   return `${head.join('\n')}\n${body}`;
 }
 
@@ -52,4 +57,12 @@ export function formatSnapshot(snapshot: ServiceSnapshot, fallbackRatio: string)
     `service ${snapshot.service}: ratio ${snapshot.rolloutCrashed ? `0 (its rollout crashed; the config says ${snapshot.config.ratio ?? fallbackRatio})` : (snapshot.config.ratio ?? fallbackRatio)}, ${snapshot.instances.length} routable instance(s)`,
     rows.length ? table(['INSTANCE', 'VERSION', 'GRAY', 'WEIGHT'], rows) : '(no routable instances)',
   ].join('\n');
+}
+
+/** `graykit lanes`: each lane, the services that have it, their instances and the lane's share there. */
+export function formatLanes(lanes: readonly LaneSummary[]): string {
+  const rows = lanes.flatMap(({ lane, services }) =>
+    services.map((entry) => [lane, entry.service, entry.share === undefined ? 'rest' : String(entry.share), String(entry.instances.length), entry.instances.join(' ') || '-']),
+  );
+  return rows.length ? table(['LANE', 'SERVICE', 'SHARE', 'INSTANCES', 'IDS'], rows) : '(no lanes: no services registered)';
 }

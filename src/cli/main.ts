@@ -14,7 +14,7 @@ import { graykitVersion } from '../version';
 import { abortRollout } from '../rollout/abort';
 import { addConsoleCommand } from './console-command';
 import { EXIT, ROLLOUT_EXIT, exitCodeOf } from './exit';
-import { formatSnapshot, formatStatus } from './format';
+import { formatLanes, formatSnapshot, formatStatus } from './format';
 import { addRolloutCommand, RolloutExit } from './rollout-command';
 import { formatAbort, formatRolloutStatus } from './rollout-format';
 
@@ -129,13 +129,24 @@ export function buildProgram(io: ProgramIo = STDIO, jsonErrors = false): Command
 
   program
     .command('ratio')
-    .description('set the share (0-100) of requests that go to gray instances, live')
+    .description('set the share (0-100) of requests that go to gray instances (or to the instances of --lane), live')
     .argument('<service>')
     .argument('<ratio>', 'a number from 0 to 100', parseRatio)
+    .option('--lane <lane>', 'the lane whose share this is (default gray: the ratio)')
     .action(
-      withAdmin(async (admin, service: string, ratio: number) => {
-        const written = await admin.setRatio(service, ratio);
-        print(written, `${service}: ratio ${ratio} (config version ${written.version})`);
+      withAdmin(async (admin, service: string, ratio: number, flags: { lane?: string }) => {
+        const written = await admin.setShare(service, flags.lane ?? 'gray', ratio);
+        print(written, `${service}: ${flags.lane && flags.lane !== 'gray' ? `lane ${flags.lane} share` : 'ratio'} ${ratio} (config version ${written.version})`);
+      }),
+    );
+
+  program
+    .command('lanes')
+    .description('the lanes that exist across services: which services have instances in each, and their shares')
+    .action(
+      withAdmin(async (admin) => {
+        const lanes = await admin.lanes();
+        print(lanes, formatLanes(lanes));
       }),
     );
 
@@ -163,12 +174,14 @@ export function buildProgram(io: ProgramIo = STDIO, jsonErrors = false): Command
 
   program
     .command('promote')
-    .description('gray instances become formal (override gray=false) and the ratio returns to 0')
+    .description('gray instances (or those of --lane) become the base version (an override) and the lane\'s share returns to 0')
     .argument('<service>')
+    .option('--lane <lane>', 'the lane to promote (default gray)')
     .action(
-      withAdmin(async (admin, service: string) => {
-        const promoted = await admin.promote(service);
-        print({ service, promoted }, `${service}: promoted ${promoted.length ? promoted.join(', ') : 'nothing (no gray instance)'}; ratio 0`);
+      withAdmin(async (admin, service: string, flags: { lane?: string }) => {
+        const lane = flags.lane ?? 'gray';
+        const promoted = await admin.promote(service, lane);
+        print({ service, lane, promoted }, `${service}: promoted ${promoted.length ? promoted.join(', ') : `nothing (no ${lane} instance)`}; ${lane === 'gray' ? 'ratio' : `lane ${lane} share`} 0`);
       }),
     );
 

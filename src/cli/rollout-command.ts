@@ -17,6 +17,7 @@ import { formatEvent, formatReport } from './rollout-format';
 
 interface RolloutFlags {
   resume?: boolean;
+  lane?: string;
   steps?: number[];
   interval?: number;
   maxErrorRate?: number;
@@ -82,6 +83,7 @@ export function addRolloutCommand(program: Command, context: RolloutCommandConte
     .description('raise the gray ratio step by step, judging the gray lane\'s error rate and latency from live metrics between steps; abort to ratio 0 on a breach, promote after the last step')
     .argument('<services>', 'a service, or several separated by commas (rolled out together)')
     .option('--resume', 'continue the crashed rollout of <service> from its recorded step, with its recorded options')
+    .option('--lane <lane>', 'the lane rolled out, judged against the base lane: gray (its share is the ratio, the default) or a named lane (its share in the config\'s lanes)')
     .option('--steps <ratios>', 'increasing ratios, e.g. 5,25,50,100 (required unless --resume)', cliArg(parseSteps))
     .option('--interval <duration>', 'how long each step runs before it is judged, e.g. 30s, 2m (required unless --resume)', duration('interval'))
     .option('--max-error-rate <percent>', 'highest acceptable error rate of the gray lane (5xx, and connection errors with --consumer-metrics), e.g. 1% (required unless --resume)', cliArg((text) => parsePercent(text, 'max-error-rate')))
@@ -186,6 +188,7 @@ function commonOptions(flags: RolloutFlags) {
 function newRolloutOptions(services: string[], flags: RolloutFlags) {
   return {
     services,
+    ...(flags.lane === undefined ? {} : { lane: flags.lane }),
     steps: flags.steps!,
     intervalMs: flags.interval!,
     maxErrorRate: flags.maxErrorRate!,

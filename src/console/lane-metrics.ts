@@ -84,7 +84,7 @@ export class ChartFold {
     this.lastAt = at;
     if (lastAt === undefined) return undefined;
     const counts: Record<Lane, number> = { gray: 0, normal: 0 };
-    for (const [id, lane] of read.lanes) if (read.providers.has(id)) counts[lane]++;
+    for (const [id, lane] of read.lanes) if (read.providers.has(id) && (lane === 'gray' || lane === 'normal')) counts[lane]++;
     const seconds = (at - lastAt) / 1000;
     const gray = lanePoint(increases.gray, counts.gray, seconds);
     const normal = lanePoint(increases.normal, counts.normal, seconds);

@@ -103,7 +103,7 @@ function stepView(value: unknown, index: number): RolloutStepView | undefined {
   // The rollout records a step's verdict as `verdict` ('pass' | 'breach' | 'insufficient') and `reason`.
   const result = text(entry.verdict, 40);
   if (result !== undefined) view.verdict = { result, reason: text(entry.reason) ?? '' };
-  for (const lane of ['gray', 'normal'] as Lane[]) {
+  for (const lane of ['gray', 'normal'] as const) {
     const counts = laneCounts(entry[lane]);
     if (counts) view[lane] = counts;
   }

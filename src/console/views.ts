@@ -3,6 +3,7 @@
  * (registry/mirror.ts, registry/verdict.ts): no znode is parsed here. Pure. Every string here
  * may come from znode data written by others: the page renders all of it as text, never as HTML.
  */
+import { shareOf } from '../admin/lanes';
 import { parseGrayFlag } from '../registry/codec';
 import type { ConfigRead } from '../registry/mirror';
 import type { InstanceVerdict } from '../registry/verdict';
@@ -58,6 +59,8 @@ export interface ServiceSummary {
   invalid: number;
   /** Distinct version labels per lane, sorted. */
   versions: { gray: string[]; normal: string[] };
+  /** Named lanes (neither base nor gray): instances in each and its share in the config, by name. */
+  lanes: Array<{ lane: string; instances: number; share: number }>;
   rollout?: RolloutView;
   rolloutError?: string;
 }
@@ -95,7 +98,7 @@ export function instanceView(verdict: InstanceVerdict): InstanceView {
   if (verdict.override && !verdict.override.ok) view.error = `override ignored: ${verdict.override.reason}`;
   const instance = verdict.routed;
   if (instance) {
-    view.lane = instance.gray ? 'gray' : 'normal';
+    view.lane = instance.lane;
     if (instance.version !== undefined) view.version = instance.version;
     view.weight = instance.weight;
     const metricsPath = instance.meta.metricsPath;
@@ -114,14 +117,20 @@ export function summarize(service: string, config: ConfigView, instances: readon
   let gray = 0;
   let normal = 0;
   let invalid = 0;
+  const named = new Map<string, number>();
+  for (const lane of Object.keys(config.config.lanes ?? {})) named.set(lane, 0);
   for (const instance of instances) {
     if (instance.lane === null) {
       invalid++;
       continue;
     }
+    if (instance.lane !== 'gray' && instance.lane !== 'normal') {
+      named.set(instance.lane, (named.get(instance.lane) ?? 0) + 1);
+      continue;
+    }
     if (instance.lane === 'gray') gray++;
     else normal++;
-    if (instance.version !== undefined) versions[instance.lane].add(instance.version);
+    if (instance.version !== undefined) versions[instance.lane === 'gray' ? 'gray' : 'normal'].add(instance.version);
   }
   const summary: ServiceSummary = {
     service,
@@ -132,6 +141,7 @@ export function summarize(service: string, config: ConfigView, instances: readon
     normal,
     invalid,
     versions: { gray: [...versions.gray].sort(), normal: [...versions.normal].sort() },
+    lanes: [...named.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([lane, count]) => ({ lane, instances: count, share: shareOf(config.config, lane) ?? 0 })),
   };
   if (config.error) summary.configError = config.error;
   if (rollout?.ok) summary.rollout = rollout.rollout;

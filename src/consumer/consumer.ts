@@ -16,9 +16,10 @@ import { isValidServiceName } from '../registry/paths';
 import type { ZkSession } from '../registry/zk-session';
 import { AddressPolicy } from '../registry/networks';
 import { resolveCuratorOptions, type CuratorOptions } from '../registry/curator';
-import { buildRoutingTable, isPooled, pickLane, route, type RouteDecision, type RoutingTable } from '../router';
+import { buildRoutingTable, lanePool, route, type RouteDecision, type RoutingTable } from '../router';
+import { drawLane, laneSplit, withoutLane, type LaneSplit } from '../router/shares';
 import { compileLanePolicy, type HashBy, type LanePolicy } from '../router/lane-policy';
-import { DEFAULT_LANE_HEADER, type Instance, type Lane, type LaneRule } from '../types';
+import { BASE_LANE, DEFAULT_LANE_HEADER, type Instance, type Lane, type LaneRule } from '../types';
 import { safeEmit } from '../util/emit';
 import { CallRouting } from './lane-routing';
 import { ServiceOutliers, resolveOutlierOptions, type EjectionInfo, type OutlierOptions } from './outlier';
@@ -101,6 +102,8 @@ export const DEFAULT_CONSUMER_OPTIONS = {
 interface Routed {
   snapshot: ServiceSnapshot;
   table: RoutingTable;
+  /** The shares and bucket sets in force (ratioOf's gray share, the config's `lanes` and `buckets`). */
+  split: LaneSplit;
   /** Present once an instance of the service has failed; carried over from snapshot to snapshot. */
   outliers?: ServiceOutliers;
 }
@@ -125,6 +128,7 @@ export class GrayConsumer extends EventEmitter {
   private readonly tables = new Map<string, Routed>();
   private readonly outlier?: Required<OutlierOptions>;
   private readonly localPolicy: LanePolicy;
+  private readonly localSplit: LaneSplit;
   private readonly localRules: readonly LaneRule[];
   private readonly localHashBy?: HashBy;
   /** Compiled lane policy per snapshot config, so regular expressions compile once per config change. */
@@ -139,6 +143,7 @@ export class GrayConsumer extends EventEmitter {
     const ratio = options.ratio ?? (env.GRAYKIT_RATIO === undefined ? DEFAULT_CONSUMER_OPTIONS.ratio : Number(env.GRAYKIT_RATIO));
     if (!isValidRatio(ratio)) throw new InvalidOptionError('ratio', `expected a number from 0 to 100, got ${JSON.stringify(options.ratio ?? env.GRAYKIT_RATIO)}`);
     this.ratio = ratio;
+    this.localSplit = laneSplit(ratio);
     this.timeout = options.timeout ?? DEFAULT_CONSUMER_OPTIONS.timeout;
     if (!(this.timeout > 0)) throw new InvalidOptionError('timeout', `expected milliseconds > 0, got ${JSON.stringify(options.timeout)}`);
     if (options.services !== undefined) {
@@ -168,7 +173,10 @@ export class GrayConsumer extends EventEmitter {
         outliers.prune(snapshot.instances);
         if (outliers.empty) outliers = undefined;
       }
-      this.tables.set(snapshot.service, { snapshot, table: buildRoutingTable(snapshot.instances), outliers });
+      const { config } = snapshot;
+      // The bucket sets are the document's (written for its own ratio); a crashed rollout then takes gray's share away.
+      const split = laneSplit(config.ratio ?? this.ratio, config.lanes, config.buckets);
+      this.tables.set(snapshot.service, { snapshot, table: buildRoutingTable(snapshot.instances), split: snapshot.rolloutCrashed ? withoutLane(split, snapshot.rolloutLane) : split, outliers });
       this.emit('change', snapshot);
     });
     if (this.allowList) for (const service of this.allowList) this.catalog.watch(service);
@@ -231,8 +239,23 @@ export class GrayConsumer extends EventEmitter {
     return this.ratioOf(this.tables.get(service)?.snapshot);
   }
 
+  /** The shares and bucket sets in force for a service (the gray share as `ratioFor` says, named lanes' from its config). */
+  splitFor(service: string): LaneSplit {
+    return this.tables.get(service)?.split ?? this.localSplit;
+  }
+
+  /** Whether some routable instance of the service is in `lane` (the metrics' bound on lane labels). */
+  hasLane(service: string, lane: Lane): boolean {
+    return this.tables.get(service)?.table.lanes.has(lane) ?? false;
+  }
+
+  /** A lane drawn by the service's shares: what a request that no rule or bucket steers gets. */
+  drawLane(service: string): Lane {
+    return drawLane(this.splitFor(service).shares, this.random);
+  }
+
   private ratioOf(snapshot: ServiceSnapshot | undefined): number {
-    if (snapshot?.rolloutCrashed) return 0;
+    if (snapshot?.rolloutCrashed && snapshot.rolloutLane === undefined) return 0;
     return snapshot?.config.ratio ?? this.ratio;
   }
 
@@ -250,13 +273,13 @@ export class GrayConsumer extends EventEmitter {
     // The lane is drawn here rather than in the router (the same one draw), so that a failure can say which lane
     // found no instance: with strict lanes, a call drawn into an empty lane is not an instance's failure.
     const ratio = this.ratioOf(routed.snapshot);
-    const chosen = lane ?? pickLane(ratio, this.random);
+    const chosen = lane ?? drawLane(routed.split.shares, this.random);
     // The common case, nothing ejected and no retry: the unfiltered table, nothing allocated for ejection.
     const decision =
       routed.outliers?.out || options?.exclude?.size
         ? this.routeAround(routed, ratio, chosen, options)
         : route(routed.table, { ratio, lane: chosen, fallback: config.fallback });
-    if (!decision) throw new NoInstanceError(service, routed.snapshot.path, whyNoInstance(routed, chosen));
+    if (!decision) throw new NoInstanceError(service, routed.snapshot.path, whyNoInstance(routed, chosen), chosen);
     return decision;
   }
 
@@ -273,13 +296,9 @@ export class GrayConsumer extends EventEmitter {
     if (outliers && outliers.out > 0) {
       const now = Date.now();
       if (options?.probe !== false && now >= outliers.nextProbeAt) {
-        // Same pool rule as the router: one lane empty means every instance serves every lane (unless strict).
-        const pooled = isPooled(table, routed.snapshot.config.fallback);
-        const probe = outliers.takeProbe(
-          routed.snapshot.instances,
-          (instance) => instance.weight > 0 && !exclude?.has(instance.id) && (pooled || instance.gray === (chosen === 'gray')),
-          now,
-        );
+        // Same pool rule as the router (lanePool): the lane's own, else base, else every base and gray instance.
+        const pool = lanePool(table, chosen, routed.snapshot.config.fallback)?.instances;
+        const probe = pool && outliers.takeProbe(pool, (instance) => !exclude?.has(instance.id), now);
         if (probe) {
           this.safeEmit('probing', { service: routed.snapshot.service, instance: probe } satisfies OutlierEvent);
           return { lane: chosen, instance: probe };
@@ -302,9 +321,13 @@ export class GrayConsumer extends EventEmitter {
     const { table } = routed;
     const exclude = options?.exclude;
     const usable = (instance: Instance) => !exclude?.has(instance.id);
-    if (lane === undefined || isPooled(table, routed.snapshot.config.fallback)) return table.all.instances.some(usable);
-    const [own, other] = lane === 'gray' ? [table.gray, table.normal] : [table.normal, table.gray];
-    return own.instances.some(usable) || (options?.crossLane === true && other.instances.some(usable));
+    if (lane === undefined) return table.all.instances.some(usable) || [...table.lanes.values()].some((pool) => pool.instances.some(usable));
+    const pool = lanePool(table, lane, routed.snapshot.config.fallback);
+    if (!pool) return false;
+    if (pool.instances.some(usable)) return true;
+    if (options?.crossLane !== true || pool === table.all) return false;
+    const other = table.lanes.get(lane === BASE_LANE ? 'gray' : BASE_LANE);
+    return other !== undefined && other.instances.some(usable);
   }
 
   /** Routes, waiting for the service's first snapshot when needed (at most `timeout` ms). */
@@ -402,8 +425,7 @@ function whyNoInstance(routed: Routed, lane: Lane): string {
   const { instances, config } = routed.snapshot;
   if (instances.length === 0) return 'no live instance is registered';
   if (instances.every((instance) => instance.weight <= 0)) return 'every instance has weight 0';
-  const laneTable = lane === 'gray' ? routed.table.gray : routed.table.normal;
-  if (config.fallback === 'none' && laneTable.size === 0) {
+  if (config.fallback === 'none' && !routed.table.lanes.has(lane)) {
     return `no ${lane} instance, and the service's config says "fallback": "none" (strict lanes)`;
   }
   return 'every instance of the lane has already failed this request';

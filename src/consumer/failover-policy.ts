@@ -121,5 +121,5 @@ export class FailoverPolicy {
 
 /** The lane an attempt was served in: its instance's. */
 function laneOf(instance: Instance): Lane {
-  return instance.gray ? 'gray' : 'normal';
+  return instance.lane;
 }

@@ -161,7 +161,7 @@ export function createRouteInterceptor(routeOptions: GrayRouteOptions, shared?: 
     // A config znode's laneHeader is validated and lower-cased by the codec.
     writeLane(config.headers, calls.headerFor(service), decision.lane, propagation);
     if (java) for (const [name, value] of javaLaneHeaders(decision.lane, java)) config.headers.set(name, value);
-    const served: Lane = decision.instance.gray ? 'gray' : 'normal';
+    const served: Lane = decision.instance.lane;
     const routed = { lane: served, stickyLane: decision.lane, service, instance: decision.instance, url: originalUrl, baseURL: originalBaseURL };
     // No spread on the common path (no per-request gray options): copying an absent object still costs a runtime call.
     config.gray = config.gray === undefined ? routed : { ...config.gray, ...routed };

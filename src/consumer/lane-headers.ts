@@ -4,7 +4,7 @@
  * passes; a flat array; pairs; an iterable). The plain object is the hot path, read and written in one pass each.
  */
 import { BAGGAGE_HEADER, withLaneInBaggage, type LanePropagation } from '../context/propagation';
-import type { Lane } from '../types';
+import { laneEntry, type Lane } from '../types';
 import type { DispatchOptions } from './undici-builtin';
 
 export type Headers = DispatchOptions['headers'];
@@ -104,7 +104,7 @@ export function withLaneRecord(headers: Headers, name: string, lane: Lane, propa
     }
   } else out = { ...record };
   if (writeHeader) out[name] = lane;
-  if (writeBaggage) out[BAGGAGE_HEADER] = callerBaggage === undefined ? OWN_BAGGAGE[lane] : ((withLaneInBaggage(callerBaggage, lane) ?? callerBaggage) as string);
+  if (writeBaggage) out[BAGGAGE_HEADER] = callerBaggage === undefined ? (laneEntry(OWN_BAGGAGE, lane) ?? (withLaneInBaggage(undefined, lane) as string)) : ((withLaneInBaggage(callerBaggage, lane) ?? callerBaggage) as string);
   return out;
 }
 

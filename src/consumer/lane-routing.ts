@@ -15,7 +15,6 @@
 import { debugChannel } from '../logger';
 import type { RouteDecision } from '../router';
 import { decideLane } from '../router/lane-policy';
-import { pickLane } from '../router/split';
 import { DEFAULT_LANE_HEADER, type Lane } from '../types';
 import { isContextKind, type ContextBackend, type ContextKind, type LaneSource, type LaneStore } from '../context/lane-context';
 import { laneFromOtel } from '../context/otel';
@@ -145,7 +144,7 @@ export class CallRouting {
 
   /** The lane the request's rules or bucketing give, from the service's snapshot; undefined: draw by ratio. */
   private decide(service: string, store: LaneStore) {
-    return store.request && decideLane(store.request, this.consumer.lanePolicy(service), this.consumer.ratioFor(service), store.forcing !== false);
+    return store.request && decideLane(store.request, this.consumer.lanePolicy(service), this.consumer.splitFor(service), store.forcing !== false);
   }
 
   private record(store: LaneStore, lane: Lane, source: LaneSource): KnownLane {
@@ -161,7 +160,7 @@ export class CallRouting {
       if (store.lane) return store.lane;
       const decided = this.decide(service, store);
       if (decided) this.record(store, decided.lane, decided.reason);
-      else this.record(store, pickLane(this.consumer.ratioFor(service), this.consumer.random), 'ratio');
+      else this.record(store, this.consumer.drawLane(service), 'ratio');
       return store.lane;
     } catch {
       // The first call fails on its own (registry unavailable); the request's next call decides afresh.
@@ -175,7 +174,7 @@ export class CallRouting {
   private settle(service: string, decision: RouteDecision, store: LaneStore | undefined, source: LaneSource | undefined): RouteDecision {
     if (store && store.lane === undefined) this.record(store, decision.lane, 'ratio');
     if (debugChannel.enabled) {
-      debugChannel('route %s: lane %s (%s) -> %s%s', service, decision.lane, source ?? store?.source ?? 'ratio', decision.instance.id, decision.instance.gray === (decision.lane === 'gray') ? '' : ` (a ${decision.instance.gray ? 'gray' : 'normal'} instance: the lane has none)`);
+      debugChannel('route %s: lane %s (%s) -> %s%s', service, decision.lane, source ?? store?.source ?? 'ratio', decision.instance.id, decision.instance.lane === decision.lane ? '' : ` (an instance of lane ${decision.instance.lane}: the lane has none)`);
     }
     return decision;
   }

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter, Registry } from 'prom-client';
 import { InvalidOptionError } from '../errors';
-import { CONSUMER_OUTCOMES, promClient, reuseMetric, serveRegistry } from '../metrics';
+import { CONSUMER_OUTCOMES, laneLabel, promClient, reuseMetric, serveRegistry } from '../metrics';
 import type { GrayConsumer } from './consumer';
 import type { OutcomeEvent } from './outcome';
 
@@ -62,7 +62,8 @@ export function consumerMetrics(target: GrayConsumer | { consumer: GrayConsumer 
     'registry',
   );
   const listener = (event: OutcomeEvent) => {
-    outcomes.inc({ service: event.service, instance: event.instance.id, lane: event.lane ?? (event.instance.gray ? 'gray' : 'normal'), outcome: event.outcome });
+    const lane = laneLabel(event.lane, (named) => consumer.hasLane(event.service, named), event.instance.lane);
+    outcomes.inc({ service: event.service, instance: event.instance.id, lane, outcome: event.outcome });
   };
   consumer.on('outcome', listener);
   const handler = function consumerMetricsHandler(req: IncomingMessage, res: ServerResponse): void {

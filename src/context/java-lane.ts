@@ -70,7 +70,8 @@ export function laneFromJavaHeaders(headers: Readonly<Record<string, unknown>>, 
 export function javaLaneHeaders(lane: Lane, java: ResolvedJavaLane): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   if (java.hint) out.push([HINT_HEADER, lane]);
-  if (java.nepxion) out.push([NEPXION_VERSION_HEADER, java.nepxion[lane]]);
+  // Nepxion's versions name the two lanes Nepxion knows; a named lane travels in the hint alone.
+  if (java.nepxion && (lane === 'gray' || lane === 'normal')) out.push([NEPXION_VERSION_HEADER, java.nepxion[lane]]);
   return out;
 }
 

@@ -11,6 +11,7 @@ import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import type { EventEmitter } from 'node:events';
 import type { Namespace } from 'cls-hooked';
 import type { RequestView } from '../router/lane-policy';
+import { checkLaneName } from '../errors';
 import type { Lane } from '../types';
 import { loadOptional } from '../util/load';
 
@@ -109,6 +110,7 @@ export function isContextKind(value: unknown): value is ContextKind {
  * call made inside it goes to that lane.
  */
 export function runInLane<T>(lane: Lane, fn: () => T, kind: ContextKind | ContextBackend = 'als'): T {
+  checkLaneName(lane, 'runInLane');
   return contextBackend(kind).run({ lane, source: 'runInLane' }, fn);
 }
 

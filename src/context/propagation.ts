@@ -9,6 +9,7 @@
  * bytes) is not added (https://www.w3.org/TR/baggage/#limits). Pure; also used for message headers
  * (injectLane/extractLane), where values may be Buffers (kafkajs) or arrays.
  */
+import { checkLaneName } from '../errors';
 import { DEFAULT_LANE_HEADER, parseLane, type Lane } from '../types';
 import { addJavaLane, HINT_HEADER, laneFromJavaHeaders, NEPXION_VERSION_HEADER, resolveJavaLane, type JavaLaneOptions, type ResolvedJavaLane } from './java-lane';
 
@@ -137,6 +138,7 @@ export interface LaneCarrierOptions {
  */
 export function injectLane<T extends Record<string, unknown>>(carrier: T, lane: Lane | undefined, options: LaneCarrierOptions = {}): T {
   if (lane === undefined) return carrier;
+  checkLaneName(lane, 'injectLane');
   const propagation = options.propagation ?? DEFAULT_PROPAGATION;
   const laneHeader = (options.laneHeader ?? DEFAULT_LANE_HEADER).toLowerCase();
   const record = carrier as Record<string, unknown>;

@@ -52,7 +52,7 @@ export function grayRegister(options: GrayRegisterOptions = {}): GrayRegisterMid
   if (options.context !== false) {
     // The rest of the parent app's chain runs inside this middleware's `next()`, so inside the lane context.
     const laneFromInstance = options.laneFromInstance ?? DEFAULT_REGISTER_OPTIONS.laneFromInstance;
-    const defaultLane = laneFromInstance ? () => (registration.effectiveGray ? ('gray' as const) : undefined) : undefined;
+    const defaultLane = laneFromInstance ? () => (registration.effectiveLane === 'normal' ? undefined : registration.effectiveLane) : undefined;
     (subApp as unknown as { use(fn: unknown): void }).use(grayContext({ context: options.context ?? 'als', trust: options.trust, defaultLane, javaHeaders: options.javaHeaders }));
   }
   const metricsOn = options.metricsPath !== undefined || (options.metrics !== undefined && options.metrics !== false);

@@ -38,7 +38,7 @@ export function javaRegistration(options: JavaRegistrationOptions): InstanceRegi
     znode: {
       path: `${dir}/${id}`,
       dir,
-      encode: (meta) => encodeCuratorInstance({ service, id, host, port, gray: meta.gray, weight: meta.weight, version: meta.version, registeredAt }, curator.keys),
+      encode: (meta) => encodeCuratorInstance({ service, id, host, port, gray: meta.gray, lane: meta.lane, weight: meta.weight, version: meta.version, registeredAt }, curator.keys),
       missingDir: `the Curator directory of service "${service}" (with \`auth\` set, a provider creates only its own instance znode: create ${dir} as the operator, with an ACL that lets the provider create children and Java services read)`,
     },
   });

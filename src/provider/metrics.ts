@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter, Histogram, Registry } from 'prom-client';
 import { InvalidOptionError } from '../errors';
-import { DEFAULT_DURATION_BUCKETS, PROVIDER_DURATION, PROVIDER_REQUESTS, promClient, reuseMetric, serveRegistry } from '../metrics';
+import { DEFAULT_DURATION_BUCKETS, laneLabel, PROVIDER_DURATION, PROVIDER_REQUESTS, promClient, reuseMetric, serveRegistry } from '../metrics';
 import { DEFAULT_LANE_HEADER, parseLane, type Lane } from '../types';
 
 /** The `metrics` option of `grayRegister()`. */
@@ -59,7 +59,7 @@ function pathOf(req: IncomingMessage): string {
  */
 export function createProviderMetrics(
   service: string,
-  instance: () => { gray: boolean; version?: string },
+  instance: () => { gray: boolean; lane?: string; version?: string },
   options: ProviderMetricsOptions = {},
   path?: string,
 ): ProviderMetrics {
@@ -94,7 +94,9 @@ export function createProviderMetrics(
       return;
     }
     const started = process.hrtime.bigint();
-    const lane: Lane = parseLane(req.headers[laneHeader]) ?? (instance().gray ? 'gray' : 'normal');
+    // An instance knows its own lane of the registry's: any other named lane counts as the lane that served it.
+    const own: Lane = instance().lane ?? (instance().gray ? 'gray' : 'normal');
+    const lane = laneLabel(parseLane(req.headers[laneHeader]), (named) => named === own, own);
     res.once('close', () => {
       const meta = instance();
       const labels = {

@@ -3,18 +3,25 @@ import { networkInterfaces } from 'node:os';
 import type { ContextBackend, ContextKind } from '../context/lane-context';
 import type { GrayContextOptions } from '../context/gray-context';
 import { InvalidOptionError } from '../errors';
-import { isValidHost, isValidWeight, MAX_WEIGHT } from '../registry/codec';
+import { instanceLane, isValidHost, isValidWeight, LANE_NAME_RULE, MAX_WEIGHT } from '../registry/codec';
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { isValidServiceName } from '../registry/paths';
 import { resolveCuratorOptions, type CuratorOptions, type ResolvedCurator } from '../registry/curator';
-import type { InstanceMeta } from '../types';
+import { isLaneName, isNamedLane, type InstanceMeta } from '../types';
 import { checkMetricsPath, type ProviderMetricsOptions } from './metrics';
 
 export interface GrayRegisterOptions extends ConnectionOptions {
   /** Service name, used as the host of consumers' URLs (`http://<service>/`). Required; env `GRAYKIT_SERVICE`. */
   service?: string;
-  /** Whether this instance is gray. Default: env `GRAY` = `true`, else false. */
+  /** Whether this instance is gray (the lane `gray`). Default: env `GRAY` = `true`, else false. */
   gray?: boolean;
+  /**
+   * The instance's lane: `normal` (the base version), `gray`, or a named lane such as `canary` or `pr-42` (a lowercase
+   * DNS label). Requests of the lane reach it; no other request does, except through rules, buckets and shares of the
+   * service's config. Instances of a named lane register under `<service>/lanes/`, which consumers of graykit 0.1.0
+   * never read. `gray: true` is `lane: 'gray'`. Default: env `GRAY_LANE`, else by `gray`.
+   */
+  lane?: string;
   /** Version label. Default: env `APP_VERSION`, else none. */
   version?: string;
   /** Share of traffic inside its lane; 0 drains the instance. Default 100. */
@@ -47,9 +54,9 @@ export interface GrayRegisterOptions extends ConnectionOptions {
   /** Also read an incoming lane from the headers Java routers use (`X-SC-LB-Hint`, `n-d-version`): as grayContext's `javaHeaders`. Default off. */
   javaHeaders?: GrayContextOptions['javaHeaders'];
   /**
-   * Whether a request that reaches this instance while it is gray, without a lane of its own (sent by an ingress
-   * canary, or by a client without graykit), takes the gray lane for its outbound calls, so that it stays gray
-   * downstream. It comes right after a trusted lane header or baggage, before rules, bucketing and the ratio. A
+   * Whether a request that reaches this instance while it is in a lane other than base (gray, or a named lane),
+   * without a lane of its own (sent by an ingress canary, or by a client without graykit), takes that lane for its
+   * outbound calls, so that it stays in it downstream. It comes right after a trusted lane header or baggage, before rules, bucketing and the ratio. A
    * normal instance pins nothing: an edge that is v1 still splits its calls by rules, bucketing and ratio. The
    * flag is the effective one (an operator's override counts). Default true.
    */
@@ -129,6 +136,16 @@ export function invalidWeight(weight: unknown): InvalidOptionError {
   return new InvalidOptionError('weight', `expected a number from 0 to ${MAX_WEIGHT}, got ${JSON.stringify(weight)}`);
 }
 
+/** The instance's lane from `lane` (or env GRAY_LANE) and `gray`: a lane name, never both gray and another lane. */
+function resolveLane(options: GrayRegisterOptions, env: NodeJS.ProcessEnv, gray: boolean): string {
+  const lane = options.lane ?? (env.GRAY_LANE === undefined || env.GRAY_LANE.trim() === '' ? undefined : env.GRAY_LANE.trim());
+  const where = options.lane !== undefined ? 'options.lane' : 'env GRAY_LANE';
+  if (lane !== undefined && !isLaneName(lane)) throw new InvalidOptionError('lane', `${where} is ${JSON.stringify(lane)}, not ${LANE_NAME_RULE} (e.g. "pr-42")`);
+  const decoded = instanceLane(lane, gray);
+  if (!decoded.ok) throw new InvalidOptionError('lane', `${where} is ${JSON.stringify(lane)} but gray is true: an instance is in one lane (drop gray, or use lane "gray")`);
+  return decoded.value;
+}
+
 export function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS.ProcessEnv): ResolvedRegisterOptions {
   const connection = resolveConnection(options, env);
   const service = options.service ?? env.GRAYKIT_SERVICE;
@@ -137,6 +154,7 @@ export function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS
   }
   const gray = options.gray ?? parseBooleanEnv('GRAY', env.GRAY);
   if (typeof gray !== 'boolean') throw new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(gray)}`);
+  const lane = resolveLane(options, env, gray);
   const weight = options.weight ?? DEFAULT_REGISTER_OPTIONS.weight;
   if (!isValidWeight(weight)) throw invalidWeight(weight);
   const host = options.host ?? env.GRAYKIT_HOST ?? defaultAdvertisedHost();
@@ -147,7 +165,8 @@ export function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS
   const metadata = options.metadata ?? DEFAULT_REGISTER_OPTIONS.metadata;
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new InvalidOptionError('metadata', 'expected a plain object');
   const version = options.version ?? env.APP_VERSION;
-  const meta: InstanceMeta = { ...metadata, gray, weight };
+  const meta: InstanceMeta = { ...metadata, gray: lane === 'gray', weight };
+  if (isNamedLane(lane)) meta.lane = lane;
   if (version !== undefined) meta.version = String(version);
   if (options.metricsPath !== undefined) meta.metricsPath = checkMetricsPath(options.metricsPath);
   const curator = resolveCuratorOptions(options.curator);

@@ -13,7 +13,7 @@ import { InstanceRegistration } from '../registry/registration';
 import { javaRegistration } from './java-registration';
 import { NodeWatch } from '../registry/watch';
 import type { ZkSession } from '../registry/zk-session';
-import type { InstanceMeta } from '../types';
+import { isNamedLane, type InstanceMeta } from '../types';
 import { safeEmit } from '../util/emit';
 import { settlesWithin } from '../util/time';
 import { invalidWeight, resolveRegisterOptions, type GrayRegisterOptions, type ResolvedRegisterOptions } from './options';
@@ -36,7 +36,7 @@ export class ProviderRegistration extends EventEmitter {
   /** The Curator registration beside graykit's own (option `curator` without `only`). */
   private javaRegistration?: InstanceRegistration;
   /** The operator's override of this instance's gray flag and weight, as watched. */
-  private overrideFields: { gray?: boolean; weight?: number } = {};
+  private overrideFields: { weight?: number } = {};
   private server?: Server;
   private drain?: HttpDrain;
   private originalClose?: Server['close'];
@@ -44,8 +44,8 @@ export class ProviderRegistration extends EventEmitter {
   private shutdownPromise?: Promise<void>;
   private closeError?: Error;
   private warnedUnattached = false;
-  /** The gray flag of the operator's override of this instance, when one sets it (watched). */
-  private overrideGray?: boolean;
+  /** The lane the operator's override of this instance sets, when it sets `gray` or `lane` (watched). */
+  private overrideLane?: string;
 
   constructor(options: GrayRegisterOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     super();
@@ -69,7 +69,12 @@ export class ProviderRegistration extends EventEmitter {
 
   /** Whether consumers see this instance as gray: an operator's override (`graykit mark`, promote) over its own flag. */
   get effectiveGray(): boolean {
-    return this.overrideGray ?? this.meta.gray;
+    return this.effectiveLane === 'gray';
+  }
+
+  /** The lane consumers see this instance in: an operator's override (`graykit mark`, promote) over its own. */
+  get effectiveLane(): string {
+    return this.overrideLane ?? this.meta.lane ?? (this.meta.gray ? 'gray' : 'normal');
   }
 
   /** Whether a server is attached (it registers once it listens). */
@@ -156,8 +161,9 @@ export class ProviderRegistration extends EventEmitter {
       isCurrent: () => this.session === session,
       onChange: () => {
         const decoded = watch.value ? decodeOverride(watch.value.data) : undefined;
-        this.overrideGray = decoded?.ok && typeof decoded.value.gray === 'boolean' ? decoded.value.gray : undefined;
-        this.overrideFields = { gray: this.overrideGray, weight: decoded?.ok ? decoded.value.weight : undefined };
+        const override = decoded?.ok ? decoded.value : undefined;
+        this.overrideLane = override?.lane ?? (typeof override?.gray === 'boolean' ? (override.gray ? 'gray' : 'normal') : undefined);
+        this.overrideFields = { weight: override?.weight };
         void this.updateJava();
       },
       onError: (error) => this.options.connection.logger.debug(`reading ${path} failed, read again on the next connection: ${error.message}`),
@@ -201,6 +207,8 @@ export class ProviderRegistration extends EventEmitter {
   update(fields: Partial<InstanceMeta>): Promise<void> {
     const next = { ...this.meta, ...fields };
     if (typeof next.gray !== 'boolean') return Promise.reject(new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(next.gray)}`));
+    if (next.lane !== this.meta.lane) return Promise.reject(new InvalidOptionError('lane', `an instance's lane is fixed at registration (it is "${this.meta.lane ?? 'normal'}"); register another instance, or set an override`));
+    if (next.gray && next.lane !== undefined) return Promise.reject(new InvalidOptionError('gray', `the instance is in lane "${next.lane}": an instance is in one lane`));
     if (!isValidWeight(next.weight)) return Promise.reject(invalidWeight(next.weight));
     this.meta = next;
     // With `only`, the registration is the Curator znode: updateJava writes it, with the override over it.
@@ -208,10 +216,11 @@ export class ProviderRegistration extends EventEmitter {
     return Promise.all([own, this.updateJava()]).then(() => undefined);
   }
 
-  /** The metadata the Curator znode shows: the instance's own with the operator's override (gray, weight) over it. */
+  /** The metadata the Curator znode shows: the instance's own with the operator's override (lane, weight) over it. */
   private javaMeta(): InstanceMeta {
-    const { gray, weight } = this.overrideFields;
-    return { ...this.meta, ...(gray === undefined ? {} : { gray }), ...(weight === undefined ? {} : { weight }) };
+    const { weight } = this.overrideFields;
+    const lane = this.effectiveLane;
+    return { ...this.meta, gray: lane === 'gray', lane: isNamedLane(lane) ? lane : undefined, ...(weight === undefined ? {} : { weight }) };
   }
 
   /** Rewrites the Curator znode (with `only`, the registration itself) after the metadata or the override changed. */

@@ -38,11 +38,14 @@ export interface ServiceSnapshot {
    * consumers route at ratio 0 until it is resumed or aborted. Lane pins (header, rules) still apply.
    */
   readonly rolloutCrashed: boolean;
+  /** The lane of that rollout when it is not gray (a named lane's share then goes to 0 instead of the ratio). */
+  readonly rolloutLane?: string;
 }
 
 /** What the catalog adds to a mirrored service: its snapshot, the rollout fold, and what it logged. */
 class ServiceState {
   rolloutCrashed = false;
+  rolloutLane?: string;
   snapshot?: ServiceSnapshot;
   /** A snapshot is due (publishSoon). */
   publishing = false;
@@ -174,9 +177,11 @@ export class RegistryCatalog extends EventEmitter {
     if (rollout.stale) return;
     const { decoded, document, rollsBack: crashed } = rollout.verdict;
     if (decoded) this.reportInvalid(state, rollout.path, decoded.ok ? undefined : decoded.reason, `service "${service}": ignoring invalid rollout document at`, 'warn');
-    if (crashed === state.rolloutCrashed) return;
+    const lane = crashed ? document?.options.lane : undefined;
+    if (crashed === state.rolloutCrashed && lane === state.rolloutLane) return;
     state.rolloutCrashed = crashed;
-    if (crashed) this.logger.warn(`service "${service}": rollout ${document?.id} crashed (its lease ${rollout.childPath} is gone): routing at ratio 0 until it is resumed or aborted`);
+    state.rolloutLane = lane;
+    if (crashed) this.logger.warn(`service "${service}": rollout ${document?.id} crashed (its lease ${rollout.childPath} is gone): routing at ${document?.options.lane === undefined ? 'ratio' : `lane ${document.options.lane}'s share`} 0 until it is resumed or aborted`);
     else this.logger.info(`service "${service}": routing by the config's ratio again (rollout ${document?.id ?? ''} ${document?.state ?? 'gone'})`);
     this.publishSoon(service, state);
   }
@@ -229,6 +234,7 @@ export class RegistryCatalog extends EventEmitter {
       config: state.mirrored.configRead.config,
       path: instancesPath(this.root, service),
       rolloutCrashed: state.rolloutCrashed,
+      ...(state.rolloutLane === undefined ? {} : { rolloutLane: state.rolloutLane }),
     });
     state.snapshot = snapshot;
     state.publishedAt = performance.now();

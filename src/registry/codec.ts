@@ -8,7 +8,8 @@
  */
 import { isIP } from 'node:net';
 import { domainToASCII, domainToUnicode } from 'node:url';
-import type { Instance, InstanceMeta, InstanceOverride, LaneRule, ServiceConfig } from '../types';
+import { BASE_LANE, GRAY_LANE, isLaneName, isNamedLane, type Instance, type InstanceMeta, type InstanceOverride, type Lane, type LaneRule, type ServiceConfig } from '../types';
+import { BUCKETS, bucketDemand, totalShare } from '../router/shares';
 import { parseNetworks } from './networks';
 
 /** Larger znode data is refused: metadata is a handful of fields, and ZooKeeper itself caps data at 1 MiB. */
@@ -171,6 +172,8 @@ export function decodeInstanceMeta(path: string, id: string, meta: Record<string
   if (!address.ok) return address;
   const gray = parseGrayFlag(meta.gray);
   if (gray === undefined) return { ok: false, reason: `"gray" is ${describe(meta.gray)}, not true or false` };
+  const lane = instanceLane(meta.lane, gray);
+  if (!lane.ok) return lane;
   const weight = meta.weight === undefined ? DEFAULT_WEIGHT : meta.weight;
   if (!isValidWeight(weight)) return { ok: false, reason: `"weight" is ${describe(meta.weight)}, not a number from 0 to ${MAX_WEIGHT}` };
   const version = meta.version;
@@ -183,13 +186,25 @@ export function decodeInstanceMeta(path: string, id: string, meta: Record<string
       id,
       host: address.value.host,
       port: address.value.port,
-      gray,
+      gray: lane.value === GRAY_LANE,
+      lane: lane.value,
       version: version === undefined ? undefined : String(version),
       weight,
       meta: Object.freeze({ ...meta }),
       path,
     },
   };
+}
+
+/** What a lane name must be, for reasons and errors. */
+export const LANE_NAME_RULE = 'a lowercase DNS label: a-z, 0-9 and -, at most 63 characters, starting and ending with a letter or digit';
+
+/** An instance's lane from its `lane` and `gray` fields: `gray: true` is the lane `gray`, and a named lane is not gray. */
+export function instanceLane(lane: unknown, gray: boolean): Decoded<Lane> {
+  if (lane === undefined) return { ok: true, value: gray ? GRAY_LANE : BASE_LANE };
+  if (!isLaneName(lane)) return { ok: false, reason: `"lane" is ${describe(lane)}, not ${LANE_NAME_RULE}` };
+  if (gray && lane !== GRAY_LANE) return { ok: false, reason: `"gray" is true but "lane" is "${lane}": an instance is in one lane` };
+  return { ok: true, value: lane };
 }
 
 /** Parses znode data as a JSON object (the format of every graykit znode). */
@@ -207,6 +222,7 @@ export function decodeOverride(data: Buffer | string | null | undefined): Decode
     if (gray === undefined || override.gray === undefined) return { ok: false, reason: `"gray" is ${describe(override.gray)}, not true or false` };
     override.gray = gray;
   }
+  if ('lane' in override && !isLaneName(override.lane)) return { ok: false, reason: `"lane" is ${describe(override.lane)}, not ${LANE_NAME_RULE}` };
   if ('weight' in override && !isValidWeight(override.weight)) {
     return { ok: false, reason: `"weight" is ${describe(override.weight)}, not a number from 0 to ${MAX_WEIGHT}` };
   }
@@ -234,15 +250,28 @@ export function effectiveInstance(path: string, id: string, ownData: Buffer | st
   let override: Decoded<InstanceOverride> | undefined;
   if (overrideData !== undefined) {
     override = decodeOverride(overrideData);
-    if (override.ok) meta = { ...meta, ...override.value };
+    if (override.ok) meta = overlay(meta, override.value);
   }
   return { own, override, instance: decodeInstanceMeta(path, id, meta) };
 }
 
+/**
+ * The override laid over an instance's own data. An override that says `gray` or `lane` sets the instance's lane
+ * as a whole: `{gray: false}` moves a named lane's instance to the base lane too, `{lane: 'normal'}` a gray one.
+ */
+function overlay(meta: Record<string, unknown>, override: InstanceOverride): Record<string, unknown> {
+  if (override.lane !== undefined) return { ...meta, ...override, gray: override.lane === GRAY_LANE };
+  if (override.gray !== undefined) {
+    const { lane: _own, ...rest } = meta;
+    return { ...rest, ...override };
+  }
+  return { ...meta, ...override };
+}
+
 /** The JSON written to an instance znode: the known fields first, then the extra metadata. */
 export function encodeInstance(meta: InstanceMeta): string {
-  const { gray, version, weight, ...extra } = meta;
-  return JSON.stringify({ gray, version, weight, ...extra });
+  const { gray, lane, version, weight, ...extra } = meta;
+  return JSON.stringify({ gray, lane: lane === undefined || !isNamedLane(lane) ? undefined : lane, version, weight, ...extra });
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
@@ -255,7 +284,44 @@ export function isHeaderName(name: unknown): name is string {
 const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
 export const MAX_RULES = 32;
 export const MAX_PATTERN_LENGTH = 256;
-const CONFIG_FIELDS = new Set(['ratio', 'laneHeader', 'rules', 'hashBy', 'fallback', 'allowedNetworks']);
+const CONFIG_FIELDS = new Set(['ratio', 'lanes', 'buckets', 'laneHeader', 'rules', 'hashBy', 'fallback', 'allowedNetworks']);
+/** More named lanes than this in one config is refused: lanes are releases under way, not a per-user map. */
+export const MAX_LANES = 64;
+
+/** `lanes`: a share per named lane (not `gray`, whose share is `ratio`, nor the base lane, which takes the rest). */
+function decodeLaneShares(value: unknown): Decoded<Record<Lane, number>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: '"lanes" is not an object of lane: share' };
+  const entries = Object.entries(value);
+  if (entries.length > MAX_LANES) return { ok: false, reason: `"lanes" has ${entries.length} lanes, more than ${MAX_LANES}` };
+  const lanes: Record<Lane, number> = {};
+  for (const [lane, share] of entries) {
+    if (!isLaneName(lane)) return { ok: false, reason: `"lanes" names ${describe(lane)}, not ${LANE_NAME_RULE}` };
+    if (!isNamedLane(lane)) return { ok: false, reason: `"lanes" names "${lane}": the share of gray is "ratio", the base lane takes the rest` };
+    if (!isValidRatio(share)) return { ok: false, reason: `"lanes.${lane}" is ${describe(share)}, not a number from 0 to 100` };
+    lanes[lane] = share === 0 ? 0 : share;
+  }
+  return { ok: true, value: lanes };
+}
+
+/** `buckets`: each lane's buckets (integers 0-99), no bucket in two lanes. */
+function decodeBucketSets(value: unknown): Decoded<Record<Lane, number[]>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: '"buckets" is not an object of lane: [bucket, ...]' };
+  const entries = Object.entries(value);
+  if (entries.length > MAX_LANES + 1) return { ok: false, reason: `"buckets" has ${entries.length} lanes, more than ${MAX_LANES + 1}` };
+  const seen = new Set<number>();
+  const sets: Record<Lane, number[]> = {};
+  for (const [lane, list] of entries) {
+    if (!isLaneName(lane) || lane === BASE_LANE) return { ok: false, reason: `"buckets" names ${describe(lane)}, not a lane other than the base lane` };
+    if (!Array.isArray(list) || list.length > 100) return { ok: false, reason: `"buckets.${lane}" is not a list of buckets` };
+    for (const bucket of list) {
+      if (!Number.isInteger(bucket) || bucket < 0 || bucket > 99) return { ok: false, reason: `"buckets.${lane}" holds ${describe(bucket)}, not a bucket from 0 to 99` };
+      if (seen.has(bucket)) return { ok: false, reason: `"buckets" gives bucket ${bucket} to two lanes` };
+      seen.add(bucket);
+    }
+    sets[lane] = [...(list as number[])];
+  }
+  return { ok: true, value: sets };
+}
 
 function decodeRule(rule: unknown, index: number): Decoded<LaneRule> {
   const at = `rules[${index}]`;
@@ -276,7 +342,7 @@ function decodeRule(rule: unknown, index: number): Decoded<LaneRule> {
       return { ok: false, reason: `"${at}.matches" is not a valid regular expression` };
     }
   }
-  if (lane !== 'gray' && lane !== 'normal') return { ok: false, reason: `"${at}.lane" is ${describe(lane)}, not "gray" or "normal"` };
+  if (!isLaneName(lane)) return { ok: false, reason: `"${at}.lane" is ${describe(lane)}, not ${LANE_NAME_RULE}` };
   const decoded: LaneRule = { lane };
   if (header !== undefined) decoded.header = (header as string).toLowerCase();
   if (cookie !== undefined) decoded.cookie = cookie as string;
@@ -298,6 +364,20 @@ export function validateConfig(value: unknown): Decoded<ServiceConfig> {
   if (input.ratio !== undefined) {
     if (!isValidRatio(input.ratio)) return { ok: false, reason: `"ratio" is ${describe(input.ratio)}, not a number from 0 to 100` };
     config.ratio = input.ratio === 0 ? 0 : input.ratio; // -0 is 0 (and JSON writes it so)
+  }
+  if (input.lanes !== undefined) {
+    const lanes = decodeLaneShares(input.lanes);
+    if (!lanes.ok) return lanes;
+    config.lanes = lanes.value;
+  }
+  const total = totalShare(config.ratio, config.lanes);
+  if (total > 100) return { ok: false, reason: `"ratio" and "lanes" add up to ${total}, more than 100` };
+  const demand = bucketDemand(config.ratio, config.lanes);
+  if (demand > BUCKETS) return { ok: false, reason: `"ratio" and "lanes" add up to more than 100 after rounding: they ask for ${demand} of the ${BUCKETS} buckets` };
+  if (input.buckets !== undefined) {
+    const buckets = decodeBucketSets(input.buckets);
+    if (!buckets.ok) return buckets;
+    config.buckets = buckets.value;
   }
   if (input.laneHeader !== undefined) {
     if (!isHeaderName(input.laneHeader)) return { ok: false, reason: `"laneHeader" is ${describe(input.laneHeader)}, not a header name` };

@@ -16,6 +16,7 @@
 import { InvalidOptionError } from '../errors';
 import { decodeJsonObject, describe, DEFAULT_WEIGHT, isHeaderName, isValidPort, isValidWeight, MAX_WEIGHT, type Decoded } from './codec';
 import { instanceId, isValidRoot } from './paths';
+import { isLaneName, isNamedLane } from '../types';
 
 /** Spring Cloud ZooKeeper's default root (`spring.cloud.zookeeper.discovery.root`). */
 export const DEFAULT_CURATOR_BASE_PATH = '/services';
@@ -136,6 +137,8 @@ export function decodeCuratorInstance(service: string, data: Buffer | string | n
   const version = fields[keys.version];
   const laneValue = fields[keys.lane]?.trim().toLowerCase();
   const gray = laneValue === 'gray' || (version !== undefined && options.grayVersions.has(version));
+  // A hint that names another lane puts a Java instance in that named lane (a preview build of a Java service).
+  const named = !gray && isLaneName(laneValue) && isNamedLane(laneValue) ? laneValue : undefined;
   const weightText = fields[keys.weight];
   const weight = weightText === undefined ? DEFAULT_WEIGHT : /^\d+(?:\.\d+)?$/.test(weightText.trim()) ? Number(weightText) : NaN;
   if (!isValidWeight(weight)) return { ok: false, reason: `metadata "${keys.weight}" is ${describe(weightText)}, not a number from 0 to ${MAX_WEIGHT}` };
@@ -143,6 +146,7 @@ export function decodeCuratorInstance(service: string, data: Buffer | string | n
   const secure = sslPort !== null;
   const meta: Record<string, unknown> = {
     gray,
+    ...(named ? { lane: named } : {}),
     weight,
     scheme: secure ? 'https' : 'http',
     status: fields[keys.status] ?? STATUS_UP,
@@ -184,6 +188,8 @@ export interface CuratorRegistration {
   host: string;
   port: number;
   gray: boolean;
+  /** A named lane (the `hint`); absent: `gray` or `normal` by `gray`. */
+  lane?: string;
   weight: number;
   version?: string;
   /** Milliseconds since the epoch; Curator's `registrationTimeUTC`. */
@@ -191,8 +197,9 @@ export interface CuratorRegistration {
 }
 
 /** The Spring Cloud ZooKeeper metadata of a graykit instance: version, lane (and `gray`), weight and status. */
-export function curatorMetadata(instance: Pick<CuratorRegistration, 'gray' | 'weight' | 'version'>, keys: Readonly<Required<CuratorKeys>>): Record<string, string> {
-  const metadata: Record<string, string> = { [keys.status]: STATUS_UP, [keys.lane]: instance.gray ? 'gray' : 'normal', gray: String(instance.gray), [keys.weight]: String(instance.weight) };
+export function curatorMetadata(instance: Pick<CuratorRegistration, 'gray' | 'lane' | 'weight' | 'version'>, keys: Readonly<Required<CuratorKeys>>): Record<string, string> {
+  const lane = instance.lane ?? (instance.gray ? 'gray' : 'normal');
+  const metadata: Record<string, string> = { [keys.status]: STATUS_UP, [keys.lane]: lane, gray: String(lane === 'gray'), [keys.weight]: String(instance.weight) };
   if (instance.version !== undefined) metadata[keys.version] = instance.version;
   return metadata;
 }

@@ -3,7 +3,7 @@
  * model (console/model.ts) fold into their own views, as Curator's ServiceCache folds what CuratorCache delivers.
  *
  * - The list of services, read when someone wants it, and for each watched service one group of watches
- *   (watch.ts): its instances, their overrides, its config, and its rollout document with the rollout's lease, read
+ *   (watch.ts): its instances (of base and gray lanes, and of named lanes apart: paths.ts), their overrides, its config, and its rollout document with the rollout's lease, read
  *   together at one moment (rollout-verdict.ts).
  * - A lost connection keeps everything as it was; the same session's watches come back by themselves. A new session
  *   (after expiry) forgets every watch and re-reads everything, keeping the last values meanwhile. Reads that fail
@@ -29,7 +29,7 @@ import { ZK_CODES } from '../zk-codes';
 import { decodeConfigDocument, type Decoded } from './codec';
 import type { ResolvedCurator } from './curator';
 import { AddressPolicy } from './networks';
-import { configPath, instancePath, instancesPath, isValidServiceName, overridesPath, servicesPath } from './paths';
+import { configPath, instancePath, instancesPath, isValidServiceName, laneInstancePath, laneInstancesPath, overridesPath, servicesPath } from './paths';
 import { RolloutWatch } from './rollout-verdict';
 import { judgeCuratorInstance, judgeInstance, type InstanceVerdict } from './verdict';
 import { ChildrenWatch, DirectoryWatch, NodeWatch, type NodeValue, type WatchHooks } from './watch';
@@ -79,6 +79,8 @@ interface Judged {
 /** One watched service: its watches (the rollout znode and its lease as one) and what was decoded of them. */
 export class MirroredService {
   readonly instances: DirectoryWatch;
+  /** Instances of named lanes (`<service>/lanes/`); their changes are `instances` changes. */
+  readonly laneInstances: DirectoryWatch;
   readonly overrides: DirectoryWatch;
   readonly config: NodeWatch;
   /** The rollout znode and its lease, read at one moment (the crash verdict: rollout-verdict.ts). */
@@ -101,6 +103,7 @@ export class MirroredService {
     private readonly curator?: ResolvedCurator,
   ) {
     this.instances = new DirectoryWatch(session, instancesPath(root, name), hooks('instances'));
+    this.laneInstances = new DirectoryWatch(session, laneInstancesPath(root, name), hooks('instances'));
     this.overrides = new DirectoryWatch(session, overridesPath(root, name), hooks('overrides'));
     this.config = new NodeWatch(session, configPath(root, name), hooks('config'));
     this.rollout = new RolloutWatch(session, root, name, hooks('rollout'));
@@ -108,7 +111,7 @@ export class MirroredService {
   }
 
   get parts(): Array<DirectoryWatch | NodeWatch | RolloutWatch> {
-    const parts = [this.instances, this.overrides, this.config, this.rollout];
+    const parts = [this.instances, this.laneInstances, this.overrides, this.config, this.rollout];
     return this.java ? [...parts, this.java] : parts;
   }
 
@@ -133,13 +136,20 @@ export class MirroredService {
     const networks = this.configRead.config.allowedNetworks;
     const judged = new Map<string, Judged>();
     const list: InstanceVerdict[] = [];
-    for (const [id, own] of this.instances.entries) {
-      const override = this.overrides.entries.get(id);
-      const prior = this.judged.get(id);
-      const unchanged = prior && prior.networks === networks && sameRead(prior.own, own) && sameRead(prior.override, override);
-      const verdict = unchanged ? prior.verdict : judgeInstance(instancePath(this.root, this.name, id), id, own, override, { policy: this.addresses, configNetworks: networks });
-      judged.set(id, { own, override, networks, verdict });
-      list.push(verdict);
+    const directories = [
+      [this.instances, instancePath],
+      [this.laneInstances, laneInstancePath],
+    ] as const;
+    for (const [directory, pathOf] of directories) {
+      for (const [id, own] of directory.entries) {
+        if (judged.has(id)) continue; // one instance registered in both directories: the `instances` one counts
+        const override = this.overrides.entries.get(id);
+        const prior = this.judged.get(id);
+        const unchanged = prior && prior.networks === networks && sameRead(prior.own, own) && sameRead(prior.override, override);
+        const verdict = unchanged ? prior.verdict : judgeInstance(pathOf(this.root, this.name, id), id, own, override, { policy: this.addresses, configNetworks: networks });
+        judged.set(id, { own, override, networks, verdict });
+        list.push(verdict);
+      }
     }
     if (this.java && this.curator && !this.javaDenied) this.judgeJava(this.java, this.curator, networks, judged, list);
     list.sort(byId);

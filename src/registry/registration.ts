@@ -12,7 +12,7 @@ import type { InstanceMeta, Logger } from '../types';
 import { createBackoff, type Backoff } from '../util/backoff';
 import { ZK_CODES } from '../zk-codes';
 import { encodeInstance } from './codec';
-import { instancePath, instancesPath } from './paths';
+import { instanceDirectory } from './paths';
 import type { ZkSession } from './zk-session';
 
 export interface InstanceRegistrationOptions {
@@ -38,6 +38,8 @@ export interface InstanceRegistrationOptions {
  */
 export class InstanceRegistration extends EventEmitter {
   readonly path: string;
+  /** `instances`, or `lanes` for an instance of a named lane (paths.ts). */
+  private readonly dir: string;
   private meta: InstanceMeta;
   private wanted = true;
   private queue: Promise<unknown> = Promise.resolve();
@@ -53,7 +55,8 @@ export class InstanceRegistration extends EventEmitter {
 
   constructor(private readonly options: InstanceRegistrationOptions) {
     super();
-    this.path = options.znode?.path ?? instancePath(options.root, options.service, options.id);
+    this.dir = options.znode?.dir ?? instanceDirectory(options.root, options.service, options.meta.lane);
+    this.path = options.znode?.path ?? `${this.dir}/${options.id}`;
     this.meta = { ...options.meta };
     this.retry = createBackoff({ initialMs: options.retryDelay ?? 200, maxMs: 10_000 });
     options.session.on('connected', this.onConnected);
@@ -141,7 +144,7 @@ export class InstanceRegistration extends EventEmitter {
     if (!this.wanted) return;
     const { session } = this.options;
     const data = this.encode(this.meta);
-    const dir = this.options.znode?.dir ?? instancesPath(this.options.root, this.options.service);
+    const dir = this.dir;
     if (!session.authenticated) await session.mkdirp(dir);
     else if (!(await session.exists(dir))) {
       throw new NotFoundError(

@@ -11,6 +11,7 @@
  * connection), which is for the reader to ensure; `isCrashed` only combines the two facts.
  */
 import { describe, type Decoded } from './codec';
+import { isLaneName } from '../types';
 
 /** `running`, or the outcome a rollout ended with (RolloutOutcome). */
 export const ROLLOUT_STATES = ['running', 'promoted', 'aborted', 'inconclusive', 'interrupted', 'conflict', 'failed'] as const;
@@ -64,6 +65,8 @@ export interface RecordedOptions {
   consumerMetrics: string[];
   prometheus?: string;
   webhookKinds: string[];
+  /** The lane rolled out, when not `gray`. */
+  lane?: string;
 }
 
 export interface RolloutDocument {
@@ -145,6 +148,7 @@ export function decodeRolloutDocument(data: Buffer | string | null | undefined):
   if (doc.onCrash !== 'rollback' && doc.onCrash !== 'hold') return bad('onCrash', "'rollback' or 'hold'");
   if (!Array.isArray(doc.history) || !doc.history.every((h) => isObject(h) && isCount(h.step) && isCount(h.ratio))) return bad('history', 'a list of steps');
   if (!isObject(doc.options)) return bad('options', 'an object');
+  if (doc.options.lane !== undefined && !(isLaneName(doc.options.lane) && doc.options.lane !== 'normal')) return bad('options.lane', 'a lane other than the base lane');
   return { ok: true, value: doc as unknown as RolloutDocument };
 }
 

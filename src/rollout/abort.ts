@@ -55,7 +55,7 @@ export async function abortRollout(admin: GrayAdmin, service: string, options: A
     }
   }
   const services = Object.keys(was);
-  const ratios = await Promise.all(services.map((name) => rollbackVerified(admin, name, o.rollbackTimeoutMs)));
+  const ratios = await Promise.all(services.map((name) => rollbackVerified(admin, name, o.rollbackTimeoutMs, document.options.lane)));
   const report: AbortReport = { id: document.id, services, byService: {}, ratioVerified: ratios.every((r) => r.verified), acknowledged: true };
   services.forEach((name, i) => (report.byService[name] = { was: was[name], ratio: ratios[i].ratio, ratioVerified: ratios[i].verified, ...(ratios[i].error ? { error: ratios[i].error } : {}) }));
   const deadline = Date.now() + o.timeoutMs;

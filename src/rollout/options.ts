@@ -2,6 +2,7 @@
 import { InvalidOptionError } from '../errors';
 import { isValidRatio } from '../registry/codec';
 import { isValidServiceName } from '../registry/paths';
+import { isLaneName } from '../types';
 import type { OnCrash, RecordedOptions } from '../registry/rollout-state';
 import { QUANTILES, type QuantileName } from './latency';
 import { WEBHOOK_KINDS, type Webhook } from './webhooks';
@@ -16,6 +17,11 @@ export interface RolloutOptions {
   services?: readonly string[];
   /** Ratios, increasing, each in (0, 100]: `[5, 25, 50, 100]`. */
   steps: readonly number[];
+  /**
+   * The lane rolled out: `gray` (its share is the ratio), or a named lane (its share in the config's `lanes`), judged
+   * against the base lane. Instances of other lanes are neither. Default `gray`.
+   */
+  lane?: string;
   /** How long each step runs before it is judged, ms. */
   intervalMs: number;
   /** Highest acceptable error rate of the gray lane, a fraction (0.01 = 1 %). */
@@ -70,6 +76,7 @@ export interface RolloutOptions {
 }
 
 export const DEFAULT_ROLLOUT_OPTIONS = {
+  lane: 'gray',
   minRequests: 50,
   maxExtensions: 3,
   normalConfidence: 0.999,
@@ -167,6 +174,7 @@ export function resolveOptions(options: RolloutOptions): ResolvedOptions {
   const { service: _service, services: _services, ...rest } = options;
   const merged = { ...DEFAULT_ROLLOUT_OPTIONS, ...rest, services: resolveServices(options) } as ResolvedOptions;
   checkSteps(merged.steps);
+  if (!isLaneName(merged.lane) || merged.lane === 'normal') throw new InvalidOptionError('lane', `expected a lane other than the base lane (gray, or a named lane such as pr-42), got ${JSON.stringify(merged.lane)}`);
   for (const check of [checkNumbers, checkConfidences, checkLatencyLimits, checkPolicies, checkUrls]) check(merged);
   return merged;
 }
@@ -184,6 +192,7 @@ export function recordedOptions(o: ResolvedOptions): RecordedOptions {
     consumerMetrics: [...o.consumerMetrics],
     prometheus: o.prometheus,
     webhookKinds: [...new Set(o.webhooks.map((hook) => hook.kind))],
+    ...(o.lane === 'gray' ? {} : { lane: o.lane }),
   };
 }
 

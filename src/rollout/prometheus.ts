@@ -14,7 +14,7 @@ import { CONSUMER_OUTCOMES, PROVIDER_DURATION, PROVIDER_REQUESTS } from '../metr
 import type { Lane } from '../types';
 import { consumerConnectionErrors, providerCounts } from '../scrape/counters';
 import type { Sample } from '../scrape/exposition';
-import type { Scrape } from './scrape';
+import { rolloutRole, type Scrape } from './scrape';
 
 /** A PromQL string literal. */
 function literal(value: string): string {
@@ -50,7 +50,7 @@ export async function queryPrometheus(base: string, query: string, timeoutMs: nu
  * instance Prometheus has no series of (not scraped, or its target is down: Prometheus marks its series stale) is
  * unavailable, as an unreadable metrics page is.
  */
-export async function scrapePrometheus(base: string, service: string, instances: readonly InstanceStatus[], withConsumers: boolean, timeoutMs: number): Promise<Scrape> {
+export async function scrapePrometheus(base: string, service: string, instances: readonly InstanceStatus[], withConsumers: boolean, timeoutMs: number, rolled = 'gray'): Promise<Scrape> {
   const scrape: Scrape = { providers: new Map(), lanes: new Map(), consumers: new Map(), grayUnavailable: [], normalUnavailable: [] };
   const providerQuery = `{__name__=~${literal(`${PROVIDER_REQUESTS}|${PROVIDER_DURATION}_bucket`)},service=${literal(service)}}`;
   // Every outcome, not only connection errors: a consumer is then known from its first request, so its first
@@ -70,8 +70,8 @@ export async function scrapePrometheus(base: string, service: string, instances:
     }
   }
   for (const instance of instances) {
-    if (!instance.effective) continue;
-    const lane: Lane = instance.effective.gray ? 'gray' : 'normal';
+    const lane: Lane | undefined = rolloutRole(instance, rolled);
+    if (!lane) continue; // invalid, or a named lane: not the rollout's
     scrape.lanes.set(instance.id, lane);
     const unavailable = lane === 'gray' ? scrape.grayUnavailable : scrape.normalUnavailable;
     if (providers.status === 'rejected') {

@@ -3,8 +3,10 @@
  * walks. Every way a run can end becomes a report here.
  */
 import type { GrayAdmin, ServiceStatus } from '../admin/admin';
+import { shareOf } from '../admin/lanes';
 import { errorKind } from '../errors';
 import type { RolloutActor, RolloutDocument } from '../registry/rollout-state';
+import type { ServiceConfig } from '../types';
 import { sleep } from '../util/time';
 import { judge, type Verdict } from './judge';
 import type { ResolvedOptions } from './options';
@@ -150,7 +152,7 @@ export class RolloutRun {
 
   /** Ratio 0 on every service, read back; the report says whether it held (`ratioVerified`). */
   async rollBack(outcome: RolloutOutcome, reason: string): Promise<RolloutReport> {
-    const results = await Promise.all(this.services.map((service) => rollbackVerified(this.admin, service, this.o.rollbackTimeoutMs)));
+    const results = await Promise.all(this.services.map((service) => rollbackVerified(this.admin, service, this.o.rollbackTimeoutMs, this.o.lane)));
     const byService: Record<string, ServiceEnd> = {};
     this.services.forEach((service, i) => (byService[service] = { ratio: results[i].ratio, ratioVerified: results[i].verified }));
     const failed = this.services.filter((_, i) => !results[i].verified);
@@ -178,8 +180,8 @@ export class RolloutRun {
       const rollout = await this.admin.rollout(service);
       this.records.checkHold(service, rollout);
       if (status.config.error !== undefined) changed ??= `the config znode of "${service}" was replaced by an invalid document (${status.config.error})`;
-      else if (this.currentRatio !== undefined && status.config.config.ratio !== this.currentRatio) {
-        changed ??= `the ratio of "${service}" was changed by someone else to ${status.config.config.ratio ?? '(none)'} (the rollout had set ${this.currentRatio})`;
+      else if (this.currentRatio !== undefined && this.shareIn(status.config.config) !== this.currentRatio) {
+        changed ??= `the ${this.o.lane === 'gray' ? 'ratio' : `share of lane ${this.o.lane}`} of "${service}" was changed by someone else to ${this.shareIn(status.config.config) ?? '(none)'} (the rollout had set ${this.currentRatio})`;
       }
       readings.set(service, { status });
     }
@@ -188,8 +190,8 @@ export class RolloutRun {
       await Promise.all(
         [...readings].map(async ([service, reading]) => {
           reading.scrape = this.o.prometheus
-            ? await scrapePrometheus(this.o.prometheus, service, reading.status.instances, this.o.consumerMetrics.length > 0, this.o.scrapeTimeoutMs)
-            : await scrapeAll(service, reading.status.instances, this.o.consumerMetrics, this.o.scrapeTimeoutMs);
+            ? await scrapePrometheus(this.o.prometheus, service, reading.status.instances, this.o.consumerMetrics.length > 0, this.o.scrapeTimeoutMs, this.o.lane)
+            : await scrapeAll(service, reading.status.instances, this.o.consumerMetrics, this.o.scrapeTimeoutMs, this.o.lane);
         }),
       );
     }
@@ -253,7 +255,7 @@ export class RolloutRun {
     if (hooks.signal?.aborted) throw new Interrupted();
     this.stepNumber = index + 1;
     await this.records.record(() => ({ step: index + 1 }));
-    for (const service of this.services) await this.admin.setRatio(service, ratio);
+    for (const service of this.services) await this.admin.setShare(service, this.o.lane, ratio);
     this.currentRatio = ratio;
     const stepStarted = Date.now();
     this.emit({ type: 'step', ...at });
@@ -325,10 +327,11 @@ export class RolloutRun {
     const byService: Record<string, ServiceEnd> = {};
     const promoted: string[] = [];
     for (const service of this.services) {
-      const ids = await this.admin.promote(service);
+      const ids = await this.admin.promote(service, this.o.lane);
       promoted.push(...ids);
       const after = await this.admin.getConfig(service).catch(() => undefined);
-      byService[service] = { ratio: after?.config.ratio, ratioVerified: after?.config.ratio === 0, promoted: ids };
+      const share = after && this.shareIn(after.config);
+      byService[service] = { ratio: share, ratioVerified: share === 0, promoted: ids };
     }
     this.emit({ type: 'promote', promoted });
     const last = this.history[this.history.length - 1];
@@ -365,11 +368,16 @@ export class RolloutRun {
     return this.rollBack('failed', `rollout failed: ${(error as Error).message}`);
   }
 
+  /** The rolled lane's share in a config: the ratio for gray (absent: undefined, as before lanes). */
+  private shareIn(config: ServiceConfig): number | undefined {
+    return this.o.lane === 'gray' ? config.ratio : shareOf(config, this.o.lane);
+  }
+
   private async currentRatios(verified: boolean): Promise<Record<string, ServiceEnd>> {
     const byService: Record<string, ServiceEnd> = {};
     for (const service of this.services) {
       const current = await this.admin.getConfig(service).catch(() => undefined);
-      byService[service] = { ratio: current?.config.ratio, ratioVerified: verified && current !== undefined };
+      byService[service] = { ratio: current && this.shareIn(current.config), ratioVerified: verified && current !== undefined };
     }
     return byService;
   }

@@ -11,6 +11,16 @@ import type { Lane } from '../types';
 import { latencyStats, type LatencyStats } from './latency';
 
 /** The URL of an instance's metrics, from its effective metadata, or undefined when it advertises none. */
+/**
+ * What an instance is to a rollout of `rolled` (default gray): the lane rolled out (`gray`, the role the judgment
+ * calls it by), the base lane it is judged against (`normal`), or nothing (invalid, or another lane: a preview
+ * build's errors must not count as the base version's).
+ */
+export function rolloutRole(instance: InstanceStatus, rolled = 'gray'): 'gray' | 'normal' | undefined {
+  const lane = instance.effective?.lane;
+  return lane === rolled ? 'gray' : lane === 'normal' ? 'normal' : undefined;
+}
+
 export function metricsUrl(instance: InstanceStatus): string | undefined {
   const meta = instance.effective;
   const path = meta?.meta.metricsPath;
@@ -52,12 +62,13 @@ export interface Scrape extends MetricsRead {
   normalUnavailable: string[];
 }
 
-export async function scrapeAll(service: string, instances: readonly InstanceStatus[], consumerUrls: readonly string[], timeoutMs: number): Promise<Scrape> {
+export async function scrapeAll(service: string, instances: readonly InstanceStatus[], consumerUrls: readonly string[], timeoutMs: number, rolled = 'gray'): Promise<Scrape> {
   const scrape: Scrape = { providers: new Map(), lanes: new Map(), consumers: new Map(), grayUnavailable: [], normalUnavailable: [] };
   const targets: PageTarget[] = [];
   for (const instance of instances) {
-    if (!instance.effective) continue; // invalid data: consumers never route to it
-    scrape.lanes.set(instance.id, instance.effective.gray ? 'gray' : 'normal');
+    const role = rolloutRole(instance, rolled);
+    if (!role) continue; // invalid data (consumers never route to it), or a named lane: not the rollout's
+    scrape.lanes.set(instance.id, role);
     const url = metricsUrl(instance);
     if (url === undefined) unavailableOf(scrape, instance.id).push(`${instance.id}: advertises no metricsPath`);
     else targets.push({ id: instance.id, url });

@@ -3,18 +3,18 @@ import type { GrayAdmin } from '../admin/admin';
 import { describeActor } from '../admin/rollout-record';
 import { InvalidOptionError, NotFoundError, RolloutBusyError } from '../errors';
 import type { ResolvedOptions } from './options';
-import { metricsUrl } from './scrape';
+import { metricsUrl, rolloutRole } from './scrape';
 
-/** Refuses to start (nothing written) without a gray and a normal instance, or when a gray one has no metrics. */
-async function checkStartable(admin: GrayAdmin, service: string, needsMetricsPath: boolean): Promise<{ gray: string[]; normal: string[] }> {
+/** Refuses to start (nothing written) without an instance of the lane and a normal one, or when one of the lane's has no metrics. */
+async function checkStartable(admin: GrayAdmin, service: string, needsMetricsPath: boolean, lane: string): Promise<{ gray: string[]; normal: string[] }> {
   const initial = await admin.status(service);
-  const gray = initial.instances.filter((i) => i.effective?.gray).map((i) => i.id);
-  const normal = initial.instances.filter((i) => i.effective && !i.effective.gray).map((i) => i.id);
-  if (gray.length === 0) throw new NotFoundError(`a gray instance of service "${service}"`, initial.instances[0]?.path.replace(/\/[^/]*$/, '') ?? service);
+  const gray = initial.instances.filter((i) => rolloutRole(i, lane) === 'gray').map((i) => i.id);
+  const normal = initial.instances.filter((i) => rolloutRole(i, lane) === 'normal').map((i) => i.id);
+  if (gray.length === 0) throw new NotFoundError(lane === 'gray' ? `a gray instance of service "${service}"` : `an instance of lane ${lane} of service "${service}"`, initial.instances[0]?.path.replace(/\/[^/]*$/, '') ?? service);
   if (normal.length === 0) {
     throw new InvalidOptionError('service', `service "${service}" has no normal instance: with one lane empty every instance takes every request, so the ratio changes nothing`);
   }
-  const blind = initial.instances.filter((i) => i.effective?.gray && metricsUrl(i) === undefined).map((i) => i.id);
+  const blind = initial.instances.filter((i) => rolloutRole(i, lane) === 'gray' && metricsUrl(i) === undefined).map((i) => i.id);
   if (needsMetricsPath && blind.length > 0) {
     throw new InvalidOptionError('service', `gray instance(s) ${blind.join(', ')} of "${service}" advertise no metricsPath: start them with grayRegister({ metricsPath: '/metrics' })`);
   }
@@ -26,7 +26,7 @@ export async function checkAll(admin: GrayAdmin, o: ResolvedOptions, resume: boo
   const lanes = { gray: [] as string[], normal: [] as string[] };
   const prefix = (service: string, ids: string[]) => (o.services.length > 1 ? ids.map((id) => `${service}/${id}`) : ids);
   for (const service of o.services) {
-    const found = await checkStartable(admin, service, o.prometheus === undefined);
+    const found = await checkStartable(admin, service, o.prometheus === undefined, o.lane);
     lanes.gray.push(...prefix(service, found.gray));
     lanes.normal.push(...prefix(service, found.normal));
     const current = await admin.rollout(service);

@@ -2,7 +2,7 @@
  * The gray router: pure functions and plain objects, no I/O. It turns a service's instances into a routing table
  * (one balancer per lane) and picks an instance for a request.
  */
-import type { Instance, Lane } from '../types';
+import { BASE_LANE, GRAY_LANE, isNamedLane, type Instance, type Lane } from '../types';
 import { createBalancer, type Balancer } from './balancer';
 import { pickLane } from './split';
 
@@ -11,19 +11,55 @@ export { pickLane } from './split';
 
 /** A service's instances split by lane, each lane with its own balancer. Build one per snapshot. */
 export interface RoutingTable {
+  /** Every lane that has a routable instance, with its balancer. */
+  readonly lanes: ReadonlyMap<Lane, Balancer>;
   readonly gray: Balancer;
   readonly normal: Balancer;
+  /**
+   * The pool of the original design's fallback: every instance of the base and gray lanes. A named lane's instance
+   * is never in it: a preview build takes only its own lane's requests.
+   */
   readonly all: Balancer;
 }
+
+const EMPTY = createBalancer([]);
 
 export function buildRoutingTable(instances: readonly Instance[]): RoutingTable {
   // Weight 0 takes an instance out of rotation (drain) without deregistering it.
   const live = instances.filter((instance) => instance.weight > 0);
+  const byLane = new Map<Lane, Instance[]>();
+  for (const instance of live) {
+    const list = byLane.get(instance.lane);
+    if (list) list.push(instance);
+    else byLane.set(instance.lane, [instance]);
+  }
+  const lanes = new Map<Lane, Balancer>();
+  for (const [lane, list] of byLane) lanes.set(lane, createBalancer(list));
   return {
-    gray: createBalancer(live.filter((instance) => instance.gray)),
-    normal: createBalancer(live.filter((instance) => !instance.gray)),
-    all: createBalancer(live),
+    lanes,
+    gray: lanes.get(GRAY_LANE) ?? EMPTY,
+    normal: lanes.get(BASE_LANE) ?? EMPTY,
+    all: createBalancer(live.filter((instance) => !isNamedLane(instance.lane))),
   };
+}
+
+/**
+ * The pool a call of `lane` is routed from: the lane's own instances; when it has none, the base lane's (unless
+ * `fallback` is `none`: strict lanes); when that is empty too, every instance of the base and gray lanes (the
+ * original design: one empty lane means every instance serves every lane). Undefined: no pool.
+ */
+export function lanePool(table: RoutingTable, lane: Lane, fallback: RouteInput['fallback']): Balancer | undefined {
+  // Base and gray without a map lookup: the two-lane case is the hot one.
+  const own = lane === BASE_LANE ? table.normal : lane === GRAY_LANE ? table.gray : table.lanes.get(lane);
+  if (own !== undefined && own.size > 0) return own;
+  if (fallback === 'none') return undefined;
+  if (table.normal.size > 0 && table.gray.size > 0) return table.normal;
+  return table.all.size > 0 ? table.all : undefined;
+}
+
+/** The lane a retry may cross to when every instance of its own has failed: gray and base to each other, a named lane to base. */
+function crossedLane(lane: Lane): Lane {
+  return lane === BASE_LANE ? GRAY_LANE : BASE_LANE;
 }
 
 export interface RouteInput {
@@ -57,20 +93,14 @@ export interface RouteDecision {
   instance: Instance;
 }
 
-/** Whether every instance serves every lane: one lane is empty and the fallback allows it. */
-export function isPooled(table: RoutingTable, fallback: RouteInput['fallback']): boolean {
-  return fallback !== 'none' && (table.gray.size === 0 || table.normal.size === 0);
-}
-
 /**
- * Picks the lane (the pinned one, or by ratio), then an instance: from that lane when both lanes have instances,
- * from all instances when either lane is empty (the original design's fallback, unless `fallback` is `none`).
- * Undefined when there is no instance to take.
+ * Picks the lane (the pinned one, or by ratio), then an instance of its pool (`lanePool`). Undefined when there is
+ * no instance to take.
  */
 export function route(table: RoutingTable, input: RouteInput): RouteDecision | undefined {
   const lane = input.lane ?? pickLane(input.ratio, input.random);
-  const pooled = isPooled(table, input.fallback);
-  const pool = pooled ? table.all : lane === 'gray' ? table.gray : table.normal;
+  const pool = lanePool(table, lane, input.fallback);
+  if (!pool) return undefined;
   const skip = input.skip;
   if (!skip) {
     const instance = pool.next();
@@ -78,9 +108,9 @@ export function route(table: RoutingTable, input: RouteInput): RouteDecision | u
   }
   const instance = nextAccepted(pool, skip);
   if (instance) return { lane, instance };
-  if (!input.crossLane || pooled) return undefined;
-  const other: Lane = lane === 'gray' ? 'normal' : 'gray';
-  const crossed = nextAccepted(other === 'gray' ? table.gray : table.normal, skip);
+  if (!input.crossLane || pool === table.all) return undefined;
+  const other = crossedLane(lane);
+  const crossed = nextAccepted(table.lanes.get(other) ?? EMPTY, skip);
   return crossed && { lane: other, instance: crossed };
 }
 

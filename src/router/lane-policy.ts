@@ -6,10 +6,13 @@
  *   4. otherwise nothing: the router draws by ratio.
  *
  * Bucketing is monotone: a user in the gray lane at ratio r stays gray at every ratio above r, so raising the ratio
- * only moves users from normal to gray (no share creep from cookie stickiness). Pure; no I/O.
+ * only moves users from normal to gray (no share creep from cookie stickiness). With named lanes each lane owns a
+ * set of buckets (shares.ts), so that changing one lane's share moves users only between it and the base lane.
+ * Pure; no I/O.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Lane, LaneRule } from '../types';
+import { BASE_LANE, type Lane, type LaneRule } from '../types';
+import { laneSplit, type LaneSplit } from './shares';
 
 /** What the lane decision may read of the incoming request. */
 export interface RequestView {
@@ -92,11 +95,17 @@ export function bucketLane(key: string, ratio: number): Lane {
   return bucketOf(key) < ratio ? 'gray' : 'normal';
 }
 
+/** A user's lane under a split: the lane that owns the user's bucket, else the base lane. */
+export function bucketLaneOf(key: string, split: LaneSplit): Lane {
+  return split.buckets[bucketOf(key)] ?? BASE_LANE;
+}
+
 /**
- * Decides a lane from the rules and the user key. `forcing` says whether header and cookie rules may force a
- * lane (the request comes from a trusted source). Undefined: no rule matched and no key, so the ratio decides.
+ * Decides a lane from the rules and the user key. `split` is the service's split (shares.ts), or a gray ratio alone.
+ * `forcing` says whether header and cookie rules may force a lane (the request comes from a trusted source).
+ * Undefined: no rule matched and no key, so the shares decide.
  */
-export function decideLane(request: RequestView, policy: LanePolicy, ratio: number, forcing = true): { lane: Lane; reason: LaneReason } | undefined {
+export function decideLane(request: RequestView, policy: LanePolicy, split: number | LaneSplit, forcing = true): { lane: Lane; reason: LaneReason } | undefined {
   if (forcing) {
     for (const rule of policy.rules) {
       const value = rule.source === 'header' ? headerValue(request.headers, rule.name) : cookieValue(headerValue(request.headers, 'cookie'), rule.name);
@@ -107,5 +116,5 @@ export function decideLane(request: RequestView, policy: LanePolicy, ratio: numb
   if (hashBy === undefined) return undefined;
   const key = typeof hashBy === 'string' ? headerValue(request.headers, hashBy) : hashBy(request);
   if (key === undefined || key === '') return undefined;
-  return { lane: bucketLane(key, ratio), reason: 'bucket' };
+  return { lane: typeof split === 'number' ? bucketLane(key, split) : bucketLaneOf(key, split), reason: 'bucket' };
 }

@@ -8,7 +8,7 @@
  * too. A bucket missing from one page keeps its last value for the next. Pure.
  */
 import { CONSUMER_OUTCOMES, PROVIDER_DURATION, PROVIDER_REQUESTS } from '../metrics';
-import type { Lane } from '../types';
+import { laneEntry, type Lane } from '../types';
 import type { Sample } from './exposition';
 import { parseLe } from './histogram';
 
@@ -52,7 +52,7 @@ export function consumerConnectionErrors(samples: readonly Sample[], service: st
   for (const sample of samples) {
     if (sample.name !== CONSUMER_OUTCOMES || sample.labels.service !== service || sample.labels.outcome !== 'connection_error') continue;
     if (!Number.isFinite(sample.value)) continue;
-    series.push({ instance: sample.labels.instance ?? '', lane: sample.labels.lane === 'gray' ? 'gray' : 'normal', value: sample.value });
+    series.push({ instance: sample.labels.instance ?? '', lane: sample.labels.lane ?? 'normal', value: sample.value });
   }
   return series;
 }
@@ -141,12 +141,14 @@ export class CounterFold {
       this.previous.set(id, { at, counts: kept });
       if (baseline) continue;
       if (previous) {
-        if (fresh) addIncrease(lanes[lane], previous.counts, current);
+        const into = laneEntry(lanes, lane);
+        if (fresh && into) addIncrease(into, previous.counts, current);
         continue;
       }
       // First read: new since the baseline, it counts from 0; registered at the baseline (or long ago), it is the baseline.
       const listed = this.listed.get(id)!;
-      if (listed.read > 0 && listed.at >= stale) addIncrease(lanes[lane], undefined, current);
+      const into = laneEntry(lanes, lane);
+      if (listed.read > 0 && listed.at >= stale && into) addIncrease(into, undefined, current);
     }
     for (const [id, { at: readAt }] of this.previous) if (readAt < stale) this.previous.delete(id);
   }
@@ -160,7 +162,9 @@ export class CounterFold {
         const previous = this.previousConsumer.get(key);
         this.previousConsumer.set(key, value);
         if (baseline || firstRead) continue;
-        lanes[read.lanes.get(instance) ?? lane].connectionErrors += increase(previous ?? 0, value);
+        // Folded are the gray and normal lanes (a rollout's roles): a named lane's errors are not theirs.
+        const into = laneEntry(lanes, read.lanes.get(instance) ?? lane);
+        if (into) into.connectionErrors += increase(previous ?? 0, value);
       }
     }
   }

@@ -157,6 +157,29 @@ describe('graykit console in a real browser', () => {
     await page.waitForSelector('.events li[data-kind="action"]:has-text("ratio 10 % → 50 %")');
   });
 
+  test('named lanes: the services view shows each named lane with its instances and share; the service view shows and filters by lane', async () => {
+    extra.push(await startProvider({ root, service: 'shop', version: 'v1' }));
+    const preview = await startProvider({ root, service: 'shop', version: 'v-pr', lane: 'pr-42' });
+    extra.push(preview);
+    await admin.setShare('shop', 'pr-42', 5);
+    await go('#/');
+    const lane = page.locator('tr[data-service="shop"] .count.named-lane[data-lane="pr-42"]');
+    await lane.waitFor({ timeout: 10_000 });
+    await page.waitForFunction(() => /pr-42 1 · 5 %/.test((globalThis as PageGlobals).document.querySelector('tr[data-service="shop"] .count.named-lane')?.textContent ?? ''), null, { timeout: 10_000 });
+    // Base instances only in the normal count: the preview build is not counted as normal.
+    await expect(page.locator('tr[data-service="shop"] .count.normal').textContent()).resolves.toBe('1');
+    await go('#/services/shop');
+    const row = page.locator(`tr[data-instance="127.0.0.1:${preview.port}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    await expect(row.locator('.lane').textContent()).resolves.toBe('pr-42');
+    await page.fill('input[aria-label="Filter instances"]', 'pr-42');
+    await page.waitForFunction(() => (globalThis as PageGlobals).document.querySelectorAll('tr[data-instance]:not([hidden])').length === 1, null, { timeout: 5_000 });
+    await page.fill('input[aria-label="Filter instances"]', '');
+    // Back where the next tests expect the page: the demo service.
+    await go('#/services/demo');
+    await page.waitForSelector(`tr[data-instance="${providers[0].id}"]`);
+  });
+
   test('a conflicting write made from the CLI meanwhile is reported, not overwritten', async () => {
     await page.fill('input[aria-label="ratio (number)"]', '70');
     await page.click('[data-action="ratio"]');

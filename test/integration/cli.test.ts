@@ -112,6 +112,32 @@ describe('graykit CLI (spawned, real ZooKeeper)', () => {
     expect(gray(g.port)).toBe(true); // rollback leaves flags alone: gray instances just get no traffic
   });
 
+  test('lanes: status shows each instance\'s lane and the shares; `graykit lanes` lists lanes across services; ratio --lane; promote --lane', async () => {
+    const base = await startProvider({ root, service: 'shop', version: 'v1' });
+    const preview = await startProvider({ root, service: 'shop', version: 'v-pr', lane: 'pr-42' });
+    providers.push(base, preview);
+    const set = await cli('ratio', 'shop', '20', '--lane', 'pr-42');
+    expect(set).toMatchObject({ code: 0, stdout: expect.stringContaining('shop: lane pr-42 share 20') });
+    const status = await cli('status', 'shop');
+    expect(status.stdout).toContain('lane shares: pr-42 20');
+    expect(status.stdout).toMatch(new RegExp(`127\\.0\\.0\\.1:${preview.port}\\s+v-pr\\s+no\\s+own\\s+100\\s+pr-42`));
+    expect(status.stdout).toMatch(new RegExp(`127\\.0\\.0\\.1:${base.port}\\s+v1\\s+no\\s+own\\s+100\\s+normal`));
+    const lanes = JSON.parse((await cli('--json', 'lanes')).stdout) as Array<{ lane: string; services: Array<{ service: string; share?: number; instances: string[] }> }>;
+    expect(lanes.find((lane) => lane.lane === 'pr-42')).toEqual({ lane: 'pr-42', services: [{ service: 'shop', share: 20, instances: [`127.0.0.1:${preview.port}`] }] });
+    expect(lanes.map((lane) => lane.lane)).toEqual(['normal', 'gray', 'pr-42']);
+    expect((await cli('lanes')).stdout).toMatch(/pr-42\s+shop\s+20\s+1/);
+    const tooMuch = await cli('ratio', 'shop', '81');
+    expect(tooMuch.code).toBe(2);
+    expect(tooMuch.stderr).toMatch(/"ratio" and "lanes" add up to 101, more than 100/);
+    await consumer.resolve('shop');
+    const promoted = await cli('promote', 'shop', '--lane', 'pr-42');
+    expect(promoted).toMatchObject({ code: 0, stdout: expect.stringContaining(`promoted 127.0.0.1:${preview.port}; lane pr-42 share 0`) });
+    await eventually(() => {
+      const lanesNow = consumer.snapshot('shop')?.instances.map((instance) => instance.lane);
+      expect({ lanes: lanesNow, config: consumer.snapshot('shop')?.config }).toEqual({ lanes: ['normal', 'normal'], config: {} });
+    });
+  });
+
   test('invalid input is refused with a clear message and exit 2, and changes nothing', async () => {
     await cli('ratio', 'demo', '10');
     await eventually(() => expect(consumer.ratioFor('demo')).toBe(10));

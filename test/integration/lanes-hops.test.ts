@@ -113,7 +113,7 @@ describe('the lane on every hop (real ZooKeeper, real servers)', () => {
     }
     const global = installGrayDispatcher({ zk: testZk(), root, logger: silentLogger, ratio: 50 });
     open.push({ close: () => global.uninstall() });
-    const counts = { gray: 0, normal: 0 };
+    const counts: Record<string, number> = { gray: 0, normal: 0 };
     let mixed = 0;
     for (let i = 0; i < 300; i++) {
       const pinned: Lane | undefined = i % 3 === 0 ? 'gray' : i % 3 === 1 ? 'normal' : undefined;
@@ -191,7 +191,7 @@ describe('the lane on every hop (real ZooKeeper, real servers)', () => {
       const optedOut = await instance('a2', 'v2', { call, laneFromInstance: false });
       const plain = axios.create({ httpAgent: keepAlive }); // no graykit: as an ingress canary or a bare client sends
       const servedBy = async (base: string) => {
-        const counts = { gray: 0, normal: 0 };
+        const counts: Record<string, number> = { gray: 0, normal: 0 };
         for (let i = 0; i < 200; i++) {
           const path = (await plain.get<Array<string | { version: string }>>(`${base}/call/b`)).data;
           counts[laneOf((path[1] as { version: string }).version)]++;

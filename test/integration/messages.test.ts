@@ -29,7 +29,11 @@ describe('lanes across Redis Streams (a real redis-server)', () => {
     redis = createClient({ socket: { host: '127.0.0.1', port } });
     redis.on('error', () => undefined); // a stopped server at teardown is not a test failure
     await redis.connect();
-    providers = await Promise.all([startProvider({ root, service: 'svc', gray: true, version: 'v2' }), startProvider({ root, service: 'svc', gray: false, version: 'v1' })]);
+    providers = await Promise.all([
+      startProvider({ root, service: 'svc', gray: true, version: 'v2' }),
+      startProvider({ root, service: 'svc', gray: false, version: 'v1' }),
+      startProvider({ root, service: 'svc', lane: 'pr-42', version: 'v-pr' }),
+    ]);
   }, 30_000);
 
   afterAll(async () => {
@@ -38,7 +42,7 @@ describe('lanes across Redis Streams (a real redis-server)', () => {
     for (const provider of providers ?? []) await provider.close();
   });
 
-  test('40 messages produced in their requests\' lanes are consumed in the same lanes: 0 crossed', async () => {
+  test('60 messages produced in their requests\' lanes (gray, normal, the named lane pr-42) are consumed in the same lanes: 0 crossed; a hostile lane field is no lane', async () => {
     // The producer: an HTTP service whose request lane goes into the message's headers.
     const producer = express();
     producer.use(grayContext());
@@ -53,11 +57,12 @@ describe('lanes across Redis Streams (a real redis-server)', () => {
     worker.interceptors.request.use(route);
     try {
       const sent = new Map<string, Lane>();
-      for (let n = 0; n < 40; n++) {
-        const lane: Lane = n % 2 === 0 ? 'gray' : 'normal';
+      for (let n = 0; n < 60; n++) {
+        const lane: Lane = ['gray', 'normal', 'pr-42'][n % 3];
         sent.set(String(n), lane);
         expect((await axios.post(`${base}/orders/${n}`, undefined, { headers: { 'x-gray-lane': lane } })).status).toBe(202);
       }
+      await redis.xAdd('orders', '*', { 'x-gray-lane': 'PR_42\u0000', baggage: 'gray.lane=../x', order: 'hostile' });
       // The worker: each message handled in the lane its headers carry; its call to `svc` is routed in it.
       const handled = new Map<string, { lane?: Lane; version: string }>();
       let last = '0';
@@ -71,10 +76,13 @@ describe('lanes across Redis Streams (a real redis-server)', () => {
             handled.set(message.order, { lane, version });
           }
         }
-        expect(handled.size).toBe(40);
+        expect(handled.size).toBe(61);
       }, 15_000);
-      const crossed = [...sent].filter(([order, lane]) => handled.get(order)?.lane !== lane || (handled.get(order)?.version === 'v2') !== (lane === 'gray'));
+      const versionOf: Record<Lane, string> = { gray: 'v2', normal: 'v1', 'pr-42': 'v-pr' };
+      const crossed = [...sent].filter(([order, lane]) => handled.get(order)?.lane !== lane || handled.get(order)?.version !== versionOf[lane]);
       expect(crossed).toEqual([]);
+      // Written by someone else, not by injectLane: a lane that is not a lane name is no lane; the worker runs it in base.
+      expect(handled.get('hostile')).toEqual({ lane: undefined, version: 'v1' });
     } finally {
       route.close();
       await closeServer(server);

@@ -117,6 +117,41 @@ describe('runRollout (real ZooKeeper, real providers and consumer)', () => {
     expect(gray.served()).toBe(servedAtZero);
   });
 
+  test('a named lane (--lane canary) is rolled out by its share and judged against base only: a healthy canary is promoted, a failing one rolled back to share 0', async () => {
+    // The gray instance fails every 5th request: were it counted as base, or as the canary, the verdicts would differ.
+    const normal = await startMetricsProvider({ root: fx.root, gray: false, version: 'v1' });
+    open.push(normal);
+    open.push(await startMetricsProvider({ root: fx.root, gray: true, version: 'v2', fail: { every: 5, how: '500' } }));
+    const canary = await startMetricsProvider({ root: fx.root, gray: false, lane: 'canary', version: 'v3' });
+    open.push(canary);
+    const failing = await startMetricsProvider({ root: fx.root, gray: false, lane: 'bad', version: 'v4', fail: { every: 10, how: '500' } });
+    open.push(failing);
+    const admin = createAdmin({ zk: testZk(), root: fx.root, logger: silentLogger });
+    open.push(admin);
+    await admin.setRatio('demo', 0);
+    const traffic = await startTraffic({ root: fx.root, rps: 100 });
+    open.push({ close: () => traffic.stop() });
+    await eventually(() => expect(traffic.gray.consumer.snapshot('demo')?.instances).toHaveLength(4));
+
+    const report = await runRollout(admin, { ...base, lane: 'canary', steps: [30, 60] });
+    expect({ outcome: report.outcome, reason: report.reason }).toMatchObject({ outcome: 'promoted' });
+    expect(report.history.map((step) => [step.ratio, step.verdict?.result])).toEqual([
+      [30, 'pass'],
+      [60, 'pass'],
+    ]);
+    expect(report.normal.errors).toBe(0); // base only: the failing gray and "bad" instances are not the baseline
+    expect(report.promoted).toEqual([canary.id]);
+    const status = await admin.status('demo');
+    expect(status.instances.find((i) => i.id === canary.id)?.effective?.lane).toBe('normal');
+    expect(status.config.config.lanes).toBeUndefined();
+
+    const failed = await runRollout(admin, { ...base, lane: 'bad', steps: [30, 60] });
+    expect({ outcome: failed.outcome, step: failed.step, ratio: failed.ratio, verified: failed.ratioVerified }).toEqual({ outcome: 'aborted', step: 1, ratio: 0, verified: true });
+    expect(failed.reason).toMatch(/gray error rate/);
+    expect((await admin.getConfig('demo')).config.lanes).toBeUndefined();
+    expect((await admin.status('demo')).instances.find((i) => i.id === failing.id)?.effective?.lane).toBe('bad');
+  }, 90_000);
+
   test('too little traffic: the step waits up to 1 + maxExtensions intervals, then fails closed to ratio 0', async () => {
     const { admin } = await setup({ rps: 4 });
     const verdicts: Array<Extract<RolloutEvent, { type: 'verdict' }>> = [];

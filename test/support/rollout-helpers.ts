@@ -33,6 +33,8 @@ export async function startMetricsProvider(options: {
   service?: string;
   /** Default the test's ZooKeeper. */
   zk?: string;
+  /** A named lane (grayRegister's `lane`). Default none. */
+  lane?: string;
 }): Promise<MetricsProvider> {
   const app = express();
   const gray = grayRegister({
@@ -40,6 +42,7 @@ export async function startMetricsProvider(options: {
     root: options.root,
     service: options.service ?? 'demo',
     gray: options.gray,
+    lane: options.lane,
     version: options.version,
     host: '127.0.0.1',
     logger: silentLogger,

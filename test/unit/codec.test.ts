@@ -8,7 +8,7 @@ describe('decodeInstance', () => {
     const decoded = decodeInstance(path, '10.0.0.1:8081', Buffer.from('{"gray":true,"version":"v2","weight":50,"zone":"a"}'));
     expect(decoded).toEqual({
       ok: true,
-      value: { id: '10.0.0.1:8081', host: '10.0.0.1', port: 8081, gray: true, version: 'v2', weight: 50, meta: { gray: true, version: 'v2', weight: 50, zone: 'a' }, path },
+      value: { id: '10.0.0.1:8081', host: '10.0.0.1', port: 8081, gray: true, lane: 'gray', version: 'v2', weight: 50, meta: { gray: true, version: 'v2', weight: 50, zone: 'a' }, path },
     });
   });
 
@@ -96,7 +96,7 @@ describe('decodeConfig', () => {
     ['{"rules":[{"header":"a","cookie":"b","equals":"x","lane":"gray"}]}', /rules\[0\].*exactly one of "header" and "cookie"/],
     ['{"rules":[{"header":"a","lane":"gray"}]}', /rules\[0\].*"equals" and "matches"/],
     ['{"rules":[{"header":"a","matches":"(","lane":"gray"}]}', /rules\[0\]\.matches.*regular expression/],
-    ['{"rules":[{"header":"a","equals":"x","lane":"blue"}]}', /rules\[0\]\.lane/],
+    ['{"rules":[{"header":"a","equals":"x","lane":"Blue_1"}]}', /rules\[0\]\.lane/],
     ['{"rules":[{"header":"a","equals":"x","lane":"gray","extra":1}]}', /unknown field "extra"/],
     ['nope', /not JSON/],
     ['[]', /not a JSON object/],

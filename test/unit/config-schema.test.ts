@@ -26,7 +26,7 @@ const documents: Array<[string, unknown, boolean]> = [
   ['rule with neither header nor cookie', { rules: [{ equals: 'x', lane: 'gray' }] }, false],
   ['rule with equals and matches', { rules: [{ header: 'a', equals: 'x', matches: 'y', lane: 'gray' }] }, false],
   ['rule without a test', { rules: [{ header: 'a', lane: 'gray' }] }, false],
-  ['rule with a bad lane', { rules: [{ header: 'a', equals: 'x', lane: 'blue' }] }, false],
+  ['rule with a bad lane', { rules: [{ header: 'a', equals: 'x', lane: 'Blue_1' }] }, false],
   ['rule with an unknown field', { rules: [{ header: 'a', equals: 'x', lane: 'gray', weight: 1 }] }, false],
   ['rule without a lane', { rules: [{ header: 'a', equals: 'x' }] }, false],
   ['too many rules', { rules: Array.from({ length: 33 }, () => ({ header: 'a', equals: 'x', lane: 'gray' })) }, false],

@@ -10,7 +10,7 @@ import { FailoverPolicy, type FailedAttempt } from '../../src/consumer/failover-
 import { asOldStyleHandler, headersObject } from '../../src/consumer/handler-adapter';
 
 function instance(port: number, gray = false): Instance {
-  return { id: `127.0.0.1:${port}`, host: '127.0.0.1', port, gray, weight: 100, meta: {}, path: `/x/${port}` };
+  return { id: `127.0.0.1:${port}`, host: '127.0.0.1', port, gray, lane: gray ? 'gray' : 'normal', weight: 100, meta: {}, path: `/x/${port}` };
 }
 
 /** A consumer double: records the reports and events; `routable` is what canRoute answers. */

@@ -99,7 +99,7 @@ describe('fuzz: service config parser', () => {
       cookie: header,
       equals: fc.oneof(fc.string({ maxLength: 8 }), fieldValue),
       matches: fc.oneof(fc.constantFrom('^yes$', '(', '[', '(a+)+$', 'x'.repeat(257), '\\', '(?<n>a)\\k<n>'), fc.string({ maxLength: 8 }), fieldValue),
-      lane: fc.oneof(fc.constantFrom('gray', 'normal', 'GRAY', 'blue'), fieldValue),
+      lane: fc.oneof(fc.constantFrom('gray', 'normal', 'GRAY', 'blue', 'pr-42', 'pr_42', '-pr', 'a'.repeat(64)), fieldValue),
       extra: fieldValue,
     },
     { requiredKeys: [] },
@@ -129,7 +129,7 @@ describe('fuzz: service config parser', () => {
         for (const r of config.rules ?? []) {
           expect((r.header === undefined) !== (r.cookie === undefined)).toBe(true);
           expect((r.equals === undefined) !== (r.matches === undefined)).toBe(true);
-          expect(['gray', 'normal']).toContain(r.lane);
+          expect(r.lane).toMatch(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/);
           if (r.matches !== undefined) expect(() => new RegExp(r.matches!)).not.toThrow();
         }
       }),

@@ -160,6 +160,16 @@ describe('one metrics layer: the rollout and the console count alike', () => {
     expect(fold.observe({ lanes, providers: new Map([['a', counts(520)]]), consumers: new Map() }, 2000).gray.requests).toBe(20);
   });
 
+  test('CounterFold folds gray and normal only: a named lane\'s instance and consumer series are left out, never a crash', () => {
+    const fold = new CounterFold();
+    const counts = (requests: number) => ({ requests, http5xx: 0, buckets: new Map<number, number>() });
+    const lanes = new Map<string, Lane>([['a', 'normal'], ['p', 'pr-42']]);
+    const consumers = (errors: number) => new Map([['http://c/metrics', [{ instance: 'gone:1', lane: 'pr-42', value: errors }, { instance: 'a', lane: 'normal', value: errors }]]]);
+    fold.observe({ lanes, providers: new Map([['a', counts(10)], ['p', counts(10)]]), consumers: consumers(0) }, 0);
+    const next = fold.observe({ lanes, providers: new Map([['a', counts(30)], ['p', counts(99)]]), consumers: consumers(3) }, 1000);
+    expect({ normal: next.normal.requests, errors: next.normal.connectionErrors, gray: next.gray.requests, keys: Object.keys(next) }).toEqual({ normal: 20, errors: 3, gray: 0, keys: ['gray', 'normal'] });
+  });
+
   test('CounterFold with staleAfterMs: a read older than that is no baseline, the next read starts afresh', () => {
     const fold = new CounterFold({ staleAfterMs: 2500 });
     const counts = (requests: number) => ({ requests, http5xx: 0, buckets: new Map<number, number>() });
@@ -193,7 +203,7 @@ describe('the rollout reads metrics pages with the limits (real HTTP server on 1
   });
 
   const instance = (id: string, gray: boolean, metricsPath: string) =>
-    ({ id, path: `/graykit/services/${SERVICE}/instances/${id}`, since: new Date(), effective: { host: '127.0.0.1', port, gray, meta: { metricsPath } } }) as unknown as InstanceStatus;
+    ({ id, path: `/graykit/services/${SERVICE}/instances/${id}`, since: new Date(), effective: { host: '127.0.0.1', port, gray, lane: gray ? 'gray' : 'normal', meta: { metricsPath } } }) as unknown as InstanceStatus;
 
   test('a redirect and a page over 4 MiB are unavailable, never followed or read whole', async () => {
     const scrape = await scrapeAll(SERVICE, [instance('a', true, '/ok'), instance('b', true, '/redirect'), instance('c', false, '/huge')], [], 3000);

@@ -49,7 +49,7 @@ describe('RegistryMirror: one watch group per service', () => {
     expect(demo.loaded).toBe(true);
     expect(loaded).toEqual(['demo']);
     expect(new Set(zk.reads.filter((read) => read.watched).map((read) => read.path))).toEqual(
-      new Set([`${service}/instances`, `${service}/instances/10.0.0.1:80`, `${service}/overrides`, `${service}/config`, `${service}/rollout`, `${service}/rollout/lease`]),
+      new Set([`${service}/instances`, `${service}/instances/10.0.0.1:80`, `${service}/lanes`, `${service}/overrides`, `${service}/config`, `${service}/rollout`, `${service}/rollout/lease`]),
     );
     changes.length = 0;
     zk.set(`${service}/config`, '{"ratio":60}');

@@ -5,7 +5,7 @@ import { resolveFailoverOptions } from '../../src/consumer/failover';
 import { ServiceOutliers, resolveOutlierOptions } from '../../src/consumer/outlier';
 
 function instance(port: number, gray: boolean, weight = 100): Instance {
-  return { id: `127.0.0.1:${port}`, host: '127.0.0.1', port, gray, weight, meta: {}, path: `/x/${port}` };
+  return { id: `127.0.0.1:${port}`, host: '127.0.0.1', port, gray, lane: gray ? 'gray' : 'normal', weight, meta: {}, path: `/x/${port}` };
 }
 
 describe('route with skip and crossLane', () => {

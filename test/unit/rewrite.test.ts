@@ -1,7 +1,7 @@
 import type { Instance } from '../../src';
 import { combineUrl, parseTarget, requestUrl, rewriteUrl } from '../../src/consumer/rewrite';
 
-const target: Instance = { id: '10.1.2.3:8081', host: '10.1.2.3', port: 8081, gray: false, weight: 100, meta: {}, path: '/p' };
+const target: Instance = { id: '10.1.2.3:8081', host: '10.1.2.3', port: 8081, gray: false, lane: 'normal', weight: 100, meta: {}, path: '/p' };
 
 describe('request URL as axios computes it', () => {
   test.each([

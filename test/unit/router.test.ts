@@ -2,7 +2,7 @@ import { type Instance } from '../../src';
 import { buildRoutingTable, createBalancer, pickLane, route } from '../../src/router';
 
 function instance(port: number, gray: boolean, weight = 100): Instance {
-  return { id: `127.0.0.1:${port}`, host: '127.0.0.1', port, gray, weight, meta: {}, path: `/x/${port}` };
+  return { id: `127.0.0.1:${port}`, host: '127.0.0.1', port, gray, lane: gray ? 'gray' : 'normal', weight, meta: {}, path: `/x/${port}` };
 }
 
 /** A deterministic sequence for the ratio split: 0, 1/n, 2/n, ... so a ratio of r sends exactly r% to gray. */
@@ -48,7 +48,7 @@ describe('route', () => {
   test('ratio 33 sends a third to gray, and the decision names the lane', () => {
     const table = buildRoutingTable([g1, n1, n2]);
     const random = evenRandom(300);
-    const lanes = { gray: 0, normal: 0 };
+    const lanes: Record<string, number> = { gray: 0, normal: 0 };
     for (let i = 0; i < 300; i++) {
       const decision = route(table, { ratio: 33, random })!;
       expect(decision.instance.gray).toBe(decision.lane === 'gray');

@@ -388,6 +388,9 @@
       h('span', { className: 'count gray', title: 'gray instances', text: String(summary.gray) }),
       h('span', { className: 'count normal', title: 'normal instances', text: String(summary.normal) }),
       summary.invalid ? h('span', { className: 'count invalid', title: 'instances with invalid data (not routed)', text: String(summary.invalid) }) : null,
+      (summary.lanes || []).map(function (l) {
+        return h('span', { className: 'count named-lane', dataset: { lane: l.lane }, title: 'lane ' + l.lane + ': ' + l.instances + ' instance(s), share ' + pct(l.share, 2), text: l.lane + ' ' + l.instances + ' · ' + pct(l.share, 2) });
+      }),
     );
   }
 
