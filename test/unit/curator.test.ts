@@ -111,6 +111,16 @@ describe('judgeCuratorInstance: the same verdict as graykit\'s own instances', (
 });
 
 describe('encodeCuratorInstance', () => {
+  test('a named lane is the hint both ways: written by a graykit provider, read as that lane', () => {
+    const json = encodeCuratorInstance({ service: 'orders', id: 'u-2', host: '10.0.0.8', port: 3000, gray: false, lane: 'pr-42', weight: 100, registeredAt: 5 }, DEFAULT_CURATOR_KEYS);
+    expect(JSON.parse(json).payload.metadata).toMatchObject({ hint: 'pr-42', gray: 'false' });
+    const read = decodeCuratorInstance('orders', json, options);
+    expect(read.ok && [read.value.meta.gray, read.value.meta.lane]).toEqual([false, 'pr-42']);
+    // A hint that is no lane name is no lane: the base lane.
+    const odd = decodeCuratorInstance('orders', spring({}, { hint: 'Blue Lane' }), options);
+    expect(odd.ok && [odd.value.meta.gray, odd.value.meta.lane]).toEqual([false, undefined]);
+  });
+
   test('writes what Curator 5 writes, with the Spring payload, and decodes back to the same instance', () => {
     const json = encodeCuratorInstance({ service: 'orders', id: 'u-1', host: '10.0.0.7', port: 3000, gray: true, weight: 40, version: 'v2', registeredAt: 5 }, DEFAULT_CURATOR_KEYS);
     expect(JSON.parse(json)).toMatchObject({
@@ -155,11 +165,14 @@ describe('the lane in the headers Java routers read', () => {
     [{ 'n-d-version': 'v2' }, 'gray'],
     [{ 'n-d-version': ' v1 ' }, 'normal'],
     [{ 'n-d-version': '{"orders":"v2"}' }, undefined],
-    [{ 'x-sc-lb-hint': 'blue' }, undefined],
+    [{ 'x-sc-lb-hint': 'blue' }, 'blue'], // a named lane
+    [{ 'x-sc-lb-hint': 'Blue Lane' }, undefined], // no lane name
   ])('%j -> %s', (headers, lane) => expect(laneFromJavaHeaders(headers, both)).toBe(lane));
 
   test('written on a record or a flat array, replacing other spellings', () => {
     expect(addJavaLane({ 'X-SC-LB-Hint': 'normal', a: '1' }, 'gray', both)).toEqual({ a: '1', 'x-sc-lb-hint': 'gray', 'n-d-version': 'v2' });
+    // A named lane travels in the hint alone: Nepxion's versions name gray and normal only.
+    expect(addJavaLane({}, 'pr-42', both)).toEqual({ 'x-sc-lb-hint': 'pr-42' });
     expect(addJavaLane(['X-SC-LB-Hint', 'normal', 'a', '1'], 'normal', both)).toEqual(['a', '1', 'x-sc-lb-hint', 'normal', 'n-d-version', 'v1']);
   });
 
