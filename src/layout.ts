@@ -25,10 +25,8 @@ export {
   decodeInstance,
   encodeInstance,
   decodeOverride,
-  decodeConfig,
-  encodeConfig,
-  validateConfig,
   effectiveInstance,
   isValidRatio,
 } from './registry/codec';
+export { decodeConfig, encodeConfig, validateConfig } from './registry/config-codec';
 export type { Decoded, EffectiveInstance } from './registry/codec';

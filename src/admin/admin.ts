@@ -10,7 +10,8 @@
  */
 import { ConflictError, InvalidConfigError, InvalidOptionError, NotFoundError, isZkCode } from '../errors';
 import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
-import { decodeConfig, decodeOverride, LANE_NAME_RULE, parseInstanceId, validateConfig } from '../registry/codec';
+import { decodeOverride, LANE_NAME_RULE, parseInstanceId } from '../registry/codec';
+import { decodeConfig, validateConfig } from '../registry/config-codec';
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { configPath, instancePath, instancesPath, isValidServiceName, laneInstancePath, laneInstancesPath, overridePath, overridesPath, servicePath, servicesPath } from '../registry/paths';
 import type { RolloutActor, RolloutDocument } from '../registry/rollout-state';

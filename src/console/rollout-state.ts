@@ -110,21 +110,47 @@ function stepView(value: unknown, index: number): RolloutStepView | undefined {
   return view;
 }
 
+/** The document's state, or `unknown` when it holds none graykit knows. */
+function stateOf(value: unknown): RolloutView['state'] {
+  return typeof value === 'string' && (ROLLOUT_STATES as readonly string[]).includes(value) ? (value as RolloutStateName) : 'unknown';
+}
+
+/** A list from the document, capped and clipped: entries that do not read are left out. */
+function listOf<T>(value: unknown, capped: (list: unknown[]) => unknown[], read: (entry: unknown, index: number) => T | undefined): T[] {
+  if (!Array.isArray(value)) return [];
+  return capped(value)
+    .map(read)
+    .filter((entry): entry is T => entry !== undefined);
+}
+
+const first = (list: unknown[]): unknown[] => list.slice(0, MAX_STEPS);
+const last = (list: unknown[]): unknown[] => list.slice(-MAX_STEPS);
+
+/** The view's optional fields, those the document gives, in the order the view lists them. */
+function optionalFields(doc: Record<string, unknown>): Partial<RolloutView> {
+  const fields: Partial<RolloutView> = {};
+  const startedAt = time(doc.startedAt);
+  const updatedAt = time(doc.updatedAt);
+  if (startedAt !== undefined) fields.startedAt = startedAt;
+  if (updatedAt !== undefined) fields.updatedAt = updatedAt;
+  const by = record(doc.by);
+  if (by) fields.by = { host: text(by.host, 120), user: text(by.user, 120), pid: finite(by.pid) };
+  const reason = text(doc.reason);
+  if (reason !== undefined) fields.reason = reason;
+  const onCrash = text(doc.onCrash, 40);
+  if (onCrash !== undefined) fields.onCrash = onCrash;
+  if (Array.isArray(doc.services)) fields.services = listOf(doc.services, first, (s) => text(s, 128));
+  return fields;
+}
+
 /** The rollout znode as consumers and `graykit status` read it (registry/rollout-verdict.ts), clipped for display. */
 export function decodeRolloutState({ decoded, crashed }: Pick<RolloutVerdict, 'decoded' | 'crashed'>): RolloutRead {
   if (!decoded) return { ok: false, reason: 'no rollout recorded (empty znode)' };
   if (!decoded.ok) return { ok: false, reason: decoded.reason };
   const doc = decoded.value as unknown as Record<string, unknown>;
-  const stateText = typeof doc.state === 'string' ? doc.state : undefined;
-  const state: RolloutView['state'] = (ROLLOUT_STATES as readonly string[]).includes(stateText ?? '') ? (stateText as RolloutStateName) : 'unknown';
-  const steps = Array.isArray(doc.steps) ? doc.steps.slice(0, MAX_STEPS).filter((s): s is number => finite(s) !== undefined) : [];
+  const state = stateOf(doc.state);
+  const steps = listOf(doc.steps, first, finite);
   const step = finite(doc.step) ?? 0;
-  const history = Array.isArray(doc.history)
-    ? doc.history
-        .slice(-MAX_STEPS)
-        .map(stepView)
-        .filter((s): s is RolloutStepView => s !== undefined)
-    : [];
   const view: RolloutView = {
     id: text(doc.id, 80) ?? '',
     state,
@@ -132,23 +158,8 @@ export function decodeRolloutState({ decoded, crashed }: Pick<RolloutVerdict, 'd
     steps,
     step,
     ratio: step >= 1 && step <= steps.length ? steps[step - 1] : null,
-    history,
+    history: listOf(doc.history, last, stepView),
+    ...optionalFields(doc),
   };
-  const startedAt = time(doc.startedAt);
-  const updatedAt = time(doc.updatedAt);
-  if (startedAt !== undefined) view.startedAt = startedAt;
-  if (updatedAt !== undefined) view.updatedAt = updatedAt;
-  const by = record(doc.by);
-  if (by) view.by = { host: text(by.host, 120), user: text(by.user, 120), pid: finite(by.pid) };
-  const reason = text(doc.reason);
-  if (reason !== undefined) view.reason = reason;
-  const onCrash = text(doc.onCrash, 40);
-  if (onCrash !== undefined) view.onCrash = onCrash;
-  if (Array.isArray(doc.services)) {
-    view.services = doc.services
-      .slice(0, MAX_STEPS)
-      .map((s) => text(s, 128))
-      .filter((s): s is string => s !== undefined);
-  }
   return { ok: true, rollout: view };
 }

@@ -10,7 +10,8 @@ import { contextBackend, type ContextBackend, type ContextKind } from '../contex
 import { DEFAULT_PROPAGATION } from '../context/propagation';
 import { ClosedError, InvalidOptionError, NoInstanceError } from '../errors';
 import { RegistryCatalog, type ServiceSnapshot } from '../registry/catalog';
-import { isValidRatio, validateConfig } from '../registry/codec';
+import { isValidRatio } from '../registry/codec';
+import { validateConfig } from '../registry/config-codec';
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { isValidServiceName } from '../registry/paths';
 import type { ZkSession } from '../registry/zk-session';

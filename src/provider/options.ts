@@ -3,7 +3,7 @@ import { networkInterfaces } from 'node:os';
 import type { ContextBackend, ContextKind } from '../context/lane-context';
 import type { GrayContextOptions } from '../context/gray-context';
 import { InvalidOptionError } from '../errors';
-import { instanceLane, isValidHost, isValidWeight, LANE_NAME_RULE, MAX_WEIGHT } from '../registry/codec';
+import { instanceLane, isValidHost, isValidPort, isValidWeight, LANE_NAME_RULE, MAX_WEIGHT } from '../registry/codec';
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../registry/connection';
 import { isValidServiceName } from '../registry/paths';
 import { resolveCuratorOptions, type CuratorOptions, type ResolvedCurator } from '../registry/curator';
@@ -148,32 +148,15 @@ function resolveLane(options: GrayRegisterOptions, env: NodeJS.ProcessEnv, gray:
 
 export function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS.ProcessEnv): ResolvedRegisterOptions {
   const connection = resolveConnection(options, env);
-  const service = options.service ?? env.GRAYKIT_SERVICE;
-  if (!isValidServiceName(service)) {
-    throw new InvalidOptionError('service', `expected a service name (lower-case letters, digits, - _ .) in options.service or GRAYKIT_SERVICE, got ${JSON.stringify(service)}`);
-  }
-  const gray = options.gray ?? parseBooleanEnv('GRAY', env.GRAY);
-  if (typeof gray !== 'boolean') throw new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(gray)}`);
-  const lane = resolveLane(options, env, gray);
+  const service = resolveService(options, env);
+  const lane = resolveLane(options, env, resolveGray(options, env));
   const weight = options.weight ?? DEFAULT_REGISTER_OPTIONS.weight;
   if (!isValidWeight(weight)) throw invalidWeight(weight);
-  const host = options.host ?? env.GRAYKIT_HOST ?? defaultAdvertisedHost();
-  if (!isValidHost(host)) throw new InvalidOptionError('host', `expected an IP address or host name, got ${JSON.stringify(host)}`);
-  if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)) {
-    throw new InvalidOptionError('port', `expected a port from 1 to 65535, got ${JSON.stringify(options.port)}`);
-  }
-  const metadata = options.metadata ?? DEFAULT_REGISTER_OPTIONS.metadata;
-  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new InvalidOptionError('metadata', 'expected a plain object');
-  const version = options.version ?? env.APP_VERSION;
-  const meta: InstanceMeta = { ...metadata, gray: lane === 'gray', weight };
-  if (isNamedLane(lane)) meta.lane = lane;
-  if (version !== undefined) meta.version = String(version);
-  if (options.metricsPath !== undefined) meta.metricsPath = checkMetricsPath(options.metricsPath);
-  const curator = resolveCuratorOptions(options.curator);
-  const only = typeof options.curator === 'object' && options.curator !== null ? options.curator.only ?? false : false;
-  if (typeof only !== 'boolean') throw new InvalidOptionError('curator.only', 'expected true or false');
+  const host = resolveHost(options, env);
+  if (options.port !== undefined && !isValidPort(options.port)) throw new InvalidOptionError('port', `expected a port from 1 to 65535, got ${JSON.stringify(options.port)}`);
+  const meta = resolveMeta(options, env, lane, weight);
   return {
-    curator: curator && { ...curator, only },
+    curator: resolveCurator(options.curator),
     connection,
     service,
     host,
@@ -185,3 +168,42 @@ export function resolveRegisterOptions(options: GrayRegisterOptions, env: NodeJS
   };
 }
 
+function resolveService(options: GrayRegisterOptions, env: NodeJS.ProcessEnv): string {
+  const service = options.service ?? env.GRAYKIT_SERVICE;
+  if (!isValidServiceName(service)) {
+    throw new InvalidOptionError('service', `expected a service name (lower-case letters, digits, - _ .) in options.service or GRAYKIT_SERVICE, got ${JSON.stringify(service)}`);
+  }
+  return service;
+}
+
+function resolveGray(options: GrayRegisterOptions, env: NodeJS.ProcessEnv): boolean {
+  const gray = options.gray ?? parseBooleanEnv('GRAY', env.GRAY);
+  if (typeof gray !== 'boolean') throw new InvalidOptionError('gray', `expected true or false, got ${JSON.stringify(gray)}`);
+  return gray;
+}
+
+function resolveHost(options: GrayRegisterOptions, env: NodeJS.ProcessEnv): string {
+  const host = options.host ?? env.GRAYKIT_HOST ?? defaultAdvertisedHost();
+  if (!isValidHost(host)) throw new InvalidOptionError('host', `expected an IP address or host name, got ${JSON.stringify(host)}`);
+  return host;
+}
+
+/** The published metadata: the caller's extra fields, then lane, weight, version and metricsPath. */
+function resolveMeta(options: GrayRegisterOptions, env: NodeJS.ProcessEnv, lane: string, weight: number): InstanceMeta {
+  const metadata = options.metadata ?? DEFAULT_REGISTER_OPTIONS.metadata;
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new InvalidOptionError('metadata', 'expected a plain object');
+  const version = options.version ?? env.APP_VERSION;
+  const meta: InstanceMeta = { ...metadata, gray: lane === 'gray', weight };
+  if (isNamedLane(lane)) meta.lane = lane;
+  if (version !== undefined) meta.version = String(version);
+  if (options.metricsPath !== undefined) meta.metricsPath = checkMetricsPath(options.metricsPath);
+  return meta;
+}
+
+/** The `curator` option, and its `only` (no graykit znode). */
+function resolveCurator(option: GrayRegisterOptions['curator']): ResolvedRegisterOptions['curator'] {
+  const curator = resolveCuratorOptions(option);
+  const only = typeof option === 'object' && option !== null ? option.only ?? false : false;
+  if (typeof only !== 'boolean') throw new InvalidOptionError('curator.only', 'expected true or false');
+  return curator && { ...curator, only };
+}

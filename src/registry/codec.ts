@@ -1,5 +1,6 @@
 /**
- * Encoding and validation of what lives in znodes: instance metadata and service config. Pure; no I/O.
+ * Encoding and validation of what lives in znodes: instance metadata and overrides here, service config in
+ * config-codec.ts on the same helpers. Pure; no I/O.
  * Decoders never throw: they return `{ ok: false, reason }` so that the caller can skip the znode with a warning.
  *
  * Znode data is written by others (README "Security"): sizes and nesting are bounded, reasons quote values
@@ -8,9 +9,7 @@
  */
 import { isIP } from 'node:net';
 import { domainToASCII, domainToUnicode } from 'node:url';
-import { BASE_LANE, GRAY_LANE, isLaneName, isNamedLane, type Instance, type InstanceMeta, type InstanceOverride, type Lane, type LaneRule, type ServiceConfig } from '../types';
-import { BUCKETS, bucketDemand, totalShare } from '../router/shares';
-import { parseNetworks } from './networks';
+import { BASE_LANE, GRAY_LANE, isLaneName, isNamedLane, type Instance, type InstanceMeta, type InstanceOverride, type Lane } from '../types';
 
 /** Larger znode data is refused: metadata is a handful of fields, and ZooKeeper itself caps data at 1 MiB. */
 export const MAX_DATA_BYTES = 16 * 1024;
@@ -131,7 +130,7 @@ function parseJsonObject(data: Buffer | string | null | undefined): Decoded<Reco
 }
 
 /** Znode data as JSON, within the size limit. */
-function parseJson(data: Buffer | string | null | undefined): Decoded<unknown> {
+export function parseJson(data: Buffer | string | null | undefined): Decoded<unknown> {
   if (data === null || data === undefined || data.length === 0) return { ok: false, reason: 'no data' };
   const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
   if (size > MAX_DATA_BYTES) return { ok: false, reason: `data is ${size} bytes, over the ${MAX_DATA_BYTES}-byte limit` };
@@ -142,11 +141,14 @@ function parseJson(data: Buffer | string | null | undefined): Decoded<unknown> {
   }
 }
 
+/** A JSON object: not null, not an array. */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** A parsed JSON value as graykit's znodes hold it: an object, not nested too deep. */
-function checkJsonObject(parsed: unknown): Decoded<Record<string, unknown>> {
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    return { ok: false, reason: 'data is not a JSON object' };
-  }
+export function checkJsonObject(parsed: unknown): Decoded<Record<string, unknown>> {
+  if (!isJsonObject(parsed)) return { ok: false, reason: 'data is not a JSON object' };
   if (nestsDeeperThan(parsed, MAX_JSON_DEPTH)) return { ok: false, reason: `data nests deeper than ${MAX_JSON_DEPTH} levels` };
   return { ok: true, value: parsed as Record<string, unknown> };
 }
@@ -167,7 +169,7 @@ export function decodeInstance(path: string, id: string, data: Buffer | string |
 
 /** Validates instance metadata already parsed (an instance's own, or with an operator override merged over it). */
 export function decodeInstanceMeta(path: string, id: string, meta: Record<string, unknown>): Decoded<Instance> {
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return { ok: false, reason: 'metadata is not an object' };
+  if (!isJsonObject(meta)) return { ok: false, reason: 'metadata is not an object' };
   const address = typeof id === 'string' ? parseInstanceId(id) : ({ ok: false, reason: 'znode name is not a string' } as const);
   if (!address.ok) return address;
   const gray = parseGrayFlag(meta.gray);
@@ -279,154 +281,4 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
 /** An HTTP header name (an RFC 9110 token) of at most 64 characters. */
 export function isHeaderName(name: unknown): name is string {
   return typeof name === 'string' && HEADER_NAME.test(name);
-}
-
-const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
-export const MAX_RULES = 32;
-export const MAX_PATTERN_LENGTH = 256;
-const CONFIG_FIELDS = new Set(['ratio', 'lanes', 'buckets', 'laneHeader', 'rules', 'hashBy', 'fallback', 'allowedNetworks']);
-/** More named lanes than this in one config is refused: lanes are releases under way, not a per-user map. */
-export const MAX_LANES = 64;
-
-/** `lanes`: a share per named lane (not `gray`, whose share is `ratio`, nor the base lane, which takes the rest). */
-function decodeLaneShares(value: unknown): Decoded<Record<Lane, number>> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: '"lanes" is not an object of lane: share' };
-  const entries = Object.entries(value);
-  if (entries.length > MAX_LANES) return { ok: false, reason: `"lanes" has ${entries.length} lanes, more than ${MAX_LANES}` };
-  const lanes: Record<Lane, number> = {};
-  for (const [lane, share] of entries) {
-    if (!isLaneName(lane)) return { ok: false, reason: `"lanes" names ${describe(lane)}, not ${LANE_NAME_RULE}` };
-    if (!isNamedLane(lane)) return { ok: false, reason: `"lanes" names "${lane}": the share of gray is "ratio", the base lane takes the rest` };
-    if (!isValidRatio(share)) return { ok: false, reason: `"lanes.${lane}" is ${describe(share)}, not a number from 0 to 100` };
-    lanes[lane] = share === 0 ? 0 : share;
-  }
-  return { ok: true, value: lanes };
-}
-
-/** `buckets`: each lane's buckets (integers 0-99), no bucket in two lanes. */
-function decodeBucketSets(value: unknown): Decoded<Record<Lane, number[]>> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: '"buckets" is not an object of lane: [bucket, ...]' };
-  const entries = Object.entries(value);
-  if (entries.length > MAX_LANES + 1) return { ok: false, reason: `"buckets" has ${entries.length} lanes, more than ${MAX_LANES + 1}` };
-  const seen = new Set<number>();
-  const sets: Record<Lane, number[]> = {};
-  for (const [lane, list] of entries) {
-    if (!isLaneName(lane) || lane === BASE_LANE) return { ok: false, reason: `"buckets" names ${describe(lane)}, not a lane other than the base lane` };
-    if (!Array.isArray(list) || list.length > 100) return { ok: false, reason: `"buckets.${lane}" is not a list of buckets` };
-    for (const bucket of list) {
-      if (!Number.isInteger(bucket) || bucket < 0 || bucket > 99) return { ok: false, reason: `"buckets.${lane}" holds ${describe(bucket)}, not a bucket from 0 to 99` };
-      if (seen.has(bucket)) return { ok: false, reason: `"buckets" gives bucket ${bucket} to two lanes` };
-      seen.add(bucket);
-    }
-    sets[lane] = [...(list as number[])];
-  }
-  return { ok: true, value: sets };
-}
-
-function decodeRule(rule: unknown, index: number): Decoded<LaneRule> {
-  const at = `rules[${index}]`;
-  if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) return { ok: false, reason: `"${at}" is not an object` };
-  const { header, cookie, equals, matches, lane, ...rest } = rule as Record<string, unknown>;
-  const unknown = Object.keys(rest);
-  if (unknown.length > 0) return { ok: false, reason: `"${at}" has unknown field ${describe(unknown[0])}` };
-  if ((header === undefined) === (cookie === undefined)) return { ok: false, reason: `"${at}" needs exactly one of "header" and "cookie"` };
-  if (header !== undefined && !isHeaderName(header)) return { ok: false, reason: `"${at}.header" is not a header name` };
-  if (cookie !== undefined && !(typeof cookie === 'string' && COOKIE_NAME.test(cookie))) return { ok: false, reason: `"${at}.cookie" is not a cookie name` };
-  if ((equals === undefined) === (matches === undefined)) return { ok: false, reason: `"${at}" needs exactly one of "equals" and "matches"` };
-  if (equals !== undefined && typeof equals !== 'string') return { ok: false, reason: `"${at}.equals" is not a string` };
-  if (matches !== undefined) {
-    if (typeof matches !== 'string' || matches.length > MAX_PATTERN_LENGTH) return { ok: false, reason: `"${at}.matches" is not a string of at most ${MAX_PATTERN_LENGTH} characters` };
-    try {
-      new RegExp(matches);
-    } catch {
-      return { ok: false, reason: `"${at}.matches" is not a valid regular expression` };
-    }
-  }
-  if (!isLaneName(lane)) return { ok: false, reason: `"${at}.lane" is ${describe(lane)}, not ${LANE_NAME_RULE}` };
-  const decoded: LaneRule = { lane };
-  if (header !== undefined) decoded.header = (header as string).toLowerCase();
-  if (cookie !== undefined) decoded.cookie = cookie as string;
-  if (equals !== undefined) decoded.equals = equals;
-  if (matches !== undefined) decoded.matches = matches as string;
-  return { ok: true, value: decoded };
-}
-
-/**
- * Validates a service config object (schema/service-config.schema.json says the same). The reason names the field.
- * Unknown top-level fields are refused, so that a typo (`"ration": 50`) is an error and not a silent no-op.
- */
-export function validateConfig(value: unknown): Decoded<ServiceConfig> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'config is not a JSON object' };
-  const input = value as Record<string, unknown>;
-  const unknown = Object.keys(input).filter((key) => !CONFIG_FIELDS.has(key));
-  if (unknown.length > 0) return { ok: false, reason: `unknown field ${describe(unknown[0])}` };
-  const config: ServiceConfig = {};
-  if (input.ratio !== undefined) {
-    if (!isValidRatio(input.ratio)) return { ok: false, reason: `"ratio" is ${describe(input.ratio)}, not a number from 0 to 100` };
-    config.ratio = input.ratio === 0 ? 0 : input.ratio; // -0 is 0 (and JSON writes it so)
-  }
-  if (input.lanes !== undefined) {
-    const lanes = decodeLaneShares(input.lanes);
-    if (!lanes.ok) return lanes;
-    config.lanes = lanes.value;
-  }
-  const total = totalShare(config.ratio, config.lanes);
-  if (total > 100) return { ok: false, reason: `"ratio" and "lanes" add up to ${total}, more than 100` };
-  const demand = bucketDemand(config.ratio, config.lanes);
-  if (demand > BUCKETS) return { ok: false, reason: `"ratio" and "lanes" add up to more than 100 after rounding: they ask for ${demand} of the ${BUCKETS} buckets` };
-  if (input.buckets !== undefined) {
-    const buckets = decodeBucketSets(input.buckets);
-    if (!buckets.ok) return buckets;
-    config.buckets = buckets.value;
-  }
-  if (input.laneHeader !== undefined) {
-    if (!isHeaderName(input.laneHeader)) return { ok: false, reason: `"laneHeader" is ${describe(input.laneHeader)}, not a header name` };
-    config.laneHeader = input.laneHeader.toLowerCase();
-  }
-  if (input.hashBy !== undefined) {
-    if (!isHeaderName(input.hashBy)) return { ok: false, reason: `"hashBy" is ${describe(input.hashBy)}, not a header name` };
-    config.hashBy = input.hashBy.toLowerCase();
-  }
-  if (input.fallback !== undefined) {
-    if (input.fallback !== 'all' && input.fallback !== 'none') return { ok: false, reason: `"fallback" is ${describe(input.fallback)}, not "all" or "none"` };
-    config.fallback = input.fallback;
-  }
-  if (input.allowedNetworks !== undefined) {
-    const networks = parseNetworks(input.allowedNetworks);
-    if (!networks.ok) return networks;
-    config.allowedNetworks = [...(input.allowedNetworks as string[])];
-  }
-  if (input.rules !== undefined) {
-    if (!Array.isArray(input.rules)) return { ok: false, reason: '"rules" is not an array' };
-    if (input.rules.length > MAX_RULES) return { ok: false, reason: `"rules" has ${input.rules.length} entries, more than ${MAX_RULES}` };
-    const rules: LaneRule[] = [];
-    for (let i = 0; i < input.rules.length; i++) {
-      const rule = decodeRule(input.rules[i], i);
-      if (!rule.ok) return rule;
-      rules.push(rule.value);
-    }
-    config.rules = rules;
-  }
-  return { ok: true, value: config };
-}
-
-/** Decodes a service config znode; empty data is an empty config. */
-export function decodeConfig(data: Buffer | string | null | undefined): Decoded<ServiceConfig> {
-  return decodeConfigDocument(data).config;
-}
-
-/**
- * A config znode's data parsed once: the document as written (null when it is not JSON, {} when empty) and the
- * config it is, or why consumers ignore it.
- */
-export function decodeConfigDocument(data: Buffer | string | null | undefined): { document: unknown; config: Decoded<ServiceConfig> } {
-  if (data === null || data === undefined || data.length === 0) return { document: {}, config: { ok: true, value: {} } };
-  const json = parseJson(data);
-  if (!json.ok) return { document: null, config: json };
-  const object = checkJsonObject(json.value);
-  return { document: json.value, config: object.ok ? validateConfig(object.value) : object };
-}
-
-export function encodeConfig(config: ServiceConfig): string {
-  return JSON.stringify(config);
 }

@@ -14,7 +14,7 @@
  * dropping `__proto__`, `constructor` and `prototype`.
  */
 import { InvalidOptionError } from '../errors';
-import { decodeJsonObject, describe, DEFAULT_WEIGHT, isHeaderName, isValidPort, isValidWeight, MAX_WEIGHT, type Decoded } from './codec';
+import { decodeJsonObject, describe, DEFAULT_WEIGHT, isHeaderName, isJsonObject, isValidPort, isValidWeight, MAX_WEIGHT, type Decoded } from './codec';
 import { instanceId, isValidRoot } from './paths';
 import { isLaneName, isNamedLane } from '../types';
 
@@ -92,10 +92,6 @@ function own(object: Record<string, unknown>, key: string): unknown {
   return Object.prototype.hasOwnProperty.call(object, key) ? object[key] : undefined;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** A Curator instance as graykit reads it, before the verdict (live, override, addresses). */
 export interface CuratorRead {
   /** `host:port`, as graykit's own instances are named (outlier ejection and retries go by it). */
@@ -116,38 +112,21 @@ export function decodeCuratorInstance(service: string, data: Buffer | string | n
   const json = decodeJsonObject(data);
   if (!json.ok) return json;
   const doc = json.value;
-  const name = own(doc, 'name');
-  if (name !== service) return { ok: false, reason: `"name" is ${describe(name)}, not "${service}"` };
-  const address = own(doc, 'address');
-  if (typeof address !== 'string') return { ok: false, reason: `"address" is ${describe(address)}, not a string` };
-  const port = own(doc, 'port') ?? null;
-  const sslPort = own(doc, 'sslPort') ?? null;
-  if (port !== null && !isValidPort(port)) return { ok: false, reason: `"port" is ${describe(port)}, not a port from 1 to 65535` };
-  if (sslPort !== null && !isValidPort(sslPort)) return { ok: false, reason: `"sslPort" is ${describe(sslPort)}, not a port from 1 to 65535` };
-  if (port === null && sslPort === null) return { ok: false, reason: 'neither "port" nor "sslPort" is set' };
-  const serviceType = own(doc, 'serviceType') ?? 'DYNAMIC';
-  if (serviceType !== 'DYNAMIC' && serviceType !== 'STATIC' && serviceType !== 'PERMANENT' && serviceType !== 'DYNAMIC_SEQUENTIAL') {
-    return { ok: false, reason: `"serviceType" is ${describe(serviceType)}, not DYNAMIC, DYNAMIC_SEQUENTIAL, STATIC or PERMANENT` };
-  }
-  if (own(doc, 'enabled') === false) return { ok: false, reason: '"enabled" is false (Curator: the instance is registered but disabled)' };
+  const endpoint = readEndpoint(service, doc);
+  if (!endpoint.ok) return endpoint;
   const metadata = readMetadata(own(doc, 'payload'));
   if (!metadata.ok) return metadata;
   const fields = metadata.value;
   const { keys } = options;
+  const weight = readWeight(fields[keys.weight], keys.weight);
+  if (!weight.ok) return weight;
+  const { address, port, sslPort, serviceType } = endpoint.value;
   const version = fields[keys.version];
-  const laneValue = fields[keys.lane]?.trim().toLowerCase();
-  const gray = laneValue === 'gray' || (version !== undefined && options.grayVersions.has(version));
-  // A hint that names another lane puts a Java instance in that named lane (a preview build of a Java service).
-  const named = !gray && isLaneName(laneValue) && isNamedLane(laneValue) ? laneValue : undefined;
-  const weightText = fields[keys.weight];
-  const weight = weightText === undefined ? DEFAULT_WEIGHT : /^\d+(?:\.\d+)?$/.test(weightText.trim()) ? Number(weightText) : NaN;
-  if (!isValidWeight(weight)) return { ok: false, reason: `metadata "${keys.weight}" is ${describe(weightText)}, not a number from 0 to ${MAX_WEIGHT}` };
   // sslPort means https (Spring's ZookeeperServiceInstance.isSecure()); an instance with both is called on it.
   const secure = sslPort !== null;
   const meta: Record<string, unknown> = {
-    gray,
-    ...(named ? { lane: named } : {}),
-    weight,
+    ...readLane(fields[keys.lane], version, options.grayVersions),
+    weight: weight.value,
     scheme: secure ? 'https' : 'http',
     status: fields[keys.status] ?? STATUS_UP,
     serviceType,
@@ -161,14 +140,55 @@ export function decodeCuratorInstance(service: string, data: Buffer | string | n
   };
 }
 
+const SERVICE_TYPES = new Set<unknown>(['DYNAMIC', 'STATIC', 'PERMANENT', 'DYNAMIC_SEQUENTIAL']);
+
+/** Where a Curator instance is and how it was registered: name, address, ports, serviceType, enabled. */
+function readEndpoint(service: string, doc: Record<string, unknown>): Decoded<{ address: string; port: number | null; sslPort: number | null; serviceType: unknown }> {
+  const name = own(doc, 'name');
+  if (name !== service) return { ok: false, reason: `"name" is ${describe(name)}, not "${service}"` };
+  const address = own(doc, 'address');
+  if (typeof address !== 'string') return { ok: false, reason: `"address" is ${describe(address)}, not a string` };
+  const port = readPort(doc, 'port');
+  if (!port.ok) return port;
+  const sslPort = readPort(doc, 'sslPort');
+  if (!sslPort.ok) return sslPort;
+  if (port.value === null && sslPort.value === null) return { ok: false, reason: 'neither "port" nor "sslPort" is set' };
+  const serviceType = own(doc, 'serviceType') ?? 'DYNAMIC';
+  if (!SERVICE_TYPES.has(serviceType)) return { ok: false, reason: `"serviceType" is ${describe(serviceType)}, not DYNAMIC, DYNAMIC_SEQUENTIAL, STATIC or PERMANENT` };
+  if (own(doc, 'enabled') === false) return { ok: false, reason: '"enabled" is false (Curator: the instance is registered but disabled)' };
+  return { ok: true, value: { address, port: port.value, sslPort: sslPort.value, serviceType } };
+}
+
+/** `port` or `sslPort`: absent or null, or a port. */
+function readPort(doc: Record<string, unknown>, field: 'port' | 'sslPort'): Decoded<number | null> {
+  const port = own(doc, field) ?? null;
+  if (port !== null && !isValidPort(port)) return { ok: false, reason: `"${field}" is ${describe(port)}, not a port from 1 to 65535` };
+  return { ok: true, value: port };
+}
+
+/** `gray` from the lane key or a gray version, and a named lane when the key names another lane. */
+function readLane(hint: string | undefined, version: string | undefined, grayVersions: ReadonlySet<string>): { gray: boolean; lane?: string } {
+  const laneValue = hint?.trim().toLowerCase();
+  const gray = laneValue === 'gray' || (version !== undefined && grayVersions.has(version));
+  // A hint that names another lane puts a Java instance in that named lane (a preview build of a Java service).
+  return !gray && isLaneName(laneValue) && isNamedLane(laneValue) ? { gray, lane: laneValue } : { gray };
+}
+
+/** The weight metadata, a decimal string; absent: the default weight. */
+function readWeight(weightText: string | undefined, key: string): Decoded<number> {
+  const weight = weightText === undefined ? DEFAULT_WEIGHT : /^\d+(?:\.\d+)?$/.test(weightText.trim()) ? Number(weightText) : NaN;
+  if (!isValidWeight(weight)) return { ok: false, reason: `metadata "${key}" is ${describe(weightText)}, not a number from 0 to ${MAX_WEIGHT}` };
+  return { ok: true, value: weight };
+}
+
 /** The payload's `metadata` map, strings only, in an object without a prototype. */
 function readMetadata(payload: unknown): Decoded<Record<string, string>> {
   const fields = Object.create(null) as Record<string, string>;
   if (payload === undefined || payload === null) return { ok: true, value: fields };
-  if (!isRecord(payload)) return { ok: false, reason: `"payload" is ${describe(payload)}, not an object` };
+  if (!isJsonObject(payload)) return { ok: false, reason: `"payload" is ${describe(payload)}, not an object` };
   const metadata = own(payload, 'metadata');
   if (metadata === undefined || metadata === null) return { ok: true, value: fields };
-  if (!isRecord(metadata)) return { ok: false, reason: `"payload.metadata" is ${describe(metadata)}, not a map of strings` };
+  if (!isJsonObject(metadata)) return { ok: false, reason: `"payload.metadata" is ${describe(metadata)}, not a map of strings` };
   const entries = Object.keys(metadata);
   if (entries.length > MAX_METADATA_ENTRIES) return { ok: false, reason: `"payload.metadata" has ${entries.length} entries, over the limit of ${MAX_METADATA_ENTRIES}` };
   for (const key of entries) {

@@ -10,7 +10,7 @@
  * without the rollout writing an outcome. Only a read that definitely found no lease counts (never a lost
  * connection), which is for the reader to ensure; `isCrashed` only combines the two facts.
  */
-import { describe, type Decoded } from './codec';
+import { describe, isJsonObject, type Decoded } from './codec';
 import { isLaneName } from '../types';
 
 /** `running`, or the outcome a rollout ended with (RolloutOutcome). */
@@ -105,7 +105,6 @@ export interface RolloutLease {
 /** Rollout documents are bounded: a long history must not grow without end (ZooKeeper caps data at 1 MiB). */
 export const MAX_ROLLOUT_BYTES = 256 * 1024;
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
 
 function parse(data: Buffer | string | null | undefined): Decoded<Record<string, unknown>> | undefined {
@@ -117,14 +116,39 @@ function parse(data: Buffer | string | null | undefined): Decoded<Record<string,
   } catch (error) {
     return { ok: false, reason: `not JSON (${(error as Error).message})` };
   }
-  return isObject(value) ? { ok: true, value } : { ok: false, reason: `not a JSON object but ${describe(value)}` };
+  return isJsonObject(value) ? { ok: true, value } : { ok: false, reason: `not a JSON object but ${describe(value)}` };
 }
 
-function checkActor(value: unknown, field: string): string | undefined {
-  if (!isObject(value) || typeof value.host !== 'string' || typeof value.user !== 'string' || !Number.isInteger(value.pid)) {
-    return `"${field}" is ${describe(value)}, not {host, user, pid}`;
-  }
-  return undefined;
+function isActor(value: unknown): value is RolloutActor {
+  return isJsonObject(value) && typeof value.host === 'string' && typeof value.user === 'string' && Number.isInteger(value.pid);
+}
+
+type Doc = Record<string, unknown>;
+const stepCount = (doc: Doc): number => (doc.steps as unknown[]).length;
+
+/**
+ * The fields of the contract, in the order they are checked (a field's check may rely on the ones before it):
+ * the field, whether the document's value is right, and what it should be (the reason quotes the value).
+ */
+const DOCUMENT_CHECKS: ReadonlyArray<readonly [field: string, valid: (doc: Doc) => boolean, expected: string | ((doc: Doc) => string)]> = [
+  ['id', (doc) => typeof doc.id === 'string' && doc.id !== '', 'a non-empty string'],
+  ['state', (doc) => ROLLOUT_STATES.includes(doc.state as RolloutState), ROLLOUT_STATES.join(' | ')],
+  ['service', (doc) => typeof doc.service === 'string', 'a service name'],
+  ['services', (doc) => Array.isArray(doc.services) && doc.services.every((s) => typeof s === 'string'), 'a list of service names'],
+  ['steps', (doc) => Array.isArray(doc.steps) && doc.steps.every((s) => typeof s === 'number' && s > 0 && s <= 100), 'a list of ratios'],
+  ['step', (doc) => Number.isInteger(doc.step) && (doc.step as number) >= 0 && (doc.step as number) <= stepCount(doc), (doc) => `a step from 0 to ${stepCount(doc)}`],
+  ['startedAt', (doc) => typeof doc.startedAt === 'string', 'an ISO date'],
+  ['by', (doc) => isActor(doc.by), '{host, user, pid}'],
+  ['onCrash', (doc) => doc.onCrash === 'rollback' || doc.onCrash === 'hold', "'rollback' or 'hold'"],
+  ['history', (doc) => Array.isArray(doc.history) && doc.history.every((h) => isJsonObject(h) && isCount(h.step) && isCount(h.ratio)), 'a list of steps'],
+  ['options', (doc) => isJsonObject(doc.options), 'an object'],
+  // The reason quotes doc['options.lane'], which is undefined: kept as it has always read.
+  ['options.lane', (doc) => isRecordedLane((doc.options as Doc).lane), 'a lane other than the base lane'],
+];
+
+/** `options.lane`: absent (gray), or a lane other than the base lane. */
+function isRecordedLane(lane: unknown): boolean {
+  return lane === undefined || (isLaneName(lane) && lane !== 'normal');
 }
 
 /**
@@ -135,27 +159,16 @@ export function decodeRolloutDocument(data: Buffer | string | null | undefined):
   const json = parse(data);
   if (!json || !json.ok) return json;
   const doc = json.value;
-  const bad = (field: string, expected: string): Decoded<RolloutDocument> => ({ ok: false, reason: `"${field}" is ${describe(doc[field])}, not ${expected}` });
-  if (typeof doc.id !== 'string' || doc.id === '') return bad('id', 'a non-empty string');
-  if (!ROLLOUT_STATES.includes(doc.state as RolloutState)) return bad('state', ROLLOUT_STATES.join(' | '));
-  if (typeof doc.service !== 'string') return bad('service', 'a service name');
-  if (!Array.isArray(doc.services) || !doc.services.every((s) => typeof s === 'string')) return bad('services', 'a list of service names');
-  if (!Array.isArray(doc.steps) || !doc.steps.every((s) => typeof s === 'number' && s > 0 && s <= 100)) return bad('steps', 'a list of ratios');
-  if (!Number.isInteger(doc.step) || (doc.step as number) < 0 || (doc.step as number) > doc.steps.length) return bad('step', `a step from 0 to ${doc.steps.length}`);
-  if (typeof doc.startedAt !== 'string') return bad('startedAt', 'an ISO date');
-  const actor = checkActor(doc.by, 'by');
-  if (actor) return { ok: false, reason: actor };
-  if (doc.onCrash !== 'rollback' && doc.onCrash !== 'hold') return bad('onCrash', "'rollback' or 'hold'");
-  if (!Array.isArray(doc.history) || !doc.history.every((h) => isObject(h) && isCount(h.step) && isCount(h.ratio))) return bad('history', 'a list of steps');
-  if (!isObject(doc.options)) return bad('options', 'an object');
-  if (doc.options.lane !== undefined && !(isLaneName(doc.options.lane) && doc.options.lane !== 'normal')) return bad('options.lane', 'a lane other than the base lane');
+  for (const [field, valid, expected] of DOCUMENT_CHECKS) {
+    if (!valid(doc)) return { ok: false, reason: `"${field}" is ${describe(doc[field])}, not ${typeof expected === 'string' ? expected : expected(doc)}` };
+  }
   return { ok: true, value: doc as unknown as RolloutDocument };
 }
 
 /** Decodes a lease znode's data; undefined when it is not a lease graykit wrote (the lease still counts as held). */
 export function decodeRolloutLease(data: Buffer | string | null | undefined): RolloutLease | undefined {
   const json = parse(data);
-  if (!json?.ok || typeof json.value.id !== 'string' || checkActor(json.value.by, 'by') !== undefined) return undefined;
+  if (!json?.ok || typeof json.value.id !== 'string' || !isActor(json.value.by)) return undefined;
   return json.value as unknown as RolloutLease;
 }
 

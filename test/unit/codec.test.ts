@@ -1,4 +1,5 @@
-import { decodeConfig, decodeInstance, encodeInstance, MAX_DATA_BYTES } from '../../src/registry/codec';
+import { decodeInstance, encodeInstance, MAX_DATA_BYTES } from '../../src/registry/codec';
+import { decodeConfig } from '../../src/registry/config-codec';
 import { parseInstanceId } from '../../src/registry/codec';
 
 const path = '/graykit/services/demo/instances/10.0.0.1:8081';

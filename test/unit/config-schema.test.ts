@@ -5,7 +5,7 @@
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import schema from '../../schema/service-config.schema.json';
-import { validateConfig } from '../../src/registry/codec';
+import { validateConfig } from '../../src/registry/config-codec';
 
 const ajv = new Ajv2020({ allErrors: true });
 addFormats(ajv);

@@ -8,7 +8,8 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import fc from 'fast-check';
 import schema from '../../schema/service-config.schema.json';
-import { canonicalHost, decodeConfig, decodeInstance, decodeInstanceMeta, decodeOverride, MAX_DATA_BYTES, MAX_WEIGHT, parseInstanceId, validateConfig } from '../../src/registry/codec';
+import { canonicalHost, decodeInstance, decodeInstanceMeta, decodeOverride, MAX_DATA_BYTES, MAX_WEIGHT, parseInstanceId } from '../../src/registry/codec';
+import { decodeConfig, validateConfig } from '../../src/registry/config-codec';
 import type { Instance } from '../../src/types';
 import { effectivePort, fieldValue, FUZZ_RUNS, instanceIdish, metaObject, urlHost, znodeData } from '../support/hostile';
 

@@ -2,7 +2,8 @@
  * Hostile registry data, table-driven: the gaps the fuzzers found or that a reading of the code showed, one row each, plus the
  * pure helpers of registry access (digest identities, ACL checks) and the CLI's terminal escaping.
  */
-import { canonicalHost, decodeConfig, decodeInstance, decodeInstanceMeta, decodeOverride, describe as describeValue, MAX_JSON_DEPTH, MAX_WEIGHT, validateConfig } from '../../src/registry/codec';
+import { canonicalHost, decodeInstance, decodeInstanceMeta, decodeOverride, describe as describeValue, MAX_JSON_DEPTH, MAX_WEIGHT } from '../../src/registry/codec';
+import { decodeConfig, validateConfig } from '../../src/registry/config-codec';
 import { digestId, formatAcl, instancesDirAcl, isDigestId, isOpenAcl, parseCredentials, PERM, READ_ALL_CREATOR_ALL } from '../../src/registry/acl';
 import { resolveConnection } from '../../src/registry/connection';
 import { terminalSafe } from '../../src/cli/main';

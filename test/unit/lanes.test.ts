@@ -1,7 +1,8 @@
 /** Named lanes, the pure parts: the one lane-name check, an instance's lane, the lane policy with many lanes. */
 import { InvalidOptionError } from '../../src/errors';
 import { resolveRegisterOptions } from '../../src/provider/options';
-import { decodeConfig, decodeInstance, decodeOverride, effectiveInstance, encodeInstance } from '../../src/registry/codec';
+import { decodeInstance, decodeOverride, effectiveInstance, encodeInstance } from '../../src/registry/codec';
+import { decodeConfig } from '../../src/registry/config-codec';
 import { instanceDirectory } from '../../src/registry/paths';
 import { buildRoutingTable, lanePool, route } from '../../src/router';
 import { isLaneName, parseLane, type Instance, type ServiceConfig } from '../../src/types';

@@ -5,7 +5,7 @@
  * owns exactly its share of buckets. The documents go through JSON and the codec, as consumers read them.
  */
 import fc from 'fast-check';
-import { decodeConfig } from '../../src/registry/codec';
+import { decodeConfig } from '../../src/registry/config-codec';
 import { bucketLaneOf, bucketOf } from '../../src/router/lane-policy';
 import { BUCKETS, bucketCount, drawLane, laneShares, laneSplit, withoutLane, withShare, type LaneSplit } from '../../src/router/shares';
 import type { ServiceConfig } from '../../src/types';
