@@ -73,8 +73,9 @@ export function createConsole(options: ConsoleOptions = {}): GrayConsole {
       if (!detail) return undefined;
       const instances: ScrapeTarget[] = [];
       for (const instance of detail.instances) {
-        // The charts are of the gray and base lanes: a named lane's instance (a preview build) is neither.
-        if (instance.lane !== 'gray' && instance.lane !== 'normal') continue;
+        // Invalid data: consumers route nothing to it. Every other instance is charted in its lane, a lane of the
+        // registry (the fold charts no lane but its instances').
+        if (instance.lane === null) continue;
         // The id is the validated `host:port` (IPv6 in brackets): an authority as it is. The path is appended, never
         // resolved, so that no metricsPath can point the console at another host.
         instances.push({ id: instance.id, lane: instance.lane, url: instance.metricsPath === undefined ? undefined : `http://${instance.id}${instance.metricsPath}` });

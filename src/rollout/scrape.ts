@@ -5,7 +5,7 @@
  */
 import type { InstanceStatus } from '../admin/admin';
 import { urlHost } from '../registry/paths';
-import { CounterFold, emptyIncrease, type ConsumerSeries, type LaneIncrease, type MetricsRead, type ProviderCounts } from '../scrape/counters';
+import { CounterFold, emptyIncrease, sumIncrease, type ConsumerSeries, type LaneIncrease, type MetricsRead, type ProviderCounts } from '../scrape/counters';
 import { readServicePages, type PageTarget } from '../scrape/service-pages';
 import type { Lane } from '../types';
 import { latencyStats, type LatencyStats } from './latency';
@@ -97,7 +97,7 @@ export class StepCounter {
   observe(scrape: Scrape): void {
     const increases = this.fold.observe(scrape);
     for (const lane of ['gray', 'normal'] as const) {
-      addLane(this.totals[lane], increases[lane]);
+      sumIncrease(this.totals[lane], increases[lane]);
       this.instances[lane] = [...scrape.lanes.values()].filter((l) => l === lane).length;
     }
   }
@@ -113,12 +113,4 @@ export class StepCounter {
     };
     return { gray: finish(this.totals.gray, this.instances.gray), normal: finish(this.totals.normal, this.instances.normal) };
   }
-}
-
-/** Adds one read's increases to a step's totals. */
-function addLane(into: LaneIncrease, from: LaneIncrease): void {
-  into.requests += from.requests;
-  into.http5xx += from.http5xx;
-  into.connectionErrors += from.connectionErrors;
-  for (const [le, count] of from.buckets) into.buckets.set(le, (into.buckets.get(le) ?? 0) + count);
 }

@@ -84,6 +84,14 @@ export function addIncrease(into: LaneIncrease, previous: ProviderCounts | undef
   for (const [le, count] of current.buckets) into.buckets.set(le, (into.buckets.get(le) ?? 0) + increase(previous?.buckets.get(le) ?? 0, count));
 }
 
+/** Adds `from`'s increases to `into` (a rollout step's totals; the console's lanes past its cap). */
+export function sumIncrease(into: LaneIncrease, from: LaneIncrease): void {
+  into.requests += from.requests;
+  into.http5xx += from.http5xx;
+  into.connectionErrors += from.connectionErrors;
+  for (const [le, count] of from.buckets) into.buckets.set(le, (into.buckets.get(le) ?? 0) + count);
+}
+
 /** What one read of a service's metrics gave. */
 export interface MetricsRead {
   /** The lane of every instance registered at the read (read or not), by id. */
@@ -103,7 +111,8 @@ export interface CounterFoldOptions {
 }
 
 /**
- * Successive reads of one service folded into per-lane increases. The first read is the baseline. An instance
+ * Successive reads of one service folded into per-lane increases (the lanes of the read's instances: a rollout
+ * gives its two roles, the console every lane). The first read is the baseline. An instance
  * registered since the last read counts from 0 (its counters began with its process); one that was registered but
  * unread (or read too long ago: `staleAfterMs`) takes its next read as its baseline. A consumer's first read is its
  * baseline; a series new on a consumer read before counts from 0. A connection error counts for the lane of the
@@ -119,9 +128,14 @@ export class CounterFold {
 
   constructor(private readonly options: CounterFoldOptions = {}) {}
 
-  /** Folds in one read made at `at` (epoch ms); returns each lane's increases since the previous read. */
+  /**
+   * Folds in one read made at `at` (epoch ms); returns each lane's increases since the previous read: gray, normal,
+   * and every other lane an instance of the read is in. Only those lanes: a consumer series labelled with a lane no
+   * instance of the read is in (a header's, say) counts for none, so a request can never make a lane of the result.
+   */
   observe(read: MetricsRead, at = Date.now()): Record<Lane, LaneIncrease> {
     const lanes: Record<Lane, LaneIncrease> = { gray: emptyIncrease(), normal: emptyIncrease() };
+    for (const lane of read.lanes.values()) if (!laneEntry(lanes, lane)) lanes[lane] = emptyIncrease();
     const baseline = this.reads++ === 0;
     const stale = this.options.staleAfterMs === undefined ? -Infinity : at - this.options.staleAfterMs;
     this.foldProviders(read, at, stale, baseline, lanes);
@@ -162,7 +176,7 @@ export class CounterFold {
         const previous = this.previousConsumer.get(key);
         this.previousConsumer.set(key, value);
         if (baseline || firstRead) continue;
-        // Folded are the gray and normal lanes (a rollout's roles): a named lane's errors are not theirs.
+        // A lane is folded when an instance of the read is in it (a rollout reads only its two roles).
         const into = laneEntry(lanes, read.lanes.get(instance) ?? lane);
         if (into) into.connectionErrors += increase(previous ?? 0, value);
       }

@@ -123,7 +123,7 @@ describe('graykit console in a real browser', () => {
     await expect(page.locator('pre.config').textContent()).resolves.toBe('{\n  "ratio": 10\n}');
     // Every chart draws (uPlot's canvas) once the first metrics arrive, and says what its lanes do now.
     await page.waitForFunction(() => (globalThis as PageGlobals).document.querySelectorAll('.chart canvas').length === 4, null, { timeout: 15_000 });
-    await page.waitForFunction(() => /gray \d.*normal \d/.test((globalThis as PageGlobals).document.querySelector('[data-chart="rps"] .now').textContent), null, { timeout: 15_000 });
+    await page.waitForFunction(() => /normal \d.*gray \d/.test((globalThis as PageGlobals).document.querySelector('[data-chart="rps"] .now').textContent), null, { timeout: 15_000 });
     await expect(page.locator('[data-chart="share"] .now').textContent()).resolves.toContain('ratio 10 %');
   });
 
@@ -176,6 +176,38 @@ describe('graykit console in a real browser', () => {
     await page.waitForFunction(() => (globalThis as PageGlobals).document.querySelectorAll('tr[data-instance]:not([hidden])').length === 1, null, { timeout: 5_000 });
     await page.fill('input[aria-label="Filter instances"]', '');
     // Back where the next tests expect the page: the demo service.
+    await go('#/services/demo');
+    await page.waitForSelector(`tr[data-instance="${providers[0].id}"]`);
+  });
+
+  test('named lanes in the charts: a named-lane instance serving traffic has its own series in every lane chart', async () => {
+    const lanes = [
+      await startMetricsProvider({ root, service: 'lanes', gray: false, version: 'v1' }),
+      await startMetricsProvider({ root, service: 'lanes', gray: false, version: 'v-pr', lane: 'pr-42' }),
+    ];
+    providers.push(...lanes);
+    await admin.setShare('lanes', 'pr-42', 30);
+    const laneTraffic = await startTraffic({ root, service: 'lanes', rps: 40, maxMs: 60_000 });
+    try {
+      await go('#/services/lanes');
+      for (const chart of ['rps', 'errors', 'latency']) {
+        await page.waitForSelector(`[data-chart="${chart}"] .legend .key[data-lane="pr-42"]`, { timeout: 15_000 });
+      }
+      await page.waitForFunction(() => /normal \d.*gray .*pr-42 \d/.test((globalThis as PageGlobals).document.querySelector('[data-chart="rps"] .now').textContent), null, { timeout: 15_000 });
+      await expect(page.locator('[data-chart="rps"] .legend .key').allTextContents()).resolves.toEqual(['normal', 'gray', 'pr-42']);
+      // What the page plots: the pr-42 lane's requests, beside the base lane's, in the points the api gives.
+      const served = await page.evaluate(async () => {
+        const metrics = (await (await (globalThis as PageGlobals).fetch('api/services/lanes')).json()).metrics as Array<{ lanes: Array<{ lane: string; requests: number; instances: number }> }>;
+        const sum = (lane: string) => metrics.reduce((total, p) => total + (p.lanes.find((l) => l.lane === lane)?.requests ?? 0), 0);
+        return { lanes: metrics[metrics.length - 1].lanes.map((l) => `${l.lane}:${l.instances}`), normal: sum('normal'), preview: sum('pr-42') };
+      });
+      expect(served.lanes).toEqual(['normal:1', 'gray:0', 'pr-42:1']);
+      expect(served.preview).toBeGreaterThan(0);
+      expect(served.normal).toBeGreaterThan(served.preview);
+      await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-lanes.png'), fullPage: true });
+    } finally {
+      await laneTraffic.stop();
+    }
     await go('#/services/demo');
     await page.waitForSelector(`tr[data-instance="${providers[0].id}"]`);
   });

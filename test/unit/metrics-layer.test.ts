@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InstanceStatus } from '../../src/admin/admin';
-import { ChartFold, type MetricsPoint } from '../../src/console/lane-metrics';
+import { ChartFold, MAX_CHART_LANES, chartedLanes, type MetricsPoint } from '../../src/console/lane-metrics';
 import { StepCounter, scrapeAll, type LaneStats, type Scrape } from '../../src/rollout/scrape';
 import { CounterFold, consumerConnectionErrors, providerCounts } from '../../src/scrape/counters';
 import { parseExposition } from '../../src/scrape/exposition';
@@ -160,14 +160,16 @@ describe('one metrics layer: the rollout and the console count alike', () => {
     expect(fold.observe({ lanes, providers: new Map([['a', counts(520)]]), consumers: new Map() }, 2000).gray.requests).toBe(20);
   });
 
-  test('CounterFold folds gray and normal only: a named lane\'s instance and consumer series are left out, never a crash', () => {
+  test('CounterFold folds the lanes of the read\'s instances: a named lane\'s own, a consumer series of a lane no instance is in left out', () => {
     const fold = new CounterFold();
     const counts = (requests: number) => ({ requests, http5xx: 0, buckets: new Map<number, number>() });
     const lanes = new Map<string, Lane>([['a', 'normal'], ['p', 'pr-42']]);
-    const consumers = (errors: number) => new Map([['http://c/metrics', [{ instance: 'gone:1', lane: 'pr-42', value: errors }, { instance: 'a', lane: 'normal', value: errors }]]]);
+    const consumers = (errors: number) =>
+      new Map([['http://c/metrics', [{ instance: 'gone:1', lane: 'evil', value: errors }, { instance: 'gone:2', lane: 'pr-42', value: errors }, { instance: 'a', lane: 'normal', value: errors }]]]);
     fold.observe({ lanes, providers: new Map([['a', counts(10)], ['p', counts(10)]]), consumers: consumers(0) }, 0);
     const next = fold.observe({ lanes, providers: new Map([['a', counts(30)], ['p', counts(99)]]), consumers: consumers(3) }, 1000);
-    expect({ normal: next.normal.requests, errors: next.normal.connectionErrors, gray: next.gray.requests, keys: Object.keys(next) }).toEqual({ normal: 20, errors: 3, gray: 0, keys: ['gray', 'normal'] });
+    expect({ keys: Object.keys(next), normal: next.normal.requests, errors: next.normal.connectionErrors, gray: next.gray.requests }).toEqual({ keys: ['gray', 'normal', 'pr-42'], normal: 20, errors: 3, gray: 0 });
+    expect(next['pr-42']).toMatchObject({ requests: 89, connectionErrors: 3 });
   });
 
   test('CounterFold with staleAfterMs: a read older than that is no baseline, the next read starts afresh', () => {
@@ -178,6 +180,61 @@ describe('one metrics layer: the rollout and the console count alike', () => {
     fold.observe({ lanes, providers: new Map(), consumers: new Map() }, 1000);
     expect(fold.observe({ lanes, providers: new Map([['a', counts(900)]]), consumers: new Map() }, 5000).normal.requests).toBe(0);
     expect(fold.observe({ lanes, providers: new Map([['a', counts(950)]]), consumers: new Map() }, 6000).normal.requests).toBe(50);
+  });
+});
+
+describe('the console charts each lane of the service (ChartFold)', () => {
+  const counts = (requests: number, http5xx = 0) => ({ requests, http5xx, buckets: new Map<number, number>([[0.05, requests], [Infinity, requests]]) });
+  /** Two reads 1 s apart of instances `<lane>-i`, each of which served `requests(lane)` more in between. */
+  function twoReads(laneNames: Lane[], requests: (lane: Lane) => number, consumerLane?: Lane): MetricsPoint {
+    const fold = new ChartFold(1000);
+    const lanes = new Map<string, Lane>(laneNames.map((lane) => [`${lane}-i`, lane]));
+    const read = (scale: number) => ({
+      lanes,
+      providers: new Map(laneNames.map((lane) => [`${lane}-i`, counts(scale * requests(lane), scale * (lane === 'pr-42' ? 1 : 0))])),
+      consumers: new Map(consumerLane === undefined ? [] : [['http://c/metrics', [{ instance: 'gone:1', lane: consumerLane, value: scale * 7 }]]]),
+    });
+    fold.observe(read(1), 0, 10, []);
+    return fold.observe(read(2), 1000, 10, [])!;
+  }
+
+  test('a named lane serving traffic has its own series beside normal and gray; gray and normal stay where the page read them', () => {
+    const point = twoReads(['normal', 'pr-42'], (lane) => (lane === 'normal' ? 90 : 10));
+    expect(point.lanes.map(({ lane, instances, requests, errors, rps }) => ({ lane, instances, requests, errors, rps }))).toEqual([
+      { lane: 'normal', instances: 1, requests: 90, errors: 0, rps: 90 },
+      { lane: 'gray', instances: 0, requests: 0, errors: 0, rps: 0 },
+      { lane: 'pr-42', instances: 1, requests: 10, errors: 1, rps: 10 },
+    ]);
+    expect(point.lanes[2]).toMatchObject({ errorRate: 0.1, p99: expect.any(Number) });
+    expect(point.normal).toEqual({ instances: 1, requests: 90, errors: 0, rps: 90, errorRate: 0, p50: expect.any(Number), p99: expect.any(Number) });
+    expect(point.other).toBeNull();
+    // The gray share stays gray's of gray and normal (a named lane is not the ratio's).
+    expect(point.grayShare).toBe(0);
+  });
+
+  test('a lane name that only a request carried (a consumer series) never becomes a series', () => {
+    const point = twoReads(['normal', 'gray'], () => 10, 'made-up-lane');
+    expect(point.lanes.map((l) => l.lane)).toEqual(['normal', 'gray']);
+    expect(point.lanes.reduce((sum, l) => sum + l.errors, 0)).toBe(0);
+  });
+
+  test(`more than ${MAX_CHART_LANES} lanes: the first ${MAX_CHART_LANES - 1} by name (normal and gray first), the rest summed as other`, () => {
+    const named = ['zeta', 'other', 'constructor', 'alpha', 'pr-42', 'pr-7', 'beta', 'canary'];
+    const point = twoReads(['normal', 'gray', ...named], (lane) => (lane === 'normal' ? 100 : 10));
+    expect(point.lanes.map((l) => l.lane)).toEqual(['normal', 'gray', 'alpha', 'beta', 'canary', 'constructor', 'other']);
+    expect(point.lanes).toHaveLength(MAX_CHART_LANES - 1);
+    // pr-42 (one 5xx), pr-7 and zeta summed: their requests, errors and instances.
+    expect(point.other).toMatchObject({ lanes: ['pr-42', 'pr-7', 'zeta'], instances: 3, requests: 30, errors: 1, rps: 30, errorRate: 1 / 30 });
+    expect(point.other!.p99).toEqual(expect.any(Number));
+  });
+
+  test('chartedLanes: at most the cap, each lane once, normal and gray always', () => {
+    expect(chartedLanes([])).toEqual({ charted: ['normal', 'gray'], other: [] });
+    expect(chartedLanes(['b', 'a', 'b', 'normal'])).toEqual({ charted: ['normal', 'gray', 'a', 'b'], other: [] });
+    const many = Array.from({ length: 40 }, (_, i) => `l${String(i).padStart(2, '0')}`);
+    const { charted, other } = chartedLanes(many);
+    expect(charted).toHaveLength(MAX_CHART_LANES - 1);
+    expect([...charted, ...other].sort()).toEqual(['gray', 'normal', ...many].sort());
   });
 });
 

@@ -479,50 +479,89 @@
   // ---------------------------------------------------------------------------------------------------------
   // Charts (uPlot)
 
+  // Each lane of a point charted (normal, gray, then every lane the service's instances are in: the console picks
+  // and caps them), and the lanes past the cap summed as one series. Its key '' is no lane name.
+  var OTHER_KEY = '';
+  var NAMED_LANE_COLORS = ['#16a34a', '#9333ea', '#db2777', '#0891b2', '#65a30d', '#b91c1c'];
+  var OTHER_COLOR = '#94a3b8';
+
+  function chartLanes(p) {
+    var lanes = p.lanes ? p.lanes.slice() : [Object.assign({ lane: 'normal' }, p.normal), Object.assign({ lane: 'gray' }, p.gray)];
+    if (p.other) lanes.push(Object.assign({}, p.other, { lane: OTHER_KEY }));
+    return lanes;
+  }
+
+  function laneOf(p, key) {
+    var lanes = chartLanes(p);
+    for (var i = 0; i < lanes.length; i++) if (lanes[i].lane === key) return lanes[i];
+    return null;
+  }
+
+  /** The series' lanes, from the newest point: key, label and colour of each. */
+  function seriesLanes(last) {
+    var named = 0;
+    return chartLanes(last).map(function (l) {
+      if (l.lane === OTHER_KEY) return { key: OTHER_KEY, label: 'other (' + l.lanes.length + ' lanes)', color: OTHER_COLOR };
+      var color = LANE_COLOR[l.lane] || NAMED_LANE_COLORS[named++ % NAMED_LANE_COLORS.length];
+      return { key: l.lane, label: l.lane, color: color };
+    });
+  }
+
+  function laneValue(key, pick) {
+    return function (p) {
+      var lane = laneOf(p, key);
+      return lane ? pick(lane) : null;
+    };
+  }
+
+  function nowText(p, format) {
+    return chartLanes(p).map(function (l) { return (l.lane === OTHER_KEY ? 'other' : l.lane) + ' ' + format(l); }).join(' · ');
+  }
+
+  function errorPct(l) { return l.errorRate === null ? null : l.errorRate * 100; }
+
   var CHARTS = [
     {
       id: 'rps',
       title: 'Requests per second',
-      series: [
-        { label: 'gray', color: LANE_COLOR.gray, value: function (p) { return p.gray.rps; } },
-        { label: 'normal', color: LANE_COLOR.normal, value: function (p) { return p.normal.rps; } },
-      ],
+      series: function (lanes) { return lanes.map(function (l) { return { label: l.label, lane: l.key, color: l.color, value: laneValue(l.key, function (x) { return x.rps; }) }; }); },
       axis: function (v) { return v === null ? '' : v >= 1000 ? (v / 1000).toFixed(1) + 'k' : String(+v.toFixed(1)); },
-      now: function (p) { return 'gray ' + rate(p.gray.rps) + ' · normal ' + rate(p.normal.rps); },
+      now: function (p) { return nowText(p, function (l) { return rate(l.rps); }); },
       min: 0,
     },
     {
       id: 'errors',
       title: 'Error rate',
-      series: [
-        { label: 'gray', color: LANE_COLOR.gray, value: function (p) { return p.gray.errorRate === null ? null : p.gray.errorRate * 100; } },
-        { label: 'normal', color: LANE_COLOR.normal, value: function (p) { return p.normal.errorRate === null ? null : p.normal.errorRate * 100; } },
-      ],
+      series: function (lanes) { return lanes.map(function (l) { return { label: l.label, lane: l.key, color: l.color, value: laneValue(l.key, errorPct) }; }); },
       axis: function (v) { return v === null ? '' : +v.toFixed(2) + ' %'; },
-      now: function (p) { return 'gray ' + pct(p.gray.errorRate === null ? null : p.gray.errorRate * 100, 2) + ' · normal ' + pct(p.normal.errorRate === null ? null : p.normal.errorRate * 100, 2); },
+      now: function (p) { return nowText(p, function (l) { return pct(errorPct(l), 2); }); },
       min: 0,
       softMax: 1,
     },
     {
       id: 'latency',
       title: 'Latency p50 / p99',
-      series: [
-        { label: 'gray p50', color: LANE_COLOR.gray, value: function (p) { return p.gray.p50; } },
-        { label: 'gray p99', color: LANE_COLOR.gray, dash: [5, 4], value: function (p) { return p.gray.p99; } },
-        { label: 'normal p50', color: LANE_COLOR.normal, value: function (p) { return p.normal.p50; } },
-        { label: 'normal p99', color: LANE_COLOR.normal, dash: [5, 4], value: function (p) { return p.normal.p99; } },
-      ],
+      series: function (lanes) {
+        var series = [];
+        lanes.forEach(function (l) {
+          series.push({ label: l.label + ' p50', lane: l.key, color: l.color, value: laneValue(l.key, function (x) { return x.p50; }) });
+          series.push({ label: l.label + ' p99', lane: l.key, color: l.color, dash: [5, 4], value: laneValue(l.key, function (x) { return x.p99; }) });
+        });
+        return series;
+      },
       axis: function (v) { return v === null ? '' : +v.toFixed(1) + ' ms'; },
-      now: function (p) { return 'p99 gray ' + ms(p.gray.p99) + ' · normal ' + ms(p.normal.p99); },
+      now: function (p) { return 'p99 ' + nowText(p, function (l) { return ms(l.p99); }); },
       min: 0,
     },
     {
       id: 'share',
       title: 'Gray share vs ratio',
-      series: [
-        { label: 'gray share', color: LANE_COLOR.gray, value: function (p) { return p.grayShare === null ? null : p.grayShare * 100; } },
-        { label: 'configured ratio', color: RATIO_COLOR, dash: [6, 4], step: true, value: function (p) { return p.ratio; } },
-      ],
+      series: function () {
+        return [
+          { label: 'gray share', color: LANE_COLOR.gray, value: function (p) { return p.grayShare === null ? null : p.grayShare * 100; } },
+          { label: 'configured ratio', color: RATIO_COLOR, dash: [6, 4], step: true, value: function (p) { return p.ratio; } },
+        ];
+      },
       axis: function (v) { return v === null ? '' : +v.toFixed(0) + ' %'; },
       now: function (p) { return 'gray ' + pct(p.grayShare === null ? null : p.grayShare * 100) + ' · ratio ' + ratioText(p.ratio); },
       min: 0,
@@ -535,22 +574,34 @@
     var box = h('div', { className: 'chart-box' });
     var emptyNote = h('div', { className: 'chart-empty' });
     box.appendChild(emptyNote);
-    var legend = h(
-      'div',
-      { className: 'legend' },
-      spec.series.map(function (s) {
+    var legend = h('div', { className: 'legend' });
+    var card = h('section', { className: 'card chart', dataset: { chart: spec.id } }, h('h2', { text: spec.title }), now, box, legend);
+    var plot = null;
+    var resize = null;
+    var series = [];
+    var seriesKey = null;
+
+    // The series follow the newest point's lanes: when they change, the legend and the plot are made afresh.
+    function setSeries(points) {
+      var last = points[points.length - 1];
+      var lanes = last ? seriesLanes(last) : seriesLanes({ gray: null, normal: null });
+      var key = lanes.map(function (l) { return l.key + ':' + l.label; }).join('\n');
+      if (key === seriesKey) return;
+      seriesKey = key;
+      series = spec.series(lanes);
+      clear(legend);
+      series.forEach(function (s) {
         var swatch = h('span', { className: 'swatch' + (s.dash ? ' dashed' : '') });
         if (s.dash) swatch.style.borderColor = s.color;
         else swatch.style.background = s.color;
-        return h('span', { className: 'key' }, swatch, s.label);
-      }),
-    );
-    var card = h('section', { className: 'card chart', dataset: { chart: spec.id } }, h('h2', { text: spec.title }), now, box, legend);
-    var plot = null;
+        legend.appendChild(h('span', { className: 'key', dataset: s.lane === undefined ? undefined : { lane: s.lane } }, swatch, s.label));
+      });
+      destroyPlot();
+    }
 
     function data(points) {
       var columns = [points.map(function (p) { return p.t / 1000; })];
-      spec.series.forEach(function (s) { columns.push(points.map(s.value)); });
+      series.forEach(function (s) { columns.push(points.map(s.value)); });
       return columns;
     }
 
@@ -580,7 +631,7 @@
             { stroke: '#64748b', size: 58, grid: { stroke: '#f1f5f9' }, ticks: { stroke: '#e2e8f0' }, values: function (u, values) { return values.map(spec.axis); } },
           ],
           series: [{}].concat(
-            spec.series.map(function (s) {
+            series.map(function (s) {
               return { label: s.label, stroke: s.color, width: 2, dash: s.dash, points: { show: false }, paths: s.step ? uPlot.paths.stepped({ align: 1 }) : undefined, spanGaps: false };
             }),
           ),
@@ -588,15 +639,25 @@
         data(points),
         box,
       );
-      new ResizeObserver(function () {
+      resize = new ResizeObserver(function () {
         if (plot && box.clientWidth > 0) plot.setSize({ width: box.clientWidth, height: 190 });
-      }).observe(box);
+      });
+      resize.observe(box);
     }
 
+    function destroyPlot() {
+      if (resize) resize.disconnect();
+      resize = null;
+      if (plot) plot.destroy();
+      plot = null;
+    }
+
+    setSeries([]);
     return {
       card: card,
       update: function (points, emptyText) {
         var last = points[points.length - 1];
+        setSeries(points);
         setText(now, last ? spec.now(last) : '');
         emptyNote.hidden = points.length > 0;
         setText(emptyNote, emptyText);
@@ -604,10 +665,7 @@
         ensurePlot(points);
         if (plot) plot.setData(data(points));
       },
-      destroy: function () {
-        if (plot) plot.destroy();
-        plot = null;
-      },
+      destroy: destroyPlot,
     };
   }
 
