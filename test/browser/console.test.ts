@@ -196,20 +196,37 @@ describe('graykit console in a real browser', () => {
       await page.waitForFunction(() => /normal \d.*gray .*pr-42 \d/.test((globalThis as PageGlobals).document.querySelector('[data-chart="rps"] .now').textContent), null, { timeout: 15_000 });
       await expect(page.locator('[data-chart="rps"] .legend .key').allTextContents()).resolves.toEqual(['normal', 'gray', 'pr-42']);
       // What the page plots: the pr-42 lane's requests, beside the base lane's, in the points the api gives.
-      const served = await page.evaluate(async () => {
-        const metrics = (await (await (globalThis as PageGlobals).fetch('api/services/lanes')).json()).metrics as Array<{ lanes: Array<{ lane: string; requests: number; instances: number }> }>;
-        const sum = (lane: string) => metrics.reduce((total, p) => total + (p.lanes.find((l) => l.lane === lane)?.requests ?? 0), 0);
-        return { lanes: metrics[metrics.length - 1].lanes.map((l) => `${l.lane}:${l.instances}`), normal: sum('normal'), preview: sum('pr-42') };
-      });
+      const read = () =>
+        page.evaluate(async () => {
+          const metrics = (await (await (globalThis as PageGlobals).fetch('api/services/lanes')).json()).metrics as Array<{ lanes: Array<{ lane: string; requests: number; instances: number }> }>;
+          const sum = (lane: string) => metrics.reduce((total, p) => total + (p.lanes.find((l) => l.lane === lane)?.requests ?? 0), 0);
+          return { lanes: metrics[metrics.length - 1].lanes.map((l) => `${l.lane}:${l.instances}`), normal: sum('normal'), preview: sum('pr-42') };
+        });
+      // Enough requests for the share check below to mean something (at 40/s, a few seconds).
+      const served = await eventually(
+        async () => {
+          const now = await read();
+          if (now.normal + now.preview < 80) throw new Error(`${now.normal + now.preview} requests so far`);
+          return now;
+        },
+        30_000,
+        250,
+      );
       expect(served.lanes).toEqual(['normal:1', 'gray:0', 'pr-42:1']);
       expect(served.preview).toBeGreaterThan(0);
-      expect(served.normal).toBeGreaterThan(served.preview);
+      expect(served.normal).toBeGreaterThan(0);
+      // pr-42's share of what was served is its 30 %, within four standard deviations of a binomial draw of that size
+      // (a page that summed the lanes wrongly, or put base traffic in pr-42's series, falls outside).
+      const n = served.normal + served.preview;
+      const spread = 4 * Math.sqrt((0.3 * 0.7) / n);
+      expect(Math.abs(served.preview / n - 0.3)).toBeLessThanOrEqual(spread);
       await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-lanes.png'), fullPage: true });
     } finally {
       await laneTraffic.stop();
+      // Back where the next tests expect the page, whatever happened above: the demo service.
+      await go('#/services/demo');
+      await page.waitForSelector(`tr[data-instance="${providers[0].id}"]`);
     }
-    await go('#/services/demo');
-    await page.waitForSelector(`tr[data-instance="${providers[0].id}"]`);
   });
 
   test('a conflicting write made from the CLI meanwhile is reported, not overwritten', async () => {
