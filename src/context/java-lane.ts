@@ -13,6 +13,7 @@
  */
 import { InvalidOptionError } from '../errors';
 import { parseLane, type Lane } from '../types';
+import { firstHeaderText } from './header-text';
 
 export const HINT_HEADER = 'x-sc-lb-hint';
 export const NEPXION_VERSION_HEADER = 'n-d-version';
@@ -47,19 +48,14 @@ export function resolveJavaLane(option: JavaLaneOptions | boolean | undefined): 
   return Object.freeze({ hint, nepxion: nepxion && Object.freeze({ gray: nepxion.gray, normal: nepxion.normal }) });
 }
 
-function firstText(value: unknown): string | undefined {
-  const one = Array.isArray(value) ? value[0] : value;
-  return typeof one === 'string' ? one : Buffer.isBuffer(one) ? one.toString('utf8') : undefined;
-}
-
 /** The lane the Java headers of an incoming request carry (lower-case keys, as Node gives them), or undefined. */
 export function laneFromJavaHeaders(headers: Readonly<Record<string, unknown>>, java: ResolvedJavaLane): Lane | undefined {
   if (java.hint) {
-    const lane = parseLane(firstText(headers[HINT_HEADER]));
+    const lane = parseLane(firstHeaderText(headers[HINT_HEADER]));
     if (lane) return lane;
   }
   if (java.nepxion) {
-    const version = firstText(headers[NEPXION_VERSION_HEADER])?.trim();
+    const version = firstHeaderText(headers[NEPXION_VERSION_HEADER])?.trim();
     if (version === java.nepxion.gray) return 'gray';
     if (version === java.nepxion.normal) return 'normal';
   }

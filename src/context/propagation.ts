@@ -11,6 +11,7 @@
  */
 import { checkLaneName } from '../errors';
 import { DEFAULT_LANE_HEADER, parseLane, type Lane } from '../types';
+import { firstHeaderText, headerText } from './header-text';
 import { addJavaLane, HINT_HEADER, laneFromJavaHeaders, NEPXION_VERSION_HEADER, resolveJavaLane, type JavaLaneOptions, type ResolvedJavaLane } from './java-lane';
 
 /** The baggage member that carries the lane: `gray.lane=gray`. */
@@ -34,27 +35,11 @@ export function isLanePropagation(value: unknown): value is LanePropagation {
 /** A header or message-header value: a string, a Buffer (kafkajs), or several. */
 export type CarrierValue = string | Buffer | ReadonlyArray<string | Buffer> | undefined | null;
 
-/** A value as text; several values (repeated headers) joined with commas, as HTTP combines them. */
-function text(value: CarrierValue | unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
-  if (Array.isArray(value)) {
-    const parts = value.map(text).filter((part): part is string => part !== undefined);
-    return parts.length > 0 ? parts.join(',') : undefined;
-  }
-  return undefined;
-}
-
-/** The first of several values (a lane header sent twice counts once, as Node's own parsing does). */
-function first(value: CarrierValue | unknown): string | undefined {
-  return text(Array.isArray(value) ? value[0] : value);
-}
-
 const BAGGAGE_KEY_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** The lane in a `baggage` header value (its `gray.lane` member), or undefined (absent, malformed, or no lane). */
 export function laneFromBaggage(value: CarrierValue | unknown): Lane | undefined {
-  const header = text(value);
+  const header = headerText(value);
   if (header === undefined || header.length > MAX_BAGGAGE_BYTES * 4) return undefined;
   for (const member of header.split(',')) {
     const eq = member.indexOf('=');
@@ -81,7 +66,7 @@ export function laneFromBaggage(value: CarrierValue | unknown): Lane | undefined
  */
 export function withLaneInBaggage(existing: CarrierValue | unknown, lane: Lane): string | undefined {
   const own = `${BAGGAGE_LANE_KEY}=${lane}`;
-  const header = text(existing);
+  const header = headerText(existing);
   if (header === undefined || header.trim() === '') return own;
   const members = header.split(',');
   let replaced = false;
@@ -115,7 +100,7 @@ function headerOf(headers: Readonly<Record<string, unknown>>, name: string): unk
  * app's `propagation` (which only says what it writes), so that a lane arriving either way is kept.
  */
 export function readLane(headers: Readonly<Record<string, unknown>>, laneHeader = DEFAULT_LANE_HEADER, java?: ResolvedJavaLane): Lane | undefined {
-  const lane = parseLane(first(headerOf(headers, laneHeader))) ?? laneFromBaggage(headerOf(headers, BAGGAGE_HEADER));
+  const lane = parseLane(firstHeaderText(headerOf(headers, laneHeader))) ?? laneFromBaggage(headerOf(headers, BAGGAGE_HEADER));
   if (lane || !java) return lane;
   return laneFromJavaHeaders({ [HINT_HEADER]: headerOf(headers, HINT_HEADER), [NEPXION_VERSION_HEADER]: headerOf(headers, NEPXION_VERSION_HEADER) }, java);
 }
