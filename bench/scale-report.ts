@@ -221,7 +221,7 @@ export function renderScaleSection(r: ScaleResults, docDir: string, charts: stri
     '',
     '```',
     machineLine(r.machine),
-    `zookeeper: ${r.zookeeper}, 3 servers on loopback (tickTime 500 ms), consumers' session timeout ${n0(r.config.sessionTimeoutMs)} ms`,
+    `zookeeper: ${r.zookeeper}, 3 servers on loopback (tickTime 500 ms), consumers' session timeout ${n0(r.config.sessionTimeoutMs)} ms; client addon: ${r.addon ?? 'zookeeper (the installed addon)'}`,
     `load average (1 min) during the points: ${loads.length ? `${Math.min(...loads)}–${Math.max(...loads)}` : '—'}`,
     '```',
     '',

@@ -94,6 +94,8 @@ export interface ScaleResults {
   command: string;
   machine: MachineInfo;
   zookeeper: string;
+  /** The client addon the fleets loaded (bench/zookeeper-addon.ts). */
+  addon?: string;
   config: ScaleConfig;
   points: PointResult[];
   /** Points that could not be set up or loaded, with the first line of the error. */

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { encodeInstance } from '../src/registry/codec';
 import type { ZkSession } from '../src/registry/zk-session';
 import { machineInfo } from './machine';
+import { useZooKeeperAddon } from './zookeeper-addon';
 import type { ScaleConfig } from './scale-config';
 import { Ensemble, TrafficSampler, epochMs, sleep, type Server, type Traffic } from './scale-ensemble';
 import { Fleet } from './scale-fleets';
@@ -405,6 +406,8 @@ export async function runScaleBench(config: ScaleConfig, options: { command: str
   const log = options.log ?? (() => undefined);
   const started = epochMs();
   const results: ScaleResults = { schema: 'graykit-bench-scale/1', startedAt: new Date().toISOString(), seconds: 0, command: options.command, machine: machineInfo(), zookeeper: 'unknown', config, points: [], failedPoints: [] };
+  results.addon = useZooKeeperAddon(config.addon);
+  log(`client addon: ${results.addon}`);
   const dir = mkdtempSync(join(tmpdir(), 'graykit-scale-'));
   let ensemble: Ensemble | undefined;
   try {

@@ -44,4 +44,6 @@ export const ZK_CODES = {
 export const ZK_STATES = {
   EXPIRED_SESSION: -112,
   AUTH_FAILED: -113,
+  /** The C client's state after a request whose send failed: it has closed its socket (see zk-handle.ts). */
+  NOT_CONNECTED: 999,
 } as const;

@@ -31,6 +31,8 @@ export interface NativeAcl {
   auth: string;
 }
 export interface NativeClient extends EventEmitter {
+  /** The addon's own object; its `state` is the C client's (zoo_state), read at the moment it is asked. */
+  native?: { state?: number };
   client_id: string;
   client_password: string;
   init(config: object): void;

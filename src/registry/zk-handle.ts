@@ -18,7 +18,12 @@
  * - credentials (`add_auth`) are given right after `init`: the C client sends them at the head of its queue on
  *   every (re)connection, before any request, and again to each new session after an expiry;
  * - refused credentials kill the handle (close with ZOO_AUTH_FAILED_STATE): the session is reopened after a
- *   back-off, not in a tight loop, and `whenConnected` fails at once with AccessDeniedError.
+ *   back-off, not in a tight loop, and `whenConnected` fails at once with AccessDeniedError;
+ * - a request whose send fails (a connection the server has reset, not yet noticed) makes the C client close its
+ *   socket inside the call, under the addon's libuv poll handle: at the loop's next poll libuv registers the closed
+ *   fd and aborts the whole process (SIGABRT in uv__epoll_ctl_prep; test/fixtures/addon-dropped-socket.js shows it
+ *   with one session). afterRequest() sees the client's state right after each request and closes the handle at
+ *   once, which stops its poll before anything can reuse the fd number; the session is re-attached as above.
  */
 import { AccessDeniedError } from '../errors';
 import type { Logger } from '../types';
@@ -278,6 +283,21 @@ export class ZkHandle {
       this.reopenTimer = undefined;
       if (!this.#closed) this.open(resume);
     }, delay);
+  }
+
+  /**
+   * Called right after each request is handed to `client` (see the header): when the C client has just closed its
+   * socket under the addon, closing the handle now is what keeps the process alive; its `close` event re-attaches
+   * the session (onClose), and its requests in flight fail with a connection error and are retried by their owners.
+   */
+  afterRequest(client: NativeClient): void {
+    if (client !== this.#client || this.#closed || client.native?.state !== ZK_STATES.NOT_CONNECTED) return;
+    this.logger.warn(`a request to ZooKeeper ${this.connect} found the connection reset; re-attaching to the session`);
+    try {
+      client.close();
+    } catch (error) {
+      this.logger.debug(`closing the ZooKeeper client threw: ${(error as Error).message}`);
+    }
   }
 
   /** Closes the handle for good (the session's ephemeral znodes go away at once). Safe to call more than once. */

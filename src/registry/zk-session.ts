@@ -169,6 +169,7 @@ export class ZkSession extends EventEmitter {
         rc = ZK_CODES.INVALIDSTATE;
         this.options.logger.debug(`zookeeper ${operation} ${path} threw: ${(error as Error).message}`);
       }
+      this.handle.afterRequest(client);
       if (typeof rc === 'number' && rc !== ZK_CODES.OK) done(rc, 'rejected by the client');
     });
   }
