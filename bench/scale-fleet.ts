@@ -96,7 +96,11 @@ async function start(message: StartMessage): Promise<void> {
   while (!full()) {
     if (epochMs() > deadline) {
       const loaded = members.filter((m) => m.services.every((service) => m.consumer.snapshot(service))).length;
-      throw new Error(`scale-fleet: ${loaded} of ${members.length} consumers had a full snapshot of their services within ${message.timeoutMs} ms`);
+      const sum = (key: 'expired' | 'disconnects' | 'reads') => members.reduce((total, m) => total + m.state[key], 0);
+      throw new Error(
+        `scale-fleet: ${loaded} of ${members.length} consumers had a full snapshot of their services within ${message.timeoutMs} ms ` +
+          `(their sessions: ${sum('expired')} expired, ${sum('disconnects')} disconnects, ${sum('reads')} reads)`,
+      );
     }
     await sleep(20);
   }

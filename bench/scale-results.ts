@@ -12,6 +12,8 @@ export interface ChangeSeries {
   latencyMs: Distribution;
   /** The longest a fleet process's event loop was held while these changes were timed. */
   loopMaxMs: number;
+  /** CPU ms per change, write to the last consumer's snapshot: all fleet processes together, and the three servers. */
+  cpuMsPerChange?: { fleets: number; servers: number };
 }
 
 export interface BurstResult {

@@ -9,11 +9,12 @@
  * instances added and removed, a registration burst, a leader loss, a full ensemble restart. Every wait is bounded
  * and names what did not happen; a phase that fails is recorded and the point goes on.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeInstance } from '../src/registry/codec';
 import type { ZkSession } from '../src/registry/zk-session';
+import { groupCpuMicros } from './cpu';
 import { machineInfo } from './machine';
 import { useZooKeeperAddon } from './zookeeper-addon';
 import type { ScaleConfig } from './scale-config';
@@ -133,18 +134,30 @@ class Point {
     const latencies: number[] = [];
     let missed = 0;
     let loopMaxMs = 0;
+    const cpu = { fleets: 0, servers: 0 };
     for (const { condition, write } of writes) {
       let writeAt = 0;
+      const before = this.cpuMicros();
       const { at, loopMaxMs: held } = await this.time(condition, this.config.waitMs, async () => {
         writeAt = epochMs();
         await write();
       });
+      const after = this.cpuMicros();
+      cpu.fleets += after.fleets - before.fleets;
+      cpu.servers += after.servers - before.servers;
       for (const t of at) if (t === null) missed++;
       else latencies.push(Math.max(0, t - writeAt));
       loopMaxMs = Math.max(loopMaxMs, held);
     }
     if (latencies.length === 0) throw new Error(`scale: no consumer saw any ${kind} change within ${this.config.waitMs} ms`);
-    return { writes: writes.length, seen: latencies.length, missed, latencyMs: distribution(latencies), loopMaxMs };
+    const cpuMsPerChange = { fleets: round(cpu.fleets / 1000 / writes.length, 1), servers: round(cpu.servers / 1000 / writes.length, 1) };
+    return { writes: writes.length, seen: latencies.length, missed, latencyMs: distribution(latencies), loopMaxMs, cpuMsPerChange };
+  }
+
+  /** CPU used so far (user + system, µs, from /proc; 10 ms ticks) by the fleet processes and by the servers. */
+  private cpuMicros(): { fleets: number; servers: number } {
+    const serverPids = this.ensemble.servers.map((server) => Number(readFileSync(join(server.dir, 'zookeeper.pid'), 'utf8').trim()));
+    return { fleets: groupCpuMicros(this.fleets.map((fleet) => fleet.child.process.pid ?? 0)), servers: groupCpuMicros(serverPids) };
   }
 
   ratioWrites(): Array<{ condition: Condition; write: () => Promise<unknown> }> {

@@ -1,9 +1,8 @@
 /**
- * Which build of the `zookeeper` addon a benchmark's processes load: the installed one (what users run), or a copy
- * with patches/zookeeper-<version>-poll-handle.patch (scripts/zookeeper-patched.sh). bench:scale packs up to 100
- * consumer sessions into one process, and on 2 cores the installed addon aborts such a process in
- * uv__epoll_ctl_prep when a burst of watch events meets a connection the server has dropped (README.md,
- * "ZooKeeper outages"); the patched copy does not.
+ * Which build of the `zookeeper` addon a benchmark's processes load: the installed one (the default: what users
+ * run, with graykit's guard against the addon's abort, zk-handle.ts afterRequest), or a copy with
+ * patches/zookeeper-<version>-poll-handle.patch (scripts/zookeeper-patched.sh), the fix in the addon itself, for
+ * comparing the two or measuring without the guard's re-attaches.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -7,7 +7,8 @@
 # zoo_a* calls and zookeeper_process (a failed send or read) without telling it. Closed later, the stale handle's
 # EPOLL_CTL_DEL / queued EPOLL_CTL_ADD hits whatever reused the fd number, and libuv aborts the process in
 # uv__epoll_ctl_prep. The patch drops the handle in the same native call that closed the socket. See README.md,
-# "ZooKeeper outages". bench:scale uses the copy (bench/zookeeper-addon.ts); nothing else does.
+# "ZooKeeper outages". `npm run bench:scale -- --addon=patched` and test/integration/zookeeper-addon.test.ts use
+# the copy; graykit itself guards the installed addon (src/registry/zk-handle.ts, afterRequest).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 installed="$root/node_modules/zookeeper"

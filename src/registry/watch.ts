@@ -279,8 +279,9 @@ async function readNode(session: WatchSession, path: string, arm?: WatchArm): Pr
 
 /**
  * The children of one directory znode and each child's data and stat, kept current by a child watch and one data
- * watch per child. A first read (and the first after a new session) replaces the entries whole; later reads read
- * only the children that are new or whose watch is not armed, and keep the updates their watches applied meanwhile.
+ * watch per child. A read reads the children that are new or whose watch is not armed (all of them at first, and
+ * after a new session, whose reset() drops the arms), drops the children no longer listed, and keeps the updates
+ * the watches applied meanwhile; one that fails part-way keeps what it did read, and the retry reads the rest.
  */
 export class DirectoryWatch extends WatchedView {
   /** Data and stat by child name. */
@@ -295,22 +296,28 @@ export class DirectoryWatch extends WatchedView {
 
   protected async load(): Promise<void> {
     const epoch = this.epoch;
-    const fresh = !this.loaded;
     const names = await this.arm.read((watcher) => childrenOrAbsent(this.session, this.path, watcher));
     if (!this.current(epoch)) return;
     const listed = new Set(names);
-    const toRead = names.filter((name) => fresh || !this.entries.has(name) || !this.armOf(name).isArmed);
-    const results = await Promise.all(toRead.map((name) => this.readChild(name)));
+    // After a new session reset() has dropped every child's arm, so every child is read again; after a load that
+    // failed part-way, only the children it did not read.
+    const toRead = names.filter((name) => !this.entries.has(name) || !this.armOf(name).isArmed);
+    // Every read is kept, whichever fail: under load one read in a large directory times out now and then, and
+    // throwing the others away made each retry read the whole directory again, and fail again, for good.
+    const results = await Promise.allSettled(toRead.map((name) => this.readChild(name)));
     if (!this.current(epoch)) return;
-    const entries = fresh ? new Map<string, NodeValue>() : this.entries;
+    const { entries } = this;
     for (const name of entries.keys()) if (!listed.has(name)) entries.delete(name);
     for (const name of this.childArms.keys()) if (!listed.has(name)) this.childArms.delete(name);
+    let failure: unknown;
     toRead.forEach((name, i) => {
       const result = results[i];
-      if (result === 'gone') entries.delete(name);
-      else entries.set(name, result);
+      if (result.status === 'rejected') failure ??= result.reason;
+      else if (result.value === 'gone') entries.delete(name);
+      else entries.set(name, result.value);
     });
-    this.entries = entries;
+    // Not loaded yet: the owner's retry reads what is missing.
+    if (failure !== undefined) throw failure;
     this.loaded = true;
     this.hooks.onChange();
   }

@@ -3,7 +3,7 @@
  * addon's C client closes its socket inside that request, under the addon's libuv poll handle, and at the loop's
  * next poll libuv aborts the process (uv__epoll_ctl_prep). One session is enough (test/fixtures/addon-dropped-socket.js).
  * graykit closes such a handle in the same turn and re-attaches the session (zk-handle.ts, afterRequest); the
- * patch for the addon itself (patches/, used by bench:scale) drops the poll handle where the socket is closed.
+ * patch for the addon itself (patches/, `bench:scale --addon=patched`) drops the poll handle where the socket is closed.
  * Each case runs in a child process, since the failure is the death of the process.
  */
 import { execFileSync } from 'node:child_process';
@@ -35,7 +35,7 @@ describe('a request sent over a connection the server has reset', () => {
     expect(steps.map((s) => s.step)).toEqual(['connected']);
   }, 60_000);
 
-  test('the patched addon (patches/, for bench:scale) keeps the process and the session by itself', async () => {
+  test('the patched addon (patches/) keeps the process and the session by itself', async () => {
     const dir = execFileSync('bash', [join(REPO_ROOT, 'scripts/zookeeper-patched.sh')], { encoding: 'utf8' }).trim();
     const { code, signal, steps } = await run(join(REPO_ROOT, 'test/fixtures/addon-dropped-socket.js'), { GRAYKIT_ZOOKEEPER_ADDON: dir });
     expect({ code, signal }).toEqual({ code: 0, signal: null });

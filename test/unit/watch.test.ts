@@ -4,9 +4,11 @@
  * for. These replace the hand-run bench/repro-lost-config-watch.ts. The catalog's rollout fold (its dead-man's switch)
  * is tested over the same double, where the ordering of watch events and reads can be forced.
  */
+import { ZooKeeperError } from '../../src/errors';
 import { silentLogger } from '../../src/logger';
 import { RegistryCatalog } from '../../src/registry/catalog';
 import { ChildrenWatch, Coalescer, DirectoryWatch, NodeWatch, readNodeAndChild, WatchArm, type WatchHooks } from '../../src/registry/watch';
+import { ZK_CODES } from '../../src/zk-codes';
 import { FakeZooKeeper, fakeSession } from '../support/fake-zookeeper';
 
 /** Lets every pending promise continuation run. */
@@ -269,6 +271,27 @@ describe('DirectoryWatch', () => {
     zk.set('/i/a', '3');
     await settle();
     expect(dir.entries.get('a')?.data?.toString()).toBe('3');
+  });
+
+  test('a first read that fails part-way keeps what it read: the retry reads only the rest', async () => {
+    const zk = new FakeZooKeeper();
+    zk.set('/i', '');
+    for (const name of ['a', 'b', 'c', 'd']) zk.set(`/i/${name}`, name);
+    const h = hooks();
+    const dir = new DirectoryWatch(zk, '/i', h);
+    zk.failNext('getData', '/i/c', new ZooKeeperError('get', '/i/c', ZK_CODES.OPERATIONTIMEOUT, 'no answer within 10000 ms'));
+    await dir.reload();
+    expect(h.errors.map((e) => e.message)).toEqual([expect.stringContaining('no answer')]);
+    expect(dir.stale).toBe(true);
+    const dataReads = () => zk.reads.filter((r) => r.kind === 'getData').map((r) => r.path);
+    expect(dataReads()).toEqual(['/i/a', '/i/b', '/i/c', '/i/d']);
+    await dir.reload();
+    expect(dataReads()).toEqual(['/i/a', '/i/b', '/i/c', '/i/d', '/i/c']);
+    expect(Object.fromEntries([...dir.entries].map(([name, entry]) => [name, entry.data?.toString()]))).toEqual({ a: 'a', b: 'b', c: 'c', d: 'd' });
+    expect(dir.stale).toBe(false);
+    zk.set('/i/a', 'a2');
+    await settle();
+    expect(dir.entries.get('a')?.data?.toString()).toBe('a2');
   });
 
   test('after a new session the first read replaces the entries whole', async () => {
