@@ -2,22 +2,23 @@
  * `npm run bench:attribution`: where the end-to-end gap between (a) direct and (b) grayRoute comes from. One process,
  * the benchmark's provider process, and five clients run in interleaved 0.5 s slices:
  *
- *   a    axios straight to one provider (the benchmark's case a);
  *   d    a hand-written round-robin over the three providers (the benchmark's control, case d);
+ *   a    axios straight to one provider (the benchmark's case a);
  *   m3   a hand-written copy of what a grayRoute request carries: every third request to the gray provider, the
  *        others alternating over the normal ones, the lane header, `config.gray`, a URL built per request;
  *   mr   the same with the lane drawn at random at 33 %, as grayRoute does;
  *   b    grayRoute at ratio 33 (the benchmark's case b).
  *
- * For each: the median of per-slice throughput over a's in the same round and of client CPU per request over a's,
+ * For each: the median of per-slice throughput over the first client's (d, or fd for fetch: direct over the same
+ * three providers, the fair baseline, see bench/e2e.ts) in the same round and of client CPU per request over its,
  * with 95 % intervals, the sockets its agent opened, and the median time spent in its interceptor. b against mr is
  * graykit's own cost; mr against d, what the traffic of a lane-carrying ratio split costs whoever routes it.
  *
  * With BENCH_ATTRIBUTION_CLIENT=fetch, the same for Node's built-in fetch (the benchmark's cases e and f), each over
  * an undici Agent of its own made as bench/e2e.ts fetchClient() makes them:
  *
- *   e    fetch straight to one provider (case e);
  *   fd   a hand-written dispatcher that sends each request to the next of the three providers (round-robin);
+ *   e    fetch straight to one provider (what the benchmark's case e was before it became a round-robin);
  *   fmr  a hand-written dispatcher that does what grayDispatcher's output is: the lane drawn at 33 %, the gray
  *        provider or the next normal one, the lane header and the baggage member added to a copy of the headers;
  *   f    grayDispatcher (case f), over the same consumer and ratio.
@@ -95,7 +96,7 @@ function fetchByHand(key: string, name: string, url: string, rewrite: (opts: Dis
   return { key, name, url, http: { client: send, agent: { destroy: () => agent.close() }, sockets: () => sockets }, inside, rps: [], cpuPerRequest: [] };
 }
 
-/** The fetch family: e, fd, fmr (by hand) and f (grayDispatcher), as the module comment says. */
+/** The fetch family: fd, e, fmr (by hand) and f (grayDispatcher), as the module comment says. */
 function fetchClients(route: GrayRouteInterceptor, started: { port: number; gray: boolean }[], grayInstance: Instance, normal: readonly Instance[]): Client[] {
   const origins = started.map((p) => `http://127.0.0.1:${p.port}`);
   const grayOrigin = `http://${grayInstance.host}:${grayInstance.port}`;
@@ -105,8 +106,8 @@ function fetchClients(route: GrayRouteInterceptor, started: { port: number; gray
   const direct = fetchClient(CONCURRENCY);
   const routed = fetchClient(CONCURRENCY, route);
   return [
-    { key: 'e', name: 'fetch direct to one provider', url: `${origins[started.findIndex((p) => !p.gray)]}/version`, http: direct, inside: [], rps: [], cpuPerRequest: [] },
     fetchByHand('fd', 'hand-written round-robin dispatcher over the three', 'http://control/version', (opts) => ({ ...opts, origin: origins[next++ % origins.length] })),
+    { key: 'e', name: 'fetch direct to one provider', url: `${origins[started.findIndex((p) => !p.gray)]}/version`, http: direct, inside: [], rps: [], cpuPerRequest: [] },
     fetchByHand('fmr', 'hand-written lane dispatcher, gray drawn at 33 %', `http://${SERVICE}/version`, (opts) => {
       const lane = Math.random() < 0.33 ? 'gray' : 'normal';
       const origin = lane === 'gray' ? grayOrigin : normalOrigins[nextNormal++ % normalOrigins.length];
@@ -157,11 +158,11 @@ async function main(): Promise<void> {
     let next = 0;
     let third = 0;
     const axiosClients = () => [
-      client('a', 'axios direct to one provider', urls[started.findIndex((p) => !p.gray)]),
       client('d', 'hand-written round-robin over the three', 'http://control/version', (config) => {
         config.url = urls[next++ % urls.length];
         return config;
       }),
+      client('a', 'axios direct to one provider', urls[started.findIndex((p) => !p.gray)]),
       client('m3', 'hand-written lane route, every third request gray', `http://${SERVICE}/version`, handWrittenLaneRoute(grayInstance, normal, () => third++ % 3 === 0)),
       client('mr', 'hand-written lane route, gray drawn at 33 %', `http://${SERVICE}/version`, handWrittenLaneRoute(grayInstance, normal, () => Math.random() < 0.33)),
       client('b', 'grayRoute at ratio 33', `http://${SERVICE}/version`, route),
