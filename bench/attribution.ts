@@ -19,8 +19,11 @@
  *
  *   fd   a hand-written dispatcher that sends each request to the next of the three providers (round-robin);
  *   e    fetch straight to one provider (what the benchmark's case e was before it became a round-robin);
+ *   fh   fd with the lane header and the baggage member of the instance's lane added to a copy of the headers:
+ *        what carrying a lane costs, every request still to the next of the three in turn;
  *   fmr  a hand-written dispatcher that does what grayDispatcher's output is: the lane drawn at 33 %, the gray
- *        provider or the next normal one, the lane header and the baggage member added to a copy of the headers;
+ *        provider or the next normal one, the lane header and the baggage member added to a copy of the headers
+ *        (fmr against fh: what drawing the lane costs, three pools loaded unevenly from one slice to the next);
  *   f    grayDispatcher (case f), over the same consumer and ratio.
  *
  * env: BENCH_ATTRIBUTION_ROUNDS (default 150), BENCH_ATTRIBUTION_CONCURRENCY (default 32),
@@ -96,22 +99,38 @@ function fetchByHand(key: string, name: string, url: string, rewrite: (opts: Dis
   return { key, name, url, http: { client: send, agent: { destroy: () => agent.close() }, sockets: () => sockets }, inside, rps: [], cpuPerRequest: [] };
 }
 
-/** The fetch family: fd, e, fmr (by hand) and f (grayDispatcher), as the module comment says. */
+/**
+ * A copy of fetch's headers with the lane header and graykit's baggage member, made as graykit makes it (Object.assign,
+ * not a spread: adding to a spread copy is slow in V8, see src/consumer/lane-headers.ts copyRecord).
+ */
+function withLaneHeaders(headers: unknown, lane: string): Record<string, string> {
+  const copy = Object.assign({}, headers as Record<string, string>);
+  copy['x-gray-lane'] = lane;
+  copy.baggage = `gray.lane=${lane}`;
+  return copy;
+}
+
+/** The fetch family: fd, e, fh, fmr (by hand) and f (grayDispatcher), as the module comment says. */
 function fetchClients(route: GrayRouteInterceptor, started: { port: number; gray: boolean }[], grayInstance: Instance, normal: readonly Instance[]): Client[] {
   const origins = started.map((p) => `http://127.0.0.1:${p.port}`);
   const grayOrigin = `http://${grayInstance.host}:${grayInstance.port}`;
   const normalOrigins = normal.map((instance) => `http://${instance.host}:${instance.port}`);
   let next = 0;
+  let nextLaned = 0;
   let nextNormal = 0;
   const direct = fetchClient(CONCURRENCY);
   const routed = fetchClient(CONCURRENCY, route);
   return [
     fetchByHand('fd', 'hand-written round-robin dispatcher over the three', 'http://control/version', (opts) => ({ ...opts, origin: origins[next++ % origins.length] })),
     { key: 'e', name: 'fetch direct to one provider', url: `${origins[started.findIndex((p) => !p.gray)]}/version`, http: direct, inside: [], rps: [], cpuPerRequest: [] },
+    fetchByHand('fh', 'hand-written round-robin dispatcher over the three, with the lane header and baggage', 'http://control/version', (opts) => {
+      const i = nextLaned++ % origins.length;
+      return { ...opts, origin: origins[i], headers: withLaneHeaders(opts.headers, started[i].gray ? 'gray' : 'normal') };
+    }),
     fetchByHand('fmr', 'hand-written lane dispatcher, gray drawn at 33 %', `http://${SERVICE}/version`, (opts) => {
       const lane = Math.random() < 0.33 ? 'gray' : 'normal';
       const origin = lane === 'gray' ? grayOrigin : normalOrigins[nextNormal++ % normalOrigins.length];
-      return { ...opts, origin, headers: { ...(opts.headers as Record<string, string>), 'x-gray-lane': lane, baggage: `gray.lane=${lane}` } };
+      return { ...opts, origin, headers: withLaneHeaders(opts.headers, lane) };
     }),
     { key: 'f', name: 'grayDispatcher at ratio 33', url: `http://${SERVICE}/version`, http: routed, inside: routed.ownNs, rps: [], cpuPerRequest: [] },
   ];

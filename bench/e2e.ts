@@ -177,6 +177,14 @@ export interface E2eResult {
   dispatchInside: { eAgentMedianMicros: number; fOwnMedianMicros: number; fOwnMeanMicros: number; fAgentMedianMicros: number; fOwnShareOfClientCpu: number; calls: number } | null;
 }
 
+/**
+ * Whether a result's (e) is the round-robin over the providers (results from 2026-12 on), or fetch direct to one
+ * provider as before: the report and the f/e target describe each as it was measured.
+ */
+export function fetchRoundRobin(e: { cases: ReadonlyArray<{ key: string; name: string }> }): boolean {
+  return e.cases.some((c) => c.key === 'e' && c.name.includes('round-robin'));
+}
+
 /** x's requests per CPU-second over y's: y's total CPU per request over x's. */
 function cpuRatio(cases: E2eCaseResult[], x: string, y: string): number | null {
   const cx = cases.find((c) => c.key === x)?.cpuPerRequestMicros.total;
