@@ -120,6 +120,9 @@ export function evaluateTargets(r: BenchResults): TargetRow[] {
         ),
       );
     }
+    // Results from before (e) became a round-robin carry e/a (fetch direct / axios direct, both to one provider).
+    const eOverA = (e2e as { eOverA?: number | null }).eOverA;
+    if (eOverA != null) rows.push(info('e2e-e-over-a', '2. throughput e/a (fetch direct / axios direct)', withInterval('e/a')(eOverA), eOverA));
     if (e2e.eOverD != null) rows.push(info('e2e-e-over-d', '2. throughput e/d (fetch direct / axios direct, both round-robin over the same providers)', withInterval('e/d')(e2e.eOverD), e2e.eOverD));
     if (e2e.fOverB != null) rows.push(info('e2e-f-over-b', '2. throughput f/b (fetch + grayDispatcher / axios + grayRoute)', withInterval('f/b')(e2e.fOverB), e2e.fOverB));
   }
