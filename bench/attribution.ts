@@ -2,24 +2,28 @@
  * `npm run bench:attribution`: where the end-to-end gap between (a) direct and (b) grayRoute comes from. One process,
  * the benchmark's provider process, and five clients run in interleaved 0.5 s slices:
  *
- *   a    axios straight to one provider (the benchmark's case a);
  *   d    a hand-written round-robin over the three providers (the benchmark's control, case d);
+ *   a    axios straight to one provider (the benchmark's case a);
  *   m3   a hand-written copy of what a grayRoute request carries: every third request to the gray provider, the
  *        others alternating over the normal ones, the lane header, `config.gray`, a URL built per request;
  *   mr   the same with the lane drawn at random at 33 %, as grayRoute does;
  *   b    grayRoute at ratio 33 (the benchmark's case b).
  *
- * For each: the median of per-slice throughput over a's in the same round and of client CPU per request over a's,
+ * For each: the median of per-slice throughput over the first client's (d, or fd for fetch: direct over the same
+ * three providers, the fair baseline, see bench/e2e.ts) in the same round and of client CPU per request over its,
  * with 95 % intervals, the sockets its agent opened, and the median time spent in its interceptor. b against mr is
  * graykit's own cost; mr against d, what the traffic of a lane-carrying ratio split costs whoever routes it.
  *
  * With BENCH_ATTRIBUTION_CLIENT=fetch, the same for Node's built-in fetch (the benchmark's cases e and f), each over
  * an undici Agent of its own made as bench/e2e.ts fetchClient() makes them:
  *
- *   e    fetch straight to one provider (case e);
  *   fd   a hand-written dispatcher that sends each request to the next of the three providers (round-robin);
+ *   e    fetch straight to one provider (what the benchmark's case e was before it became a round-robin);
+ *   fh   fd with the lane header and the baggage member of the instance's lane added to a copy of the headers:
+ *        what carrying a lane costs, every request still to the next of the three in turn;
  *   fmr  a hand-written dispatcher that does what grayDispatcher's output is: the lane drawn at 33 %, the gray
- *        provider or the next normal one, the lane header and the baggage member added to a copy of the headers;
+ *        provider or the next normal one, the lane header and the baggage member added to a copy of the headers
+ *        (fmr against fh: what drawing the lane costs, three pools loaded unevenly from one slice to the next);
  *   f    grayDispatcher (case f), over the same consumer and ratio.
  *
  * env: BENCH_ATTRIBUTION_ROUNDS (default 150), BENCH_ATTRIBUTION_CONCURRENCY (default 32),
@@ -95,22 +99,38 @@ function fetchByHand(key: string, name: string, url: string, rewrite: (opts: Dis
   return { key, name, url, http: { client: send, agent: { destroy: () => agent.close() }, sockets: () => sockets }, inside, rps: [], cpuPerRequest: [] };
 }
 
-/** The fetch family: e, fd, fmr (by hand) and f (grayDispatcher), as the module comment says. */
+/**
+ * A copy of fetch's headers with the lane header and graykit's baggage member, made as graykit makes it (Object.assign,
+ * not a spread: adding to a spread copy is slow in V8, see src/consumer/lane-headers.ts copyRecord).
+ */
+function withLaneHeaders(headers: unknown, lane: string): Record<string, string> {
+  const copy = Object.assign({}, headers as Record<string, string>);
+  copy['x-gray-lane'] = lane;
+  copy.baggage = `gray.lane=${lane}`;
+  return copy;
+}
+
+/** The fetch family: fd, e, fh, fmr (by hand) and f (grayDispatcher), as the module comment says. */
 function fetchClients(route: GrayRouteInterceptor, started: { port: number; gray: boolean }[], grayInstance: Instance, normal: readonly Instance[]): Client[] {
   const origins = started.map((p) => `http://127.0.0.1:${p.port}`);
   const grayOrigin = `http://${grayInstance.host}:${grayInstance.port}`;
   const normalOrigins = normal.map((instance) => `http://${instance.host}:${instance.port}`);
   let next = 0;
+  let nextLaned = 0;
   let nextNormal = 0;
   const direct = fetchClient(CONCURRENCY);
   const routed = fetchClient(CONCURRENCY, route);
   return [
-    { key: 'e', name: 'fetch direct to one provider', url: `${origins[started.findIndex((p) => !p.gray)]}/version`, http: direct, inside: [], rps: [], cpuPerRequest: [] },
     fetchByHand('fd', 'hand-written round-robin dispatcher over the three', 'http://control/version', (opts) => ({ ...opts, origin: origins[next++ % origins.length] })),
+    { key: 'e', name: 'fetch direct to one provider', url: `${origins[started.findIndex((p) => !p.gray)]}/version`, http: direct, inside: [], rps: [], cpuPerRequest: [] },
+    fetchByHand('fh', 'hand-written round-robin dispatcher over the three, with the lane header and baggage', 'http://control/version', (opts) => {
+      const i = nextLaned++ % origins.length;
+      return { ...opts, origin: origins[i], headers: withLaneHeaders(opts.headers, started[i].gray ? 'gray' : 'normal') };
+    }),
     fetchByHand('fmr', 'hand-written lane dispatcher, gray drawn at 33 %', `http://${SERVICE}/version`, (opts) => {
       const lane = Math.random() < 0.33 ? 'gray' : 'normal';
       const origin = lane === 'gray' ? grayOrigin : normalOrigins[nextNormal++ % normalOrigins.length];
-      return { ...opts, origin, headers: { ...(opts.headers as Record<string, string>), 'x-gray-lane': lane, baggage: `gray.lane=${lane}` } };
+      return { ...opts, origin, headers: withLaneHeaders(opts.headers, lane) };
     }),
     { key: 'f', name: 'grayDispatcher at ratio 33', url: `http://${SERVICE}/version`, http: routed, inside: routed.ownNs, rps: [], cpuPerRequest: [] },
   ];
@@ -157,11 +177,11 @@ async function main(): Promise<void> {
     let next = 0;
     let third = 0;
     const axiosClients = () => [
-      client('a', 'axios direct to one provider', urls[started.findIndex((p) => !p.gray)]),
       client('d', 'hand-written round-robin over the three', 'http://control/version', (config) => {
         config.url = urls[next++ % urls.length];
         return config;
       }),
+      client('a', 'axios direct to one provider', urls[started.findIndex((p) => !p.gray)]),
       client('m3', 'hand-written lane route, every third request gray', `http://${SERVICE}/version`, handWrittenLaneRoute(grayInstance, normal, () => third++ % 3 === 0)),
       client('mr', 'hand-written lane route, gray drawn at 33 %', `http://${SERVICE}/version`, handWrittenLaneRoute(grayInstance, normal, () => Math.random() < 0.33)),
       client('b', 'grayRoute at ratio 33', `http://${SERVICE}/version`, route),

@@ -8,10 +8,15 @@
  *       what (b) pays for spreading over three hosts (more sockets, an asynchronous interceptor), so d/a is the cost
  *       of the spread and b/d what a grayRoute request costs beyond it (graykit's code and the lane it carries:
  *       bench/attribution.ts tells the two apart).
- *   (e) Node's built-in fetch straight to one provider;
+ *   (e) Node's built-in fetch direct, with a plain round-robin over the same providers' URLs (no graykit): the
+ *       fetch that an app without graykit writes for a service with three instances. It reaches the same provider
+ *       ports through as many connection pools and sockets as (f), so f/e is graykit's cost and not that of
+ *       spreading. (It went to one provider until 2026-12: one pool of 32 sockets against (f)'s three of up to 32
+ *       each. That comparison is kept in bench/attribution.ts, BENCH_ATTRIBUTION_CLIENT=fetch, as e beside fd,
+ *       where it shows that the spread itself costs nothing measurable.)
  *   (f) fetch + grayDispatcher over the three providers (the same consumer, config ratio and propagation as (b)).
- *       f/e is to fetch what b/a is to axios: what routing costs a fetch client (see fetchClient() for why the two
- *       are comparable).
+ *       f/e is to fetch what b/d is to axios: what routing costs a fetch client (see fetchClient() for why the two
+ *       are comparable). For axios, (a) stays beside (d): d/a is the spread's cost, b/d graykit's.
  * Every axios client has its own keep-alive http.Agent, every fetch client its own undici Agent. The measured time of each case is split into rounds, and the
  * rounds of the cases are interleaved (a b c, b c a, c a b, ...), so that drift on a shared machine hits all alike.
  * Ratios are the median of the per-round ratios. A slice's throughput counts the responses received within its
@@ -135,16 +140,19 @@ export interface E2eResult {
   bOverC: number | null;
   bOverD: number | null;
   dOverA: number | null;
-  /** fetch: grayDispatcher over three providers / fetch direct to one (the fetch counterpart of b/a). */
+  /** fetch: grayDispatcher / fetch direct, both over the same three providers (the fetch counterpart of b/d). */
   fOverE: number | null;
-  /** fetch direct / axios direct, and fetch + grayDispatcher / axios + grayRoute: the two clients side by side. */
-  eOverA: number | null;
+  /**
+   * fetch direct / axios direct, both by hand-written round-robin over the three (e/d), and fetch + grayDispatcher /
+   * axios + grayRoute: the two clients side by side.
+   */
+  eOverD: number | null;
   fOverB: number | null;
   /** 95 % confidence intervals of those medians (distribution-free, over the rounds), by name ('b/a', ...). */
   intervals: Record<string, [number, number]>;
   /**
    * The client's CPU per request, x's over y's: median of the per-round ratios, with its 95 % interval ('f/e',
-   * 'b/a'). Above 1: x costs the client more per request.
+   * 'b/d', 'b/a', 'e/d'). Above 1: x costs the client more per request.
    */
   clientCpuRatios: Record<string, { median: number; interval: [number, number] | null }>;
   /**
@@ -167,6 +175,14 @@ export interface E2eResult {
    * connections more often than (e)'s one.
    */
   dispatchInside: { eAgentMedianMicros: number; fOwnMedianMicros: number; fOwnMeanMicros: number; fAgentMedianMicros: number; fOwnShareOfClientCpu: number; calls: number } | null;
+}
+
+/**
+ * Whether a result's (e) is the round-robin over the providers (results from 2026-12 on), or fetch direct to one
+ * provider as before: the report and the f/e target describe each as it was measured.
+ */
+export function fetchRoundRobin(e: { cases: ReadonlyArray<{ key: string; name: string }> }): boolean {
+  return e.cases.some((c) => c.key === 'e' && c.name.includes('round-robin'));
 }
 
 /** x's requests per CPU-second over y's: y's total CPU per request over x's. */
@@ -321,7 +337,12 @@ export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
   });
   made.push({ key: 'd', name: `control: axios + a hand-written round-robin interceptor over the same ${setup.providers.length} providers`, url: 'http://control/version', ...control });
   const fetchDirect = setup.cases.includes('e') ? fetchClient(concurrency) : undefined;
-  if (fetchDirect) made.push({ key: 'e', name: 'fetch direct to one provider', url: `http://127.0.0.1:${normalProvider.port}/version`, ...fetchDirect });
+  if (fetchDirect) {
+    const send = fetchDirect.client;
+    let nextTarget = 0;
+    const roundRobinFetch = () => send(targets[nextTarget++ % targets.length]);
+    made.push({ key: 'e', name: `fetch direct, a hand-written round-robin over the same ${setup.providers.length} providers`, url: 'http://control/version', ...fetchDirect, client: roundRobinFetch });
+  }
   const fetchRouted = setup.cases.includes('f') ? fetchClient(concurrency, route) : undefined;
   if (fetchRouted) made.push({ key: 'f', name: `fetch + grayDispatcher over ${setup.providers.length} providers`, url: `http://${setup.service}/version`, ...fetchRouted });
   const selected = made.filter((c) => setup.cases.includes(c.key));
@@ -414,7 +435,7 @@ export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
     const [low, high] = medianInterval(values);
     clientCpuRatios[`${x}/${y}`] = { median: round(median(values), 3), interval: Number.isFinite(low) ? [round(low, 3), round(high, 3)] : null };
   };
-  for (const [x, y] of [['b', 'a'], ['f', 'e'], ['e', 'a']] as const) cpuRatioByRound(x, y);
+  for (const [x, y] of [['b', 'a'], ['b', 'd'], ['f', 'e'], ['e', 'd']] as const) cpuRatioByRound(x, y);
   const f = cases.find((c) => c.key === 'f');
   const dispatchInside =
     fetchDirect?.agentNs.length && fetchRouted?.ownNs.length && f
@@ -452,7 +473,7 @@ export async function runE2e(setup: E2eSetup): Promise<E2eResult> {
     bOverD: ratio('b', 'd'),
     dOverA: ratio('d', 'a'),
     fOverE: ratio('f', 'e'),
-    eOverA: ratio('e', 'a'),
+    eOverD: ratio('e', 'd'),
     fOverB: ratio('f', 'b'),
     intervals,
     clientCpuRatios,

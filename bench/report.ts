@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchResults, Part } from './bench';
+import { fetchRoundRobin } from './e2e';
 import { machineLine } from './machine';
 import { scaleSectionFromResults } from './scale-report';
 import { percentile } from './stats';
@@ -13,6 +14,7 @@ const SCALE_RESULTS = join(__dirname, 'results', 'scale.json');
 const n0 = (v: number) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: 0 }) : String(v));
 /** ns: whole numbers with separators from 100 up, one decimal below. */
 const ns = (v: number | string) => (typeof v === 'number' && Number.isFinite(v) ? (v >= 100 ? n0(v) : v.toFixed(1)) : String(v));
+
 /** min / p25 / p50 / p75 / max of a sample, whole numbers. */
 const spread = (values: number[]) => [0, 25, 50, 75, 100].map((p) => n0(percentile(values, p))).join(' / ');
 const verdictMark = { met: '✅ met', missed: '❌ missed', 'n/a': '—' } as const;
@@ -105,10 +107,23 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
       `\`$request_id\` at ${r.config.e2e.ratio} %, keep-alive upstreams. (d) is a control without graykit: a hand-written round-robin`,
       'interceptor over the same providers, so that b/d is what a grayRoute request costs over a plain one to the same',
       'providers, and d/a what spreading over three hosts costs (more sockets, an asynchronous interceptor chain).',
-      "(e) and (f) are Node's built-in `fetch`, each with a keep-alive undici Agent of its own (the built-in Agent class,",
-      '`connections` = the concurrency, 5 s headers/body timeouts): (e) is given its Agent as `dispatcher`; (f) is given',
-      "`grayDispatcher({ consumer, dispatcher })` over an Agent made the same way, with (b)'s consumer (same snapshot,",
-      'config ratio, lane header and baggage), so that f/e is what graykit adds to a fetch request (bench/e2e.ts, `fetchClient`).',
+      ...(fetchRoundRobin(e)
+        ? [
+            "(e) and (f) are Node's built-in `fetch`, each with a keep-alive undici Agent of its own (the built-in Agent class,",
+            '`connections` = the concurrency per origin, 5 s headers/body timeouts): (e) is given its Agent as `dispatcher` and',
+            "sends each request to the next of the three providers' URLs (a hand-written round-robin, the fetch counterpart of",
+            "(d)); (f) is given `grayDispatcher({ consumer, dispatcher })` over an Agent made the same way, with (b)'s consumer",
+            '(same snapshot, config ratio, lane header and baggage). Both reach the same provider ports through as many pools',
+            "and sockets, so that f/e is what graykit adds to a fetch request and not the spread's cost (bench/e2e.ts, `fetchClient`).",
+            'The fair ratios are therefore b/d for axios and f/e for fetch; b/a is kept beside d/a, the spread\'s own cost.',
+          ]
+        : [
+            // Results from before (e) became a round-robin (2026-12): described as they were measured.
+            "(e) and (f) are Node's built-in `fetch`, each with a keep-alive undici Agent of its own (the built-in Agent class,",
+            '`connections` = the concurrency, 5 s headers/body timeouts): (e) is given its Agent as `dispatcher` and goes to one',
+            "provider; (f) is given `grayDispatcher({ consumer, dispatcher })` over an Agent made the same way, with (b)'s",
+            'consumer (same snapshot, config ratio, lane header and baggage), over the three providers (bench/e2e.ts, `fetchClient`).',
+          ]),
       'Throughput: median of the rounds; ratios: median',
       'of the per-round ratios, with a distribution-free 95 % confidence interval of that median (order statistics).',
       '',
@@ -129,7 +144,7 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
       `By CPU cost (requests per CPU-second of all the processes involved): b/a = ${e.bOverAByCpu ?? 'n/a'}, b/c = ${e.bOverCByCpu ?? 'n/a'}; unlike`,
       'throughput, this does not depend on the share of a shared machine the scheduler gave each case.',
       e.fOverE != null
-        ? `fetch: f/e = **${e.fOverE}** (target ≥ 0.95), e/a = ${e.eOverA ?? 'n/a'} (fetch direct / axios direct), f/b = ${e.fOverB ?? 'n/a'} (fetch + grayDispatcher / axios + grayRoute). Client CPU per request, median of the per-round ratios: ${Object.entries(e.clientCpuRatios ?? {}).map(([k, v]) => `${k} ×${v.median}${v.interval ? ` (${v.interval[0]}–${v.interval[1]})` : ''}`).join(', ')}.`
+        ? `fetch: f/e = **${e.fOverE}** (target ${fetchRoundRobin(e) ? '≥ 0.97' : '≥ 0.95, then'}), ${fetchRoundRobin(e) ? `e/d = ${e.eOverD ?? 'n/a'} (fetch direct / axios direct, both round-robin)` : `e/a = ${(e as { eOverA?: number }).eOverA ?? 'n/a'} (fetch direct / axios direct)`}, f/b = ${e.fOverB ?? 'n/a'} (fetch + grayDispatcher / axios + grayRoute). Client CPU per request, median of the per-round ratios: ${Object.entries(e.clientCpuRatios ?? {}).map(([k, v]) => `${k} ×${v.median}${v.interval ? ` (${v.interval[0]}–${v.interval[1]})` : ''}`).join(', ')}.`
         : '',
       e.dispatchInside
         ? `In (f), graykit's own part of grayDispatcher's dispatch() (lane, route, rewritten origin and headers, the per-request state; its dispatch() less the Agent's dispatch() inside it, wall time) took a median ${e.dispatchInside.fOwnMedianMicros} µs per request (mean ${e.dispatchInside.fOwnMeanMicros} µs): ${e.dispatchInside.fOwnShareOfClientCpu} % of the client's CPU per request. (The Agents' own dispatch(): median ${e.dispatchInside.eAgentMedianMicros} µs in (e), ${e.dispatchInside.fAgentMedianMicros} µs in (f), not comparable: a pool with a free connection writes the request inside dispatch(), one whose connections are all busy only queues it.)`

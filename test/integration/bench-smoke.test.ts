@@ -97,11 +97,15 @@ describe('benchmark smoke run', () => {
     expect(e2e.bOverAByCpu).toBeGreaterThan(0);
     expect(e2e.bOverD).toBeGreaterThan(0);
     expect(e2e.dOverA).toBeGreaterThan(0);
-    // (e) fetch goes to one provider; (f) fetch + grayDispatcher spreads over the three, in the gray lane about a third.
+    // (e) fetch direct reaches the same three providers as (f) fetch + grayDispatcher, by a plain round-robin (evenly);
+    // (f) spreads by lane, the gray one about a third.
     const e = e2e.cases.find((c) => c.key === 'e')!;
     const f = e2e.cases.find((c) => c.key === 'f')!;
-    expect(Object.keys(e.byPort)).toHaveLength(1);
+    expect(Object.keys(e.byPort).sort()).toEqual(Object.keys(f.byPort).sort());
     expect(Object.keys(f.byPort)).toHaveLength(3);
+    const perPort = Object.values(e.byPort);
+    expect(Math.max(...perPort) - Math.min(...perPort)).toBeLessThanOrEqual(1);
+    expect(e2e.eOverD).toBeGreaterThan(0);
     expect(f.grayShare).toBeGreaterThan(0);
     expect(e.cpuPerRequestMicros.client).toBeGreaterThan(0);
     expect(f.cpuPerRequestMicros.client).toBeGreaterThan(0);

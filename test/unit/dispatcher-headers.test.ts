@@ -63,6 +63,25 @@ describe('grayDispatcher: one read of a plain headers object', () => {
     );
   });
 
+  test('the copy holds what a spread copy holds: own enumerable keys in order, symbols, an own __proto__ as a header', () => {
+    const tag = Symbol('caller');
+    const fromFetch: Record<string | symbol, unknown> = {};
+    for (const [key, value] of [['accept', '*/*'], ['user-agent', 'node'], ['baggage', 'a=1']]) fromFetch[key] = value;
+    fromFetch[tag] = 'kept';
+    Object.defineProperty(fromFetch, 'hidden', { value: 'x', enumerable: false });
+    const odd = JSON.parse('{"accept":"*/*","__proto__":"not a prototype"}') as Record<string, unknown>;
+    for (const record of [fromFetch, odd]) {
+      for (const copy of [withLaneRecord(record as never, 'x-gray-lane', 'gray', 'both', headerValue(record as never, 'baggage'), 0), withLane(record as never, 'x-gray-lane', 'gray', 'both')] as Record<string | symbol, unknown>[]) {
+        const spread: Record<string | symbol, unknown> = { ...record };
+        expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+        expect(Object.keys(copy).slice(0, Object.keys(spread).length)).toEqual(Object.keys(spread));
+        expect(Object.getOwnPropertySymbols(copy)).toEqual(Object.getOwnPropertySymbols(spread));
+        for (const key of Reflect.ownKeys(spread)) if (key !== 'baggage') expect(copy[key]).toBe(spread[key]);
+        expect(copy['x-gray-lane']).toBe('gray');
+      }
+    }
+  });
+
   test('flat arrays and iterables are not plain records (they keep the general path)', () => {
     expect(isRecord(['x-gray-lane', 'gray'] as never)).toBe(false);
     expect(isRecord(new Map([['x-gray-lane', 'gray']]) as never)).toBe(false);
