@@ -20,7 +20,7 @@ export interface ScaleConfig {
   /**
    * Consumers per fleet process (each with its own session). A real consumer is a process of its own; packing 100
    * into one made that process's event loop the bottleneck (held for up to 21 s by a burst, long enough for its
-   * sessions to expire and the loading of 1,000 x 10,000 to never finish); 25 keeps 1,000 consumers at 40 processes.
+   * sessions to expire); 25 keeps 1,000 consumers at 40 processes.
    */
   perProcess: number;
   /** Ratio changes, and instance additions/removals, per point. */

@@ -87,7 +87,7 @@ export function scaleTargets(r: ScaleResults): TargetRow[] {
   const measured = lost.filter((l) => l.measured).length;
   const total = lost.reduce((sum, l) => sum + l.count, 0);
   rows.push({
-    measure: `updates lost (changes not seen, burst instances missing), ${measured} of ${r.points.length} points measured`,
+    measure: `updates not seen within the wait (${n0(r.config.waitMs / 1000)} s; changes, and burst instances added or removed), ${measured} of ${r.points.length} points measured`,
     result: measured ? String(total) : 'not measured',
     target: '0',
     verdict: measured === 0 ? 'n/a' : total === 0 && measured === r.points.length ? 'met' : 'missed',
