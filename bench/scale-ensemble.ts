@@ -4,6 +4,7 @@
  * (`srvr` for the mode, `mntr` for counters, `wchs` for watches), and sampled every ~100 ms while a fault plays out.
  */
 import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -142,6 +143,17 @@ export class Ensemble {
 
   async wchs(server: Server): Promise<WatchSummary | undefined> {
     return parseWchs(await fourLetters(server.address, 'wchs'));
+  }
+
+  /** Sum of every server's zk_packets_received (a server that does not answer counts 0). */
+  async packetsReceived(): Promise<number> {
+    const answers = await Promise.all(this.servers.map((server) => this.mntr(server)));
+    return answers.reduce((sum, answer) => sum + (typeof answer.zk_packets_received === 'number' ? answer.zk_packets_received : 0), 0);
+  }
+
+  /** The servers' pids as recorded now (a restarted server has a new one). */
+  serverPids(): number[] {
+    return this.servers.map((server) => Number(readFileSync(join(server.dir, 'zookeeper.pid'), 'utf8').trim()));
   }
 
   /** Stops every server (by pid). Idempotent. */

@@ -9,7 +9,7 @@
  * instances added and removed, a registration burst, a leader loss, a full ensemble restart. Every wait is bounded
  * and names what did not happen; a phase that fails is recorded and the point goes on.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeInstance } from '../src/registry/codec';
@@ -156,8 +156,7 @@ class Point {
 
   /** CPU used so far (user + system, µs, from /proc; 10 ms ticks) by the fleet processes and by the servers. */
   private cpuMicros(): { fleets: number; servers: number } {
-    const serverPids = this.ensemble.servers.map((server) => Number(readFileSync(join(server.dir, 'zookeeper.pid'), 'utf8').trim()));
-    return { fleets: groupCpuMicros(this.fleets.map((fleet) => fleet.child.process.pid ?? 0)), servers: groupCpuMicros(serverPids) };
+    return { fleets: groupCpuMicros(this.fleets.map((fleet) => fleet.child.process.pid ?? 0)), servers: groupCpuMicros(this.ensemble.serverPids()) };
   }
 
   ratioWrites(): Array<{ condition: Condition; write: () => Promise<unknown> }> {
@@ -312,12 +311,6 @@ class Point {
   }
 }
 
-/** Sum of every server's zk_packets_received (a server that does not answer counts 0). */
-async function packetsReceived(ensemble: Ensemble): Promise<number> {
-  const answers = await Promise.all(ensemble.servers.map((server) => ensemble.mntr(server)));
-  return answers.reduce((sum, answer) => sum + (typeof answer.zk_packets_received === 'number' ? answer.zk_packets_received : 0), 0);
-}
-
 async function measurePoint(ensemble: Ensemble, config: ScaleConfig, consumers: number, instances: number, log: (line: string) => void): Promise<PointResult> {
   const started = epochMs();
   const loadStart = load();
@@ -346,9 +339,9 @@ async function measurePoint(ensemble: Ensemble, config: ScaleConfig, consumers: 
 
     const wchs = await Promise.all(ensemble.servers.map((server) => ensemble.wchs(server)));
     const readsBefore = await allSessions(point.fleets);
-    const packetsBefore = await packetsReceived(ensemble);
+    const packetsBefore = await ensemble.packetsReceived();
     await sleep(config.idleSeconds * 1000);
-    const packetsAfter = await packetsReceived(ensemble);
+    const packetsAfter = await ensemble.packetsReceived();
     const readsAfter = await allSessions(point.fleets);
     const minutes = config.idleSeconds / 60;
     // From here (not while idle: its mntr would count), each server's outstanding requests.
