@@ -293,6 +293,10 @@ export class ZkHandle {
   afterRequest(client: NativeClient): void {
     if (client !== this.#client || this.#closed || client.native?.state !== ZK_STATES.NOT_CONNECTED) return;
     this.logger.warn(`a request to ZooKeeper ${this.connect} found the connection reset; re-attaching to the session`);
+    this.closeClient(client);
+  }
+
+  private closeClient(client: NativeClient): void {
     try {
       client.close();
     } catch (error) {
@@ -308,12 +312,6 @@ export class ZkHandle {
     clearTimeout(this.reopenTimer);
     const client = this.#client;
     this.#client = undefined;
-    if (client) {
-      try {
-        client.close();
-      } catch (error) {
-        this.logger.debug(`closing the ZooKeeper client threw: ${(error as Error).message}`);
-      }
-    }
+    if (client) this.closeClient(client);
   }
 }
