@@ -1,8 +1,10 @@
 /**
  * `npm run bench:attribution`: where the end-to-end gap between (a) direct and (b) grayRoute comes from. One process,
- * the benchmark's provider process, and five clients run in interleaved 0.5 s slices:
+ * the benchmark's provider process, and six clients (five for fetch) run in interleaved 0.5 s slices:
  *
  *   d    a hand-written round-robin over the three providers (the benchmark's control, case d);
+ *   dh   d with the lane header and graykit's baggage member written as grayRoute writes them (the lane of the
+ *        provider it goes to): what carrying a lane costs an axios request, with no graykit and no other change;
  *   a    axios straight to one provider (the benchmark's case a);
  *   m3   a hand-written copy of what a grayRoute request carries: every third request to the gray provider, the
  *        others alternating over the normal ones, the lane header, `config.gray`, a URL built per request;
@@ -12,7 +14,8 @@
  * For each: the median of per-slice throughput over the first client's (d, or fd for fetch: direct over the same
  * three providers, the fair baseline, see bench/e2e.ts) in the same round and of client CPU per request over its,
  * with 95 % intervals, the sockets its agent opened, and the median time spent in its interceptor. b against mr is
- * graykit's own cost; mr against d, what the traffic of a lane-carrying ratio split costs whoever routes it.
+ * graykit's own cost; mr against d, what the traffic of a lane-carrying ratio split costs whoever routes it; b against
+ * dh, graykit's code and the lane draw together.
  *
  * With BENCH_ATTRIBUTION_CLIENT=fetch, the same for Node's built-in fetch (the benchmark's cases e and f), each over
  * an undici Agent of its own made as bench/e2e.ts fetchClient() makes them:
@@ -151,6 +154,9 @@ function handWrittenLaneRoute(grayInstance: Instance, normal: readonly Instance[
   };
 }
 
+/** graykit's baggage member alone, as grayRoute writes it for a caller who sent no baggage. */
+const BAGGAGE = { gray: 'gray.lane=gray', normal: 'gray.lane=normal' } as const;
+
 const fixed = (values: number[], digits = 3) => (values.every(Number.isFinite) ? values.map((v) => v.toFixed(digits)).join('–') : 'too few rounds');
 
 async function main(): Promise<void> {
@@ -175,10 +181,20 @@ async function main(): Promise<void> {
     const normal = instances.filter((instance) => !instance.gray);
     const urls = started.map((p) => `http://127.0.0.1:${p.port}/version`);
     let next = 0;
+    let nextLaned = 0;
     let third = 0;
     const axiosClients = () => [
       client('d', 'hand-written round-robin over the three', 'http://control/version', (config) => {
         config.url = urls[next++ % urls.length];
+        return config;
+      }),
+      client('dh', 'd with the lane header and baggage, no graykit', 'http://control/version', (config) => {
+        const i = nextLaned++ % urls.length;
+        const lane = started[i].gray ? 'gray' : 'normal';
+        const headers = config.headers as unknown as Record<string, string>;
+        config.url = urls[i];
+        headers['x-gray-lane'] = lane;
+        headers.baggage = BAGGAGE[lane];
         return config;
       }),
       client('a', 'axios direct to one provider', urls[started.findIndex((p) => !p.gray)]),
