@@ -79,6 +79,29 @@ function holds(consumer: GrayConsumer, condition: Condition, ids: ReadonlySet<st
   return condition.kind === 'present' ? present === ids.size : snapshot !== undefined && present === 0;
 }
 
+/**
+ * Why a consumer has not seen a change when its wait ends, from its private state (bench-only; any field that has moved
+ * reads as undefined): its session as tracked, and the service's catalog entry and mirror parts — loaded, stale (watch
+ * not armed), a read in flight, entries held. Written to stderr, which the parent relays.
+ */
+function describeIncomplete(member: Member, service: string, present: number): string {
+  const within = (object: unknown, ...keys: string[]): unknown => keys.reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], object);
+  const catalog = within(member.consumer, 'catalog');
+  const state = (within(catalog, 'services') as Map<string, unknown> | undefined)?.get(service);
+  const mirrored = (within(catalog, 'mirror', 'services') as Map<string, unknown> | undefined)?.get(service) as { parts?: unknown[]; loaded?: boolean } | undefined;
+  const parts = (mirrored?.parts ?? []).map((part) => ({
+    path: within(part, 'path'),
+    loaded: within(part, 'loaded'),
+    stale: within(part, 'stale'),
+    reading: within(part, 'reading'),
+    entries: (within(part, 'entries') as Map<string, unknown> | undefined)?.size,
+  }));
+  const session = sessionOf(member.consumer);
+  return JSON.stringify({
+    incomplete: { service, present, tracked: member.state, sessionConnected: within(session, 'connected'), publishing: within(state, 'publishing'), snapshotSize: member.consumer.snapshot(service)?.instances.length, serviceLoaded: mirrored?.loaded, parts },
+  });
+}
+
 let members: Member[] = [];
 /** The longest the event loop was held while a change was being timed: the consumers' work, all in one thread. */
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -124,6 +147,10 @@ function expect(id: number, condition: Condition, timeoutMs: number): void {
     clearTimeout(timer);
     members.forEach((m, i) => m.consumer.off('change', listeners[i]));
     const counts = condition.kind === 'ratio' ? [] : members.map((m) => presentCount(m.consumer.snapshot(condition.service), ids));
+    let described = 0;
+    members.forEach((m, i) => {
+      if (at[i] === null && described++ < 3) process.stderr.write(`${describeIncomplete(m, condition.service, counts[i] ?? -1)}\n`);
+    });
     send({ op: 'seen', id, at, counts, loopMaxMs: loopDelay.max / 1e6 });
   };
   members.forEach((m, i) => {

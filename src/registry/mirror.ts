@@ -90,6 +90,8 @@ export class MirroredService {
   readonly java?: DirectoryWatch;
   /** The Curator directory cannot be read with this session's credentials (NOAUTH): counted as read and empty. */
   javaDenied = false;
+  /** `loaded` was announced since the last new session (RegistryMirror.announceLoaded). */
+  announced = false;
   private configCache?: ConfigRead;
   private lastValid = EMPTY_CONFIG;
   private judged = new Map<string, Judged>();
@@ -188,6 +190,7 @@ export class MirroredService {
 
   /** A new session: every watch is gone. What was read stays until the next read replaces it. */
   reset(): void {
+    this.announced = false;
     for (const part of this.parts) part.reset();
   }
 
@@ -299,6 +302,7 @@ export class RegistryMirror extends EventEmitter {
           if (service.javaDenied && service.java?.loaded) service.javaDenied = false;
           service.changed(part);
           this.emit('change', name, part);
+          this.announceLoaded(service);
         },
         onError: (error) => this.onReadError(service, error),
       }),
@@ -350,6 +354,7 @@ export class RegistryMirror extends EventEmitter {
     );
     service.changed('instances');
     this.emit('change', service.name, 'instances');
+    this.announceLoaded(service);
   }
 
   private onConnected(newSession: boolean): void {
@@ -385,11 +390,23 @@ export class RegistryMirror extends EventEmitter {
     for (const service of this.services.values()) void this.load(service, tick);
   }
 
-  /** Reads what is stale of a service; `loaded` when that completed its first read (or its first after a new session). */
+  /** Reads what is stale of a service. */
   private async load(service: MirroredService, skipInFlight: boolean): Promise<void> {
-    const before = service.loaded;
     await service.reloadStale(skipInFlight);
-    if (!before && service.loaded && !this.closed && this.services.get(service.name) === service) this.emit('loaded', service.name);
+    this.announceLoaded(service);
+  }
+
+  /**
+   * `loaded`, once per session, when every part of the service has been read: the first read, or a new session's
+   * re-read. Whichever read completes it announces it — the one a load() waited for, a read queued behind one from
+   * before the session was lost, or a watch's: otherwise a re-read completed by a part whose change alters nothing
+   * for the catalog (a rollout read again as it was) would leave the service's snapshot as it was before the session
+   * was lost.
+   */
+  private announceLoaded(service: MirroredService): void {
+    if (service.announced || !service.loaded || this.closed || this.services.get(service.name) !== service) return;
+    service.announced = true;
+    this.emit('loaded', service.name);
   }
 
   private onJavaListDenied(path: string): void {

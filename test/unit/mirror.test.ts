@@ -270,6 +270,31 @@ describe('the instance verdict: one rule, one reason', () => {
     catalog.close();
   });
 
+  test('a new session\'s re-read is published even when the part that completes it was still being read before the expiry', async () => {
+    const zk = registry();
+    zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
+    zk.set(`${service}/instances/10.0.0.2:80`, instance(false), LIVE);
+    const session = fakeSession(zk);
+    const catalog = new RegistryCatalog({ session: session as never, root: '/g', logger: silentLogger, publishIntervalMs: 0, rereadJitterMs: 0 });
+    catalog.watch('demo');
+    await settle();
+    expect(catalog.snapshot('demo')?.instances).toHaveLength(2);
+    // A rollout znode appears: its part starts a read, which the old session never answers in time.
+    const rollout = zk.hold('exists', `${service}/rollout`);
+    zk.set(`${service}/rollout`, '{}');
+    await rollout.made;
+    // The session expires; meanwhile, with no watch set, an instance goes.
+    zk.expireSession();
+    zk.remove(`${service}/instances/10.0.0.2:80`);
+    session.emit('connected', true);
+    await settle();
+    // The old read's answer comes last and is dropped; the rollout part is read again, and that read completes the service.
+    rollout.release();
+    await settle();
+    expect(catalog.snapshot('demo')?.instances.map((i) => i.id)).toEqual(['10.0.0.1:80']);
+    catalog.close();
+  });
+
   test('the catalog\'s snapshots share the config object until the config changes', async () => {
     const zk = registry();
     zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
