@@ -35,6 +35,8 @@
  */
 import type { InternalAxiosRequestConfig } from 'axios';
 import { grayRoute, silentLogger, type GrayRouteInterceptor, type Instance } from '../src';
+import { withLaneInBaggage } from '../src/context/propagation';
+import { DEFAULT_LANE_HEADER } from '../src/types';
 import { builtinAgentClass, type DispatchOptions, type Dispatcher } from '../src/consumer/undici-builtin';
 import { startChild } from '../scripts/children';
 import { fetchClient, keepAliveClient, runSlice, type Sender } from './e2e';
@@ -47,6 +49,14 @@ const ROUNDS = Number(process.env.BENCH_ATTRIBUTION_ROUNDS ?? 150);
 const CONCURRENCY = Number(process.env.BENCH_ATTRIBUTION_CONCURRENCY ?? 32);
 const SLICE_MS = 500;
 const FAMILY = process.env.BENCH_ATTRIBUTION_CLIENT === 'fetch' ? 'fetch' : 'axios';
+
+/** The two lanes the hand-written clients send. */
+type HandLane = 'gray' | 'normal';
+/**
+ * graykit's baggage member alone (what it sends for a caller who sent no baggage), built once by graykit's own rule:
+ * the hand-written clients then add a constant, as graykit does.
+ */
+const BAGGAGE: Readonly<Record<HandLane, string>> = { gray: withLaneInBaggage(undefined, 'gray') as string, normal: withLaneInBaggage(undefined, 'normal') as string };
 
 type Interceptor = (config: InternalAxiosRequestConfig) => InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig>;
 
@@ -106,10 +116,10 @@ function fetchByHand(key: string, name: string, url: string, rewrite: (opts: Dis
  * A copy of fetch's headers with the lane header and graykit's baggage member, made as graykit makes it (Object.assign,
  * not a spread: adding to a spread copy is slow in V8, see src/consumer/lane-headers.ts copyRecord).
  */
-function withLaneHeaders(headers: unknown, lane: string): Record<string, string> {
+function withLaneHeaders(headers: unknown, lane: HandLane): Record<string, string> {
   const copy = Object.assign({}, headers as Record<string, string>);
-  copy['x-gray-lane'] = lane;
-  copy.baggage = `gray.lane=${lane}`;
+  copy[DEFAULT_LANE_HEADER] = lane;
+  copy.baggage = BAGGAGE[lane];
   return copy;
 }
 
@@ -148,14 +158,11 @@ function handWrittenLaneRoute(grayInstance: Instance, normal: readonly Instance[
     const url = config.url;
     config.url = `http://${instance.host}:${instance.port}/version`;
     config.baseURL = undefined;
-    (config.headers as unknown as Record<string, string>)['x-gray-lane'] = lane;
+    (config.headers as unknown as Record<string, string>)[DEFAULT_LANE_HEADER] = lane;
     config.gray = { lane, service: SERVICE, instance, url, baseURL: undefined };
     return config;
   };
 }
-
-/** graykit's baggage member alone, as grayRoute writes it for a caller who sent no baggage. */
-const BAGGAGE = { gray: 'gray.lane=gray', normal: 'gray.lane=normal' } as const;
 
 const fixed = (values: number[], digits = 3) => (values.every(Number.isFinite) ? values.map((v) => v.toFixed(digits)).join('–') : 'too few rounds');
 
@@ -193,7 +200,7 @@ async function main(): Promise<void> {
         const lane = started[i].gray ? 'gray' : 'normal';
         const headers = config.headers as unknown as Record<string, string>;
         config.url = urls[i];
-        headers['x-gray-lane'] = lane;
+        headers[DEFAULT_LANE_HEADER] = lane;
         headers.baggage = BAGGAGE[lane];
         return config;
       }),
