@@ -282,15 +282,28 @@ async function readNode(session: WatchSession, path: string, arm?: WatchArm): Pr
  * watch per child. A read reads the children that are new or whose watch is not armed (all of them at first, and
  * after a new session, whose reset() drops the arms), drops the children no longer listed, and keeps the updates
  * the watches applied meanwhile; one that fails part-way keeps what it did read, and the retry reads the rest.
+ *
+ * A child that could not be read leaves the directory `incomplete`: stale, so that the owner's retry reads it, but
+ * still loaded once it has been, so that what was read (each child's current data, and the removals) goes on being
+ * reported. Unloading it instead would hold back every change of the service, removals included, until the retry got
+ * through; and a re-read that failed part-way after a full one used to leave it neither stale nor reported, so the
+ * children it listed stayed unseen until the directory's next change.
  */
 export class DirectoryWatch extends WatchedView {
   /** Data and stat by child name. */
   entries = new Map<string, NodeValue>();
   /** Each child's data watch; `arm` is the child watch. */
   private readonly childArms = new Map<string, WatchArm>();
+  /** A listed child's read failed since the last read that got every one. */
+  private incomplete = false;
+
+  override get stale(): boolean {
+    return this.incomplete || super.stale;
+  }
 
   override reset(): void {
     super.reset();
+    this.incomplete = false;
     this.childArms.clear();
   }
 
@@ -316,8 +329,12 @@ export class DirectoryWatch extends WatchedView {
       else if (result.value === 'gone') entries.delete(name);
       else entries.set(name, result.value);
     });
-    // Not loaded yet: the owner's retry reads what is missing.
-    if (failure !== undefined) throw failure;
+    this.incomplete = failure !== undefined;
+    if (failure !== undefined) {
+      // The owner's retry reads what is missing; what was read is reported now, if the directory was ever whole.
+      if (this.loaded) this.hooks.onChange();
+      throw failure;
+    }
     this.loaded = true;
     this.hooks.onChange();
   }
@@ -356,7 +373,7 @@ export class DirectoryWatch extends WatchedView {
       },
       (error: Error) => {
         if (!this.current(epoch)) return;
-        this.loaded = false; // the owner's retry re-reads the directory, arming what is missing
+        this.incomplete = true; // the owner's retry re-reads the directory, arming what is missing
         this.hooks.onError(error);
       },
     );

@@ -3,12 +3,14 @@
  * in-memory ZooKeeper double, without a server: the watch group of a service, each znode decoded once per version,
  * one verdict per instance with its reason, the service list, a new session, and the one allow-list check.
  */
+import { ZooKeeperError } from '../../src/errors';
 import { silentLogger } from '../../src/logger';
 import { RegistryCatalog } from '../../src/registry/catalog';
 import { RegistryMirror, type MirrorPart } from '../../src/registry/mirror';
 import { AddressPolicy, MAX_NETWORKS, parseNetworks } from '../../src/registry/networks';
 import { isLiveInstance, judgeInstance, PERSISTENT_INSTANCE } from '../../src/registry/verdict';
 import { eventually } from '../support/helpers';
+import { ZK_CODES } from '../../src/zk-codes';
 import { FakeZooKeeper, fakeSession } from '../support/fake-zookeeper';
 
 const service = '/g/services/demo';
@@ -292,6 +294,30 @@ describe('the instance verdict: one rule, one reason', () => {
     rollout.release();
     await settle();
     expect(catalog.snapshot('demo')?.instances.map((i) => i.id)).toEqual(['10.0.0.1:80']);
+    catalog.close();
+  });
+
+  test('an instance a re-read could not read is read by the retry; what the re-read did read is published meanwhile', async () => {
+    const zk = registry();
+    zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
+    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger: silentLogger, publishIntervalMs: 0, rereadJitterMs: 0 });
+    catalog.watch('demo');
+    await settle();
+    const ids = () => catalog.snapshot('demo')?.instances.map((i) => i.id);
+    expect(ids()).toEqual(['10.0.0.1:80']);
+    // Two instances register at once (one child watch event, one re-read listing both); one of the two reads times out.
+    const listing = zk.hold('getChildren', `${service}/instances`);
+    zk.set(`${service}/instances/10.0.0.2:80`, instance(false), LIVE);
+    await listing.made;
+    zk.set(`${service}/instances/10.0.0.3:80`, instance(true), LIVE);
+    zk.failNext('getData', `${service}/instances/10.0.0.3:80`, new ZooKeeperError('get', `${service}/instances/10.0.0.3:80`, ZK_CODES.OPERATIONTIMEOUT, 'no answer within 10000 ms'));
+    listing.release();
+    await settle();
+    expect(ids()).toEqual(['10.0.0.1:80', '10.0.0.2:80']);
+    // Nothing else changes: only the mirror's periodic retry (every 500 ms) can read the instance the re-read missed.
+    const reads = zk.reads.length;
+    await eventually(() => expect(ids()).toEqual(['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80']), 5000);
+    expect(zk.reads.slice(reads).filter((read) => read.kind === 'getData').map((read) => read.path)).toEqual([`${service}/instances/10.0.0.3:80`]);
     catalog.close();
   });
 

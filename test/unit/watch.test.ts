@@ -259,7 +259,7 @@ describe('DirectoryWatch', () => {
     expect(dir.entries.get('b')?.data?.toString()).toBe('2');
   });
 
-  test('a child data re-read that fails marks the directory for a full re-read', async () => {
+  test('a child data re-read that fails marks the directory for a re-read', async () => {
     const { zk, h, dir } = await watchDir({ a: '1' });
     zk.failNext('getData', '/i/a');
     zk.set('/i/a', '2');
@@ -292,6 +292,44 @@ describe('DirectoryWatch', () => {
     zk.set('/i/a', 'a2');
     await settle();
     expect(dir.entries.get('a')?.data?.toString()).toBe('a2');
+  });
+
+  test('a re-read that fails part-way after a full read leaves the directory stale, and reports what it did read', async () => {
+    const { zk, h, dir } = await watchDir({ a: '1' });
+    const changes = h.changes;
+    const view = () => Object.fromEntries([...dir.entries].map(([name, entry]) => [name, entry.data?.toString()]));
+    // b and c appear together: the child watch fires once, and the re-read lists both; c's read times out.
+    const held = zk.hold('getChildren', '/i');
+    zk.set('/i/b', '2');
+    await held.made;
+    zk.set('/i/c', '3');
+    zk.failNext('getData', '/i/c', new ZooKeeperError('get', '/i/c', ZK_CODES.OPERATIONTIMEOUT, 'no answer within 10000 ms'));
+    held.release();
+    await settle();
+    expect(h.errors.map((e) => e.message)).toEqual([expect.stringContaining('no answer')]);
+    // Still loaded (the service keeps being published), but stale: the owner's retry must read c.
+    expect(dir.loaded).toBe(true);
+    expect(dir.stale).toBe(true);
+    expect(view()).toEqual({ a: '1', b: '2' });
+    expect(h.changes).toBe(changes + 1);
+    await dir.reload();
+    expect(view()).toEqual({ a: '1', b: '2', c: '3' });
+    expect(dir.stale).toBe(false);
+    expect(h.changes).toBe(changes + 2);
+  });
+
+  test('a child whose re-read fails leaves the directory loaded (so still published) and stale (so retried)', async () => {
+    const { zk, h, dir } = await watchDir({ a: '1', b: '2' });
+    zk.failNext('getData', '/i/a');
+    zk.set('/i/a', '1b'); // a's data watch fires; its re-read fails
+    await settle();
+    expect(dir.stale).toBe(true);
+    expect(dir.loaded).toBe(true);
+    const changes = h.changes;
+    zk.remove('/i/b');
+    await settle();
+    expect(dir.entries.has('b')).toBe(false);
+    expect(h.changes).toBeGreaterThan(changes);
   });
 
   test('after a new session the first read replaces the entries whole', async () => {
