@@ -5,6 +5,8 @@
  *   d    a hand-written round-robin over the three providers (the benchmark's control, case d);
  *   dh   d with the lane header and graykit's baggage member written as grayRoute writes them (the lane of the
  *        provider it goes to): what carrying a lane costs an axios request, with no graykit and no other change;
+ *   dx   d with two headers of the same name lengths and values that nothing reads (the providers' lane context
+ *        looks for neither): dh against dx tells the lane's meaning on the provider from the bytes of two headers;
  *   a    axios straight to one provider (the benchmark's case a);
  *   m3   a hand-written copy of what a grayRoute request carries: every third request to the gray provider, the
  *        others alternating over the normal ones, the lane header, `config.gray`, a URL built per request;
@@ -35,7 +37,7 @@
  */
 import type { InternalAxiosRequestConfig } from 'axios';
 import { grayRoute, silentLogger, type GrayRouteInterceptor, type Instance } from '../src';
-import { withLaneInBaggage } from '../src/context/propagation';
+import { BAGGAGE_HEADER, withLaneInBaggage } from '../src/context/propagation';
 import { DEFAULT_LANE_HEADER } from '../src/types';
 import { builtinAgentClass, type DispatchOptions, type Dispatcher } from '../src/consumer/undici-builtin';
 import { startChild } from '../scripts/children';
@@ -57,6 +59,10 @@ type HandLane = 'gray' | 'normal';
  * the hand-written clients then add a constant, as graykit does.
  */
 const BAGGAGE: Readonly<Record<HandLane, string>> = { gray: withLaneInBaggage(undefined, 'gray') as string, normal: withLaneInBaggage(undefined, 'normal') as string };
+
+/** Names as long as the lane header's and baggage's, for the dx client: headers that nothing reads. */
+const UNREAD_LANE_HEADER = 'x-'.padEnd(DEFAULT_LANE_HEADER.length, 'z');
+const UNREAD_BAGGAGE_HEADER = 'x-'.padEnd(BAGGAGE_HEADER.length, 'z');
 
 type Interceptor = (config: InternalAxiosRequestConfig) => InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig>;
 
@@ -189,6 +195,7 @@ async function main(): Promise<void> {
     const urls = started.map((p) => `http://127.0.0.1:${p.port}/version`);
     let next = 0;
     let nextLaned = 0;
+    let nextUnread = 0;
     let third = 0;
     const axiosClients = () => [
       client('d', 'hand-written round-robin over the three', 'http://control/version', (config) => {
@@ -202,6 +209,15 @@ async function main(): Promise<void> {
         config.url = urls[i];
         headers[DEFAULT_LANE_HEADER] = lane;
         headers.baggage = BAGGAGE[lane];
+        return config;
+      }),
+      client('dx', 'd with two headers of the same sizes that nothing reads', 'http://control/version', (config) => {
+        const i = nextUnread++ % urls.length;
+        const lane = started[i].gray ? 'gray' : 'normal';
+        const headers = config.headers as unknown as Record<string, string>;
+        config.url = urls[i];
+        headers[UNREAD_LANE_HEADER] = lane;
+        headers[UNREAD_BAGGAGE_HEADER] = BAGGAGE[lane];
         return config;
       }),
       client('a', 'axios direct to one provider', urls[started.findIndex((p) => !p.gray)]),
