@@ -26,15 +26,39 @@ export interface Asset {
 /** The console's own files, in the package: `src/console/assets/` under the package root. */
 export const ASSET_DIR = join('src', 'console', 'assets');
 
-const OWN_FILES: Record<string, string> = {
+const JAVASCRIPT = 'text/javascript; charset=utf-8';
+
+/**
+ * The console's own files, with their content types: the one list of what the page is made of. Its script is
+ * native ES modules, served as they are: app.js starts the page and imports the rest. Each module is listed rather
+ * than found by reading the directory, so a package without one fails at start, naming the file, instead of serving
+ * a page whose import of it gets a 404.
+ */
+export const OWN_FILES: Readonly<Record<string, string>> = {
   'index.html': 'text/html; charset=utf-8',
-  'app.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
+  'app.js': JAVASCRIPT,
+  'state.js': JAVASCRIPT,
+  'dom.js': JAVASCRIPT,
+  'format.js': JAVASCRIPT,
+  'token.js': JAVASCRIPT,
+  'routes.js': JAVASCRIPT,
+  'stream.js': JAVASCRIPT,
+  'chrome.js': JAVASCRIPT,
+  'services-view.js': JAVASCRIPT,
+  'charts.js': JAVASCRIPT,
+  'service-view.js': JAVASCRIPT,
+  'service-head.js': JAVASCRIPT,
+  'service-actions.js': JAVASCRIPT,
+  'service-rollout.js': JAVASCRIPT,
+  'service-instances.js': JAVASCRIPT,
+  'service-record.js': JAVASCRIPT,
+  'writes.js': JAVASCRIPT,
 };
 
 /** uPlot's files, from its package's `dist/`. */
 const UPLOT_FILES: Record<string, string> = {
-  'uPlot.iife.min.js': 'text/javascript; charset=utf-8',
+  'uPlot.iife.min.js': JAVASCRIPT,
   'uPlot.min.css': 'text/css; charset=utf-8',
 };
 
@@ -49,9 +73,11 @@ function asset(type: string, body: Buffer): Asset {
   return { type, body, gzip: gzipSync(body, { level: 9 }), etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
 }
 
-/** Reads every file the page needs; throws a GrayKitError that says what is missing. */
-export function loadAssets(): Map<string, Asset> {
-  const base = packageRoot();
+/**
+ * Reads every file the page needs, under graykit's package root `base`; throws a GrayKitError that says what is
+ * missing.
+ */
+export function loadAssets(base: string = packageRoot()): Map<string, Asset> {
   const assets = new Map<string, Asset>();
   const ownDir = join(base, ASSET_DIR);
   for (const [name, type] of Object.entries(OWN_FILES)) {

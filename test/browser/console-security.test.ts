@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createAdmin, createConsole, silentLogger, type GrayAdmin, type GrayConsole } from '../../src';
+import { OWN_FILES } from '../../src/console/assets';
 import { configPath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { REPO_ROOT, startChild, type Child } from '../../scripts/children';
@@ -93,10 +94,11 @@ describe('graykit console: read-only, tokens, Host, credentials (real browser)',
 
   test('the ZooKeeper credentials show nowhere: page, API, stream, CLI output', async () => {
     const [user, password] = AUTH.split(':');
-    const seen = await page.evaluate(async () => {
+    const scripts = Object.keys(OWN_FILES).filter((name) => name.endsWith('.js'));
+    const seen = await page.evaluate(async (scripts) => {
       const w = globalThis as PageGlobals;
       const texts = [w.document.documentElement.outerHTML];
-      for (const path of ['api/overview', 'api/services/demo', 'assets/app.js']) texts.push(await (await w.fetch(path)).text());
+      for (const path of ['api/overview', 'api/services/demo', ...scripts.map((name) => `assets/${name}`)]) texts.push(await (await w.fetch(path)).text());
       // The live stream's first message, which carries everything the page shows.
       const controller = new w.AbortController();
       const reader = (await w.fetch('api/stream?service=demo', { signal: controller.signal })).body.getReader();
@@ -110,7 +112,7 @@ describe('graykit console: read-only, tokens, Host, credentials (real browser)',
       controller.abort();
       texts.push(stream);
       return texts.join('\n');
-    });
+    }, scripts);
     const output = `${cli.lines.join('\n')}\n${cli.stderr()}`;
     expect(output).toContain('"event":"listening"');
     expect(seen).toContain('event: hello');

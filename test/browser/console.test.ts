@@ -10,11 +10,12 @@
  * The figures the README quotes (transfer size, first render, update latency, 1,000-instance render) are printed
  * with a `console figures:` prefix.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createAdmin, createConsole, silentLogger, type ConsoleAddress, type GrayAdmin, type GrayConsole } from '../../src';
+import { OWN_FILES } from '../../src/console/assets';
 import { configPath, instancePath, instancesPath, rolloutLeasePath, rolloutPath, servicePath } from '../../src/registry/paths';
 import { recordedStep, rolloutDocument } from '../support/rollout-document';
 import type { ZkSession } from '../../src/registry/zk-session';
@@ -25,8 +26,8 @@ import { startMetricsProvider, startTraffic, type MetricsProvider, type Traffic 
 
 jest.setTimeout(120_000);
 
-const SCREENSHOT_DIR =
-  process.env.GRAYKIT_SCREENSHOTS === 'docs' ? join(REPO_ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'graykit-console-screenshots-'));
+const SCREENSHOTS_TO_DOCS = process.env.GRAYKIT_SCREENSHOTS === 'docs';
+const SCREENSHOT_DIR = SCREENSHOTS_TO_DOCS ? join(REPO_ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'graykit-console-screenshots-'));
 
 function figure(name: string, value: unknown): void {
   console.log(`console figures: ${name} = ${JSON.stringify(value)}`);
@@ -74,6 +75,8 @@ describe('graykit console in a real browser', () => {
     admin?.close();
     raw?.close();
     for (const provider of [...(providers ?? []), ...extra]) await provider.close();
+    // Every run makes a new directory: without this, each one left its three PNGs in the machine's tmp.
+    if (!SCREENSHOTS_TO_DOCS) rmSync(SCREENSHOT_DIR, { recursive: true, force: true });
   });
 
   test('the services view lists the services; a provider that starts appears within a second', async () => {
@@ -94,13 +97,18 @@ describe('graykit console in a real browser', () => {
       return {
         firstRenderMs: Math.round(first.startTime),
         files: files.length,
+        names: files.map((r: PageGlobals) => new URL(r.name).pathname.split('/').pop() || 'index.html').sort(),
         transferBytes: files.reduce((sum: number, r: PageGlobals) => sum + r.transferSize, 0),
         encodedBodyBytes: files.reduce((sum: number, r: PageGlobals) => sum + r.encodedBodySize, 0),
         decodedBodyBytes: files.reduce((sum: number, r: PageGlobals) => sum + r.decodedBodySize, 0),
       };
     });
-    figure('page load', timing);
-    expect(timing.files).toBe(5); // the page, app.js, style.css, uPlot's script and stylesheet: nothing else
+    const { names, ...load } = timing;
+    figure('page load', load);
+    // The console's own files, each once (the page, style.css and the 17 modules of its script), and uPlot's script
+    // and stylesheet: nothing else.
+    expect(names).toEqual([...Object.keys(OWN_FILES), 'uPlot.iife.min.js', 'uPlot.min.css'].sort());
+    expect(timing.files).toBe(21);
     expect(timing.encodedBodyBytes).toBeLessThan(60_000);
 
     await watchFor(page, 'billing', 'tr[data-service="billing"]');
@@ -288,7 +296,7 @@ describe('graykit console in a real browser', () => {
       const w = globalThis as PageGlobals;
       return { xss: w.__xss ?? null, images: w.document.querySelectorAll('img').length, scripts: w.document.querySelectorAll('script').length };
     });
-    expect(inert).toEqual({ xss: null, images: 0, scripts: 2 }); // uPlot and app.js, nothing else
+    expect(inert).toEqual({ xss: null, images: 0, scripts: 2 }); // uPlot and app.js (whose imports are no elements), nothing else
     expect(await cspViolations(page)).toEqual([]);
     // Out of the screenshots' way.
     for (const path of [instancePath(root, 'probe', '127.0.0.1:9'), instancesPath(root, 'probe'), configPath(root, 'probe'), rolloutPath(root, 'probe'), servicePath(root, 'probe')]) await raw.delete(path);

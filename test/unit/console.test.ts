@@ -1,11 +1,18 @@
-/** The console's pure parts: metrics arithmetic, the rollout document, the event list, the request checks, options. */
+/**
+ * The console's pure parts: metrics arithmetic, the rollout document, the event list, the request checks, options,
+ * and the list of the page's files.
+ */
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Registry, Counter, Histogram } from 'prom-client';
 import { configEvents, instanceEvents, rolloutEvents } from '../../src/console/events';
 import { lanePoint } from '../../src/console/lane-metrics';
 import { addIncrease, emptyIncrease, providerCounts } from '../../src/scrape/counters';
 import { histogramQuantile } from '../../src/scrape/histogram';
 import { DEFAULT_CONSOLE_OPTIONS, normalizeAllowedHost, resolveConsoleOptions } from '../../src/console/options';
+import { ASSET_DIR, OWN_FILES, loadAssets, packageRoot } from '../../src/console/assets';
 import { decodeRolloutState } from '../../src/console/rollout-state';
 import { judgeRollout } from '../../src/registry/rollout-verdict';
 import type { Stat } from '../../src/registry/zk-session';
@@ -262,5 +269,35 @@ describe('console options', () => {
     ['bad/name', undefined],
   ])('allowed host %j is kept as %j', (entry, expected) => {
     expect(normalizeAllowedHost(entry)).toBe(expected);
+  });
+});
+
+describe('the page\'s files', () => {
+  const dir = join(packageRoot(), ASSET_DIR);
+  const scripts = Object.keys(OWN_FILES).filter((name) => name.endsWith('.js')).sort();
+  /** The modules `name` imports: the page's imports are one line each, from its own directory. */
+  const importsOf = (name: string) => [...readFileSync(join(dir, name), 'utf8').matchAll(/^import [^;\n]* from '\.\/([^']+)';$/gm)].map((match) => match[1]);
+
+  test('the served modules are the directory\'s, and app.js imports each of them and nothing else', () => {
+    expect(readdirSync(dir).filter((name) => name.endsWith('.js')).sort()).toEqual(scripts);
+    const reached = new Set<string>();
+    const visit = (name: string): void => {
+      if (reached.has(name)) return;
+      reached.add(name);
+      importsOf(name).forEach(visit);
+    };
+    visit('app.js');
+    expect([...reached].sort()).toEqual(scripts);
+  });
+
+  test('a module missing from the package stops the console at start, naming the file', () => {
+    const base = mkdtempSync(join(tmpdir(), 'graykit-console-assets-'));
+    try {
+      cpSync(dir, join(base, ASSET_DIR), { recursive: true });
+      rmSync(join(base, ASSET_DIR, 'charts.js'));
+      expect(() => loadAssets(base)).toThrow(expect.objectContaining({ code: 'ERR_GRAYKIT_MISSING_DEPENDENCY', message: expect.stringContaining(`${join(ASSET_DIR, 'charts.js')} is missing`) }));
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
