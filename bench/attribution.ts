@@ -194,32 +194,27 @@ async function main(): Promise<void> {
     const normal = instances.filter((instance) => !instance.gray);
     const urls = started.map((p) => `http://127.0.0.1:${p.port}/version`);
     let next = 0;
-    let nextLaned = 0;
-    let nextUnread = 0;
+    /** d, with the lane of the provider it goes to in a header named `laneName` and the baggage member in `baggageName`. */
+    const roundRobinWithHeaders = (laneName: string, baggageName: string): Interceptor => {
+      let nextOne = 0;
+      return (config) => {
+        const i = nextOne++ % urls.length;
+        const lane = started[i].gray ? 'gray' : 'normal';
+        const headers = config.headers as unknown as Record<string, string>;
+        config.url = urls[i];
+        headers[laneName] = lane;
+        headers[baggageName] = BAGGAGE[lane];
+        return config;
+      };
+    };
     let third = 0;
     const axiosClients = () => [
       client('d', 'hand-written round-robin over the three', 'http://control/version', (config) => {
         config.url = urls[next++ % urls.length];
         return config;
       }),
-      client('dh', 'd with the lane header and baggage, no graykit', 'http://control/version', (config) => {
-        const i = nextLaned++ % urls.length;
-        const lane = started[i].gray ? 'gray' : 'normal';
-        const headers = config.headers as unknown as Record<string, string>;
-        config.url = urls[i];
-        headers[DEFAULT_LANE_HEADER] = lane;
-        headers.baggage = BAGGAGE[lane];
-        return config;
-      }),
-      client('dx', 'd with two headers of the same sizes that nothing reads', 'http://control/version', (config) => {
-        const i = nextUnread++ % urls.length;
-        const lane = started[i].gray ? 'gray' : 'normal';
-        const headers = config.headers as unknown as Record<string, string>;
-        config.url = urls[i];
-        headers[UNREAD_LANE_HEADER] = lane;
-        headers[UNREAD_BAGGAGE_HEADER] = BAGGAGE[lane];
-        return config;
-      }),
+      client('dh', 'd with the lane header and baggage, no graykit', 'http://control/version', roundRobinWithHeaders(DEFAULT_LANE_HEADER, BAGGAGE_HEADER)),
+      client('dx', 'd with two headers of the same sizes that nothing reads', 'http://control/version', roundRobinWithHeaders(UNREAD_LANE_HEADER, UNREAD_BAGGAGE_HEADER)),
       client('a', 'axios direct to one provider', urls[started.findIndex((p) => !p.gray)]),
       client('m3', 'hand-written lane route, every third request gray', `http://${SERVICE}/version`, handWrittenLaneRoute(grayInstance, normal, () => third++ % 3 === 0)),
       client('mr', 'hand-written lane route, gray drawn at 33 %', `http://${SERVICE}/version`, handWrittenLaneRoute(grayInstance, normal, () => Math.random() < 0.33)),
