@@ -38,6 +38,17 @@ function start(zk: FakeZooKeeper, addresses?: AddressPolicy) {
   return { session, mirror, changes, loaded };
 }
 
+/**
+ * A catalog of `demo` over the double, every change published in its turn (the double's interleavings are forced),
+ * once its first read has settled.
+ */
+async function watchedCatalog(zk: FakeZooKeeper, session = fakeSession(zk), logger = silentLogger): Promise<RegistryCatalog> {
+  const catalog = new RegistryCatalog({ session: session as never, root: '/g', logger, publishIntervalMs: 0, rereadJitterMs: 0 });
+  catalog.watch('demo');
+  await settle();
+  return catalog;
+}
+
 const instance = (gray: boolean, extra: Record<string, unknown> = {}) => JSON.stringify({ gray, version: gray ? 'v2' : 'v1', ...extra });
 
 describe('RegistryMirror: one watch group per service', () => {
@@ -242,9 +253,7 @@ describe('the instance verdict: one rule, one reason', () => {
     zk.set(`${service}/instances/10.0.0.9:80`, instance(false), '0');
     const warnings: string[] = [];
     const logger = { ...silentLogger, warn: (line: string) => void warnings.push(line) };
-    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger, publishIntervalMs: 0, rereadJitterMs: 0 });
-    catalog.watch('demo');
-    await settle();
+    const catalog = await watchedCatalog(zk, fakeSession(zk), logger);
     expect(catalog.snapshot('demo')?.instances.map((i) => i.id)).toEqual(['10.0.0.1:80']);
     expect(warnings).toEqual([`service "demo": skipping instance ${service}/instances/10.0.0.9:80: ${PERSISTENT_INSTANCE}`]);
     catalog.close();
@@ -254,9 +263,7 @@ describe('the instance verdict: one rule, one reason', () => {
     const zk = registry();
     zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
     const session = fakeSession(zk);
-    const catalog = new RegistryCatalog({ session: session as never, root: '/g', logger: silentLogger, publishIntervalMs: 0, rereadJitterMs: 0 });
-    catalog.watch('demo');
-    await settle();
+    const catalog = await watchedCatalog(zk, session);
     expect(catalog.snapshot('demo')?.instances[0].version).toBe('v1');
     // The new session's re-read: the rollout's read (read last here) waits while the instance, changed meanwhile, is read.
     const rollout = zk.hold('exists', `${service}/rollout`);
@@ -277,9 +284,7 @@ describe('the instance verdict: one rule, one reason', () => {
     zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
     zk.set(`${service}/instances/10.0.0.2:80`, instance(false), LIVE);
     const session = fakeSession(zk);
-    const catalog = new RegistryCatalog({ session: session as never, root: '/g', logger: silentLogger, publishIntervalMs: 0, rereadJitterMs: 0 });
-    catalog.watch('demo');
-    await settle();
+    const catalog = await watchedCatalog(zk, session);
     expect(catalog.snapshot('demo')?.instances).toHaveLength(2);
     // A rollout znode appears: its part starts a read, which the old session never answers in time.
     const rollout = zk.hold('exists', `${service}/rollout`);
@@ -300,9 +305,7 @@ describe('the instance verdict: one rule, one reason', () => {
   test('an instance a re-read could not read is read by the retry; what the re-read did read is published meanwhile', async () => {
     const zk = registry();
     zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
-    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger: silentLogger, publishIntervalMs: 0, rereadJitterMs: 0 });
-    catalog.watch('demo');
-    await settle();
+    const catalog = await watchedCatalog(zk);
     const ids = () => catalog.snapshot('demo')?.instances.map((i) => i.id);
     expect(ids()).toEqual(['10.0.0.1:80']);
     // Two instances register at once (one child watch event, one re-read listing both); one of the two reads times out.
@@ -324,9 +327,7 @@ describe('the instance verdict: one rule, one reason', () => {
   test('the catalog\'s snapshots share the config object until the config changes', async () => {
     const zk = registry();
     zk.set(`${service}/instances/10.0.0.1:80`, instance(false), LIVE);
-    const catalog = new RegistryCatalog({ session: fakeSession(zk) as never, root: '/g', logger: silentLogger, publishIntervalMs: 0, rereadJitterMs: 0 });
-    catalog.watch('demo');
-    await settle();
+    const catalog = await watchedCatalog(zk);
     const first = catalog.snapshot('demo');
     zk.set(`${service}/instances/10.0.0.2:80`, instance(true), LIVE);
     await settle();
