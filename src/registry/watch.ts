@@ -286,8 +286,8 @@ async function readNode(session: WatchSession, path: string, arm?: WatchArm): Pr
  * A child that could not be read leaves the directory `incomplete`: stale, so that the owner's retry reads it, but
  * still loaded once it has been, so that what was read (each child's current data, and the removals) goes on being
  * reported. Unloading it instead would hold back every change of the service, removals included, until the retry got
- * through; and a re-read that failed part-way after a full one used to leave it neither stale nor reported, so the
- * children it listed stayed unseen until the directory's next change.
+ * through; leaving it loaded and not stale would leave the children it missed unseen until the directory's next
+ * change, which after a rolling deploy may never come.
  */
 export class DirectoryWatch extends WatchedView {
   /** Data and stat by child name. */
