@@ -137,6 +137,9 @@ async function start(message: StartMessage): Promise<void> {
 function expect(id: number, condition: Condition, timeoutMs: number): void {
   const at: Array<number | null> = members.map(() => null);
   const ids = new Set(condition.kind === 'ratio' ? [] : condition.ids);
+  // A consumer whose session expired re-reads everything, which on a starved machine may outlast the wait; one that
+  // kept its session and still missed the change points at graykit.
+  const expiredBefore = members.map((m) => m.state.expired);
   loopDelay.reset();
   let pending = members.length;
   const listeners: Array<(snapshot: ServiceSnapshot) => void> = [];
@@ -148,10 +151,13 @@ function expect(id: number, condition: Condition, timeoutMs: number): void {
     members.forEach((m, i) => m.consumer.off('change', listeners[i]));
     const counts = condition.kind === 'ratio' ? [] : members.map((m) => presentCount(m.consumer.snapshot(condition.service), ids));
     let described = 0;
+    let missedLive = 0;
     members.forEach((m, i) => {
-      if (at[i] === null && described++ < 3) process.stderr.write(`${describeIncomplete(m, condition.service, counts[i] ?? -1)}\n`);
+      if (at[i] !== null) return;
+      if (m.state.expired === expiredBefore[i]) missedLive++;
+      if (described++ < 3) process.stderr.write(`${describeIncomplete(m, condition.service, counts[i] ?? -1)}\n`);
     });
-    send({ op: 'seen', id, at, counts, loopMaxMs: loopDelay.max / 1e6 });
+    send({ op: 'seen', id, at, counts, missedLive, loopMaxMs: loopDelay.max / 1e6 });
   };
   members.forEach((m, i) => {
     const check = () => {

@@ -43,8 +43,11 @@ export interface SessionState {
 export type ChildMessage =
   | { op: 'ready'; loadMs: number; before: Memory; after: Memory; instancesWatched: number }
   | { op: 'armed'; id: number }
-  /** Per consumer: epoch ms at which the condition first held, or null; `counts`: ids present at the end (present/absent). */
-  | { op: 'seen'; id: number; at: Array<number | null>; counts: number[]; loopMaxMs: number }
+  /**
+   * Per consumer: epoch ms at which the condition first held, or null; `counts`: ids present at the end
+   * (present/absent); `missedLive`: consumers that did not see it although their sessions never expired during the wait.
+   */
+  | { op: 'seen'; id: number; at: Array<number | null>; counts: number[]; missedLive: number; loopMaxMs: number }
   | { op: 'sessions'; states: SessionState[] }
   | { op: 'closed' }
   | { op: 'error'; message: string };

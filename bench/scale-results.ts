@@ -9,6 +9,8 @@ export interface ChangeSeries {
   /** Consumer x write pairs that saw the change in time. */
   seen: number;
   missed: number;
+  /** Of those, pairs whose consumer's session never expired during the wait (absent in results before 2026-12-07). */
+  missedLive?: number;
   latencyMs: Distribution;
   /** The longest a fleet process's event loop was held while these changes were timed. */
   loopMaxMs: number;
@@ -24,11 +26,15 @@ export interface BurstResult {
   allSeenMs: Distribution;
   /** Consumers that never held every burst instance within the wait. */
   consumersIncomplete: number;
+  /** Of those, consumers whose sessions never expired during the wait (absent in results before 2026-12-07). */
+  incompleteLive?: number;
   /** The fewest burst instances any consumer held at the end. */
   fewestSeen: number;
   /** Per consumer: the burst's sessions closed → none of their instances left in its snapshot. */
   goneMs: Distribution;
   goneMissed: number;
+  /** Of those, consumers whose sessions never expired during the wait (absent in results before 2026-12-07). */
+  goneMissedLive?: number;
   /** The longest a fleet process's event loop was held: while the burst arrived, while it left. */
   loopMaxMs: { seen: number; gone: number };
 }

@@ -84,7 +84,7 @@ class Point {
   }
 
   /** Arms `condition` in every fleet, runs `act`, and collects each consumer's time (epoch ms) or null. */
-  async time(condition: Condition, waitMs: number, act: () => Promise<unknown>): Promise<{ at: Array<number | null>; counts: number[]; loopMaxMs: number }> {
+  async time(condition: Condition, waitMs: number, act: () => Promise<unknown>): Promise<{ at: Array<number | null>; counts: number[]; missedLive: number; loopMaxMs: number }> {
     const id = ++this.expectId;
     const pending = (await Promise.all(this.fleets.map((fleet) => fleet.expect(id, condition, waitMs)))).map((armed) => armed.seen);
     try {
@@ -94,7 +94,12 @@ class Point {
       throw error;
     }
     const answers = await Promise.all(pending);
-    return { at: answers.flatMap((a) => a.at), counts: answers.flatMap((a) => a.counts), loopMaxMs: round(Math.max(...answers.map((a) => a.loopMaxMs)), 1) };
+    return {
+      at: answers.flatMap((a) => a.at),
+      counts: answers.flatMap((a) => a.counts),
+      missedLive: answers.reduce((sum, a) => sum + a.missedLive, 0),
+      loopMaxMs: round(Math.max(...answers.map((a) => a.loopMaxMs)), 1),
+    };
   }
 
   async setUp(log: (line: string) => void): Promise<void> {
@@ -133,12 +138,13 @@ class Point {
   async changeSeries(kind: 'ratio' | 'added' | 'removed', writes: Array<{ condition: Condition; write: () => Promise<unknown> }>): Promise<ChangeSeries> {
     const latencies: number[] = [];
     let missed = 0;
+    let missedLive = 0;
     let loopMaxMs = 0;
     const cpu = { fleets: 0, servers: 0 };
     for (const { condition, write } of writes) {
       let writeAt = 0;
       const before = this.cpuMicros();
-      const { at, loopMaxMs: held } = await this.time(condition, this.config.waitMs, async () => {
+      const { at, missedLive: live, loopMaxMs: held } = await this.time(condition, this.config.waitMs, async () => {
         writeAt = epochMs();
         await write();
       });
@@ -147,11 +153,12 @@ class Point {
       cpu.servers += after.servers - before.servers;
       for (const t of at) if (t === null) missed++;
       else latencies.push(Math.max(0, t - writeAt));
+      missedLive += live;
       loopMaxMs = Math.max(loopMaxMs, held);
     }
     if (latencies.length === 0) throw new Error(`scale: no consumer saw any ${kind} change within ${this.config.waitMs} ms`);
     const cpuMsPerChange = { fleets: round(cpu.fleets / 1000 / writes.length, 1), servers: round(cpu.servers / 1000 / writes.length, 1) };
-    return { writes: writes.length, seen: latencies.length, missed, latencyMs: distribution(latencies), loopMaxMs, cpuMsPerChange };
+    return { writes: writes.length, seen: latencies.length, missed, missedLive, latencyMs: distribution(latencies), loopMaxMs, cpuMsPerChange };
   }
 
   /** CPU used so far (user + system, µs, from /proc; 10 ms ticks) by the fleet processes and by the servers. */
@@ -186,7 +193,7 @@ class Point {
       for (let i = 0; i < BURST_SESSIONS; i++) sessions.push(await retrying('opening a burst session', waitMs, () => openAdmin(this.ensemble.connect)));
       let start = 0;
       let lastAck = 0;
-      const { at, counts, loopMaxMs } = await this.time({ kind: 'present', service: this.hot, ids }, waitMs, async () => {
+      const { at, counts, missedLive, loopMaxMs } = await this.time({ kind: 'present', service: this.hot, ids }, waitMs, async () => {
         start = epochMs();
         const perSlice = Math.ceil(burst / BURST_SLICES);
         const slices = [];
@@ -210,9 +217,11 @@ class Point {
         writeMs: round(lastAck - start, 1),
         allSeenMs: distribution(seen),
         consumersIncomplete: at.length - seen.length,
+        incompleteLive: missedLive,
         fewestSeen: Math.min(...counts),
         goneMs: distribution(goneMs),
         goneMissed: gone.at.length - goneMs.length,
+        goneMissedLive: gone.missedLive,
         loopMaxMs: { seen: loopMaxMs, gone: gone.loopMaxMs },
       };
     } finally {

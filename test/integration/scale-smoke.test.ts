@@ -44,6 +44,7 @@ describe('scale benchmark smoke run', () => {
     const [point] = results.points;
     for (const series of [point.ratio, point.added, point.removed]) {
       expect(series?.missed).toBe(0);
+      expect(series?.missedLive).toBe(0); // reported, and a missed change with a live session would count here
       expect(series?.seen).toBe(config.repeats * point.consumers);
       expect(series?.latencyMs.count).toBe(series?.seen);
     }
@@ -55,6 +56,7 @@ describe('scale benchmark smoke run', () => {
     expect(burst?.fewestSeen).toBe(config.burst);
     expect(burst?.allSeenMs.count).toBe(20);
     expect(burst?.goneMissed).toBe(0);
+    expect([burst?.incompleteLive, burst?.goneMissedLive]).toEqual([0, 0]);
   });
 
   test('after a leader loss and after a full restart, every consumer routes by a ratio written once the ensemble served again', () => {
