@@ -20,7 +20,7 @@
  * dh, graykit's code and the lane draw together.
  *
  * With BENCH_ATTRIBUTION_CLIENT=fetch, the same for Node's built-in fetch (the benchmark's cases e and f), each over
- * an undici Agent of its own made as bench/e2e.ts fetchClient() makes them:
+ * an undici Agent of its own made as bench/e2e-clients.ts fetchClient() makes them:
  *
  *   fd   a hand-written dispatcher that sends each request to the next of the three providers (round-robin);
  *   e    fetch straight to one provider (what the benchmark's case e was before it became a round-robin);
@@ -41,7 +41,7 @@ import { BAGGAGE_HEADER, withLaneInBaggage } from '../src/context/propagation';
 import { DEFAULT_LANE_HEADER } from '../src/types';
 import { builtinAgentClass, type DispatchOptions, type Dispatcher } from '../src/consumer/undici-builtin';
 import { startChild } from '../scripts/children';
-import { fetchClient, keepAliveClient, runSlice, type Sender } from './e2e';
+import { fetchClient, keepAliveClient, runSlice, type Sender } from './e2e-clients';
 import { machineInfo, machineLine } from './machine';
 import { median, medianInterval } from './stats';
 import { benchRoot, deleteTree, openAdmin, writeConfig } from './zk';

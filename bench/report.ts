@@ -114,7 +114,7 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
             "sends each request to the next of the three providers' URLs (a hand-written round-robin, the fetch counterpart of",
             "(d)); (f) is given `grayDispatcher({ consumer, dispatcher })` over an Agent made the same way, with (b)'s consumer",
             '(same snapshot, config ratio, lane header and baggage). Both reach the same provider ports through as many pools',
-            "and sockets, so that f/e is what graykit adds to a fetch request and not the spread's cost (bench/e2e.ts, `fetchClient`).",
+            "and sockets, so that f/e is what graykit adds to a fetch request and not the spread's cost (bench/e2e-clients.ts, `fetchClient`).",
             'The fair ratios are therefore b/d for axios and f/e for fetch; b/a is kept beside d/a, the spread\'s own cost.',
           ]
         : [
@@ -122,7 +122,7 @@ export function renderMarkdown(r: BenchResults, resultsPath: string): string {
             "(e) and (f) are Node's built-in `fetch`, each with a keep-alive undici Agent of its own (the built-in Agent class,",
             '`connections` = the concurrency, 5 s headers/body timeouts): (e) is given its Agent as `dispatcher` and goes to one',
             "provider; (f) is given `grayDispatcher({ consumer, dispatcher })` over an Agent made the same way, with (b)'s",
-            'consumer (same snapshot, config ratio, lane header and baggage), over the three providers (bench/e2e.ts, `fetchClient`).',
+            'consumer (same snapshot, config ratio, lane header and baggage), over the three providers (bench/e2e-clients.ts, `fetchClient`).',
           ]),
       'Throughput: median of the rounds; ratios: median',
       'of the per-round ratios, with a distribution-free 95 % confidence interval of that median (order statistics).',
