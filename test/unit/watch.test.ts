@@ -29,6 +29,8 @@ function hooks(): WatchHooks & { changes: number; errors: Error[]; current: bool
 }
 
 const text = (watch: NodeWatch) => watch.value?.data?.toString() ?? null;
+/** A directory's children as name → data text. */
+const texts = (dir: DirectoryWatch) => Object.fromEntries([...dir.entries].map(([name, entry]) => [name, entry.data?.toString()]));
 
 describe('WatchArm: the one arming rule', () => {
   test('a read made while a watch is armed passes none; the watch counts as armed only after its read', async () => {
@@ -228,19 +230,18 @@ describe('DirectoryWatch', () => {
 
   test('children and their data: added, changed, deleted, each seen once and re-armed', async () => {
     const { zk, dir } = await watchDir({ a: '1' });
-    const view = () => Object.fromEntries([...dir.entries].map(([name, entry]) => [name, entry.data?.toString()]));
-    expect(view()).toEqual({ a: '1' });
+    expect(texts(dir)).toEqual({ a: '1' });
     zk.set('/i/b', '2');
     await settle();
-    expect(view()).toEqual({ a: '1', b: '2' });
+    expect(texts(dir)).toEqual({ a: '1', b: '2' });
     zk.set('/i/a', '1b');
     await settle();
     zk.set('/i/a', '1c');
     await settle();
-    expect(view()).toEqual({ a: '1c', b: '2' });
+    expect(texts(dir)).toEqual({ a: '1c', b: '2' });
     zk.remove('/i/b');
     await settle();
-    expect(view()).toEqual({ a: '1c' });
+    expect(texts(dir)).toEqual({ a: '1c' });
     expect(dir.stale).toBe(false);
     // One data watch per child at most: re-reads never stack duplicate watchers.
     expect(zk.watchersOn('/i/a')).toBe(1);
@@ -287,7 +288,7 @@ describe('DirectoryWatch', () => {
     expect(dataReads()).toEqual(['/i/a', '/i/b', '/i/c', '/i/d']);
     await dir.reload();
     expect(dataReads()).toEqual(['/i/a', '/i/b', '/i/c', '/i/d', '/i/c']);
-    expect(Object.fromEntries([...dir.entries].map(([name, entry]) => [name, entry.data?.toString()]))).toEqual({ a: 'a', b: 'b', c: 'c', d: 'd' });
+    expect(texts(dir)).toEqual({ a: 'a', b: 'b', c: 'c', d: 'd' });
     expect(dir.stale).toBe(false);
     zk.set('/i/a', 'a2');
     await settle();
@@ -297,7 +298,6 @@ describe('DirectoryWatch', () => {
   test('a re-read that fails part-way after a full read leaves the directory stale, and reports what it did read', async () => {
     const { zk, h, dir } = await watchDir({ a: '1' });
     const changes = h.changes;
-    const view = () => Object.fromEntries([...dir.entries].map(([name, entry]) => [name, entry.data?.toString()]));
     // b and c appear together: the child watch fires once, and the re-read lists both; c's read times out.
     const held = zk.hold('getChildren', '/i');
     zk.set('/i/b', '2');
@@ -310,10 +310,10 @@ describe('DirectoryWatch', () => {
     // Still loaded (the service keeps being published), but stale: the owner's retry must read c.
     expect(dir.loaded).toBe(true);
     expect(dir.stale).toBe(true);
-    expect(view()).toEqual({ a: '1', b: '2' });
+    expect(texts(dir)).toEqual({ a: '1', b: '2' });
     expect(h.changes).toBe(changes + 1);
     await dir.reload();
-    expect(view()).toEqual({ a: '1', b: '2', c: '3' });
+    expect(texts(dir)).toEqual({ a: '1', b: '2', c: '3' });
     expect(dir.stale).toBe(false);
     expect(h.changes).toBe(changes + 2);
   });
