@@ -40,20 +40,35 @@ free_port() {
   free_ports 1
 }
 
-# N distinct free loopback ports, space-separated (all held open together, so no two are the same).
+# N distinct free loopback ports, space-separated (all held open together, so no two are the same), taken from below
+# the kernel's ephemeral range (ip_local_port_range). The kernel hands out a port in that range to any socket bound to
+# port 0 (another server listening on 0, a connection's local end) while its ZooKeeper server is down or has not bound
+# it yet: a follower binds its quorum port only when it is elected leader, a relaunched server binds all three again.
+# That bind then fails with EADDRINUSE, and the ensemble keeps electing the same server and failing, not serving,
+# until the other socket closes. Below the range only an explicit bind can take a port.
 free_ports() {
   node -e "
     const net = require('net');
+    const fs = require('fs');
     const n = Number(process.argv[1]);
+    let low = 32768; // Linux's default; macOS's range starts at 49152
+    try { low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\\s+/)[0]) || low; } catch {}
+    const FLOOR = 10000;
+    const outside = low - FLOOR >= 1000;
+    if (!outside) console.error('zookeeper.sh: the ephemeral port range starts at ' + low + '; ports come from inside it');
     const servers = [];
+    let attempts = 0;
     const next = () => {
       if (servers.length === n) {
         process.stdout.write(servers.map((s) => s.address().port).join(' '));
         servers.forEach((s) => s.close());
         return;
       }
+      if (++attempts > 500) { console.error('zookeeper.sh: no free port below ' + low + ' after 500 attempts'); process.exit(1); }
+      const port = outside ? FLOOR + Math.floor(Math.random() * (low - FLOOR)) : 0;
       const s = net.createServer();
-      s.listen(0, '127.0.0.1', () => { servers.push(s); next(); });
+      s.once('error', next);
+      s.listen(port, '127.0.0.1', () => { servers.push(s); next(); });
     };
     next();" "$1"
 }

@@ -3,12 +3,14 @@
  * ~200 GET/s. Providers and the consumer use the multi-host connect string; clients of the lost server move to the
  * others, the two survivors elect a new leader, and sessions (with their ephemeral znodes and watches) live on.
  */
+import { join } from 'node:path';
 import { adminSessionFor } from './admin';
 import { consumerSessions, expectRealLoad, faultScenario, note, report, ROOT, seconds, SERVICE, untilSnapshot } from './harness';
 import { eventually } from '../support/helpers';
 import { instancePath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { Ensemble } from './zookeeper';
+import { boundPorts, ephemeralRangeStart } from '../support/zookeeper-ports';
 
 describe('fault: the ZooKeeper ensemble loses its leader', () => {
   const ensemble = new Ensemble();
@@ -18,6 +20,11 @@ describe('fault: the ZooKeeper ensemble loses its leader', () => {
   test('no client request fails; a new leader is elected and the consumer sees changes made after the loss', async () => {
     const { connect, consumer, load, ids } = await scenario.begin();
     note(`ensemble up: ${connect}`);
+    // Below the ephemeral range: the survivor elected next binds its quorum port only then, and another socket
+    // holding that port (bound to port 0 elsewhere) would make it fail to lead, round after round.
+    const ports = [1, 2, 3].flatMap((id) => boundPorts(join(ensemble.dir, String(id))));
+    expect(new Set(ports).size).toBe(9);
+    expect(Math.max(...ports)).toBeLessThan(ephemeralRangeStart());
 
     let smallest = ids.length;
     const sampler = setInterval(() => (smallest = Math.min(smallest, consumer!.ids().length)), 50);
