@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SCRIPT } from '../support/global-setup';
+import { eventually } from '../support/helpers';
 import { boundPorts, ephemeralRangeStart } from '../support/zookeeper-ports';
 
 describe('scripts/zookeeper.sh', () => {
-  test('start picks a client port below the ephemeral range, and the server answers there', () => {
+  test('start picks a client port below the ephemeral range, and the server serves there', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'graykit-zk-script-'));
     try {
       const address = execFileSync('bash', [SCRIPT, 'start', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
@@ -20,10 +21,11 @@ describe('scripts/zookeeper.sh', () => {
       expect(address).toBe(`127.0.0.1:${port}`);
       expect(port).toBeLessThan(ephemeralRangeStart());
       expect(port).toBeGreaterThanOrEqual(10_000);
-      expect(execFileSync('bash', [SCRIPT, 'srvr', address], { encoding: 'utf8' })).toMatch(/^Mode: standalone$/m);
+      // `start` returns at ruok -> imok, which a server answers before it has loaded its data and serves.
+      await eventually(() => expect(execFileSync('bash', [SCRIPT, 'srvr', address], { encoding: 'utf8' })).toMatch(/^Mode: standalone$/m), 20_000, 100);
     } finally {
       execFileSync('bash', [SCRIPT, 'stop', dir]);
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 });
