@@ -56,6 +56,9 @@ export const OWN_FILES: Readonly<Record<string, string>> = {
   'writes.js': JAVASCRIPT,
 };
 
+/** The modules of the page's script (app.js and what it imports), in `OWN_FILES`' order. */
+export const OWN_SCRIPTS: readonly string[] = Object.keys(OWN_FILES).filter((name) => OWN_FILES[name] === JAVASCRIPT);
+
 /** uPlot's files, from its package's `dist/`. */
 const UPLOT_FILES: Record<string, string> = {
   'uPlot.iife.min.js': JAVASCRIPT,

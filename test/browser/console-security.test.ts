@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createAdmin, createConsole, silentLogger, type GrayAdmin, type GrayConsole } from '../../src';
-import { OWN_FILES } from '../../src/console/assets';
+import { OWN_SCRIPTS } from '../../src/console/assets';
 import { configPath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { REPO_ROOT, startChild, type Child } from '../../scripts/children';
@@ -94,7 +94,7 @@ describe('graykit console: read-only, tokens, Host, credentials (real browser)',
 
   test('the ZooKeeper credentials show nowhere: page, API, stream, CLI output', async () => {
     const [user, password] = AUTH.split(':');
-    const scripts = Object.keys(OWN_FILES).filter((name) => name.endsWith('.js'));
+    const scripts = [...OWN_SCRIPTS];
     const seen = await page.evaluate(async (scripts) => {
       const w = globalThis as PageGlobals;
       const texts = [w.document.documentElement.outerHTML];

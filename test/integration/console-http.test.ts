@@ -7,7 +7,7 @@ import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createConsole, silentLogger, type GrayConsole } from '../../src';
-import { OWN_FILES } from '../../src/console/assets';
+import { OWN_SCRIPTS } from '../../src/console/assets';
 import { configPath } from '../../src/registry/paths';
 import type { ZkSession } from '../../src/registry/zk-session';
 import { adminSession, eventually, startProvider, testZk, uniqueRoot, type TestProvider } from '../support/helpers';
@@ -33,9 +33,6 @@ function send(port: number, method: string, path: string, headers: Record<string
 }
 
 const json = (answer: Answer) => JSON.parse(answer.body) as Record<string, any>;
-
-/** The modules of the page's script. */
-const CONSOLE_SCRIPTS = Object.keys(OWN_FILES).filter((name) => name.endsWith('.js'));
 
 describe('console HTTP (mounted in Express, real ZooKeeper)', () => {
   const root = uniqueRoot();
@@ -99,7 +96,7 @@ describe('console HTTP (mounted in Express, real ZooKeeper)', () => {
     const again = await send(port, 'GET', '/gray/assets/app.js', { 'if-none-match': String((await send(port, 'GET', '/gray/assets/app.js')).headers.etag) });
     expect(again.status).toBe(304);
     // Every module of the page's script, as JavaScript: a browser refuses a module served under another type.
-    for (const name of CONSOLE_SCRIPTS) {
+    for (const name of OWN_SCRIPTS) {
       const script = await send(port, 'GET', `/gray/assets/${name}`);
       expect({ name, status: script.status, type: script.headers['content-type'] }).toEqual({ name, status: 200, type: 'text/javascript; charset=utf-8' });
     }
@@ -222,7 +219,7 @@ describe('console HTTP (mounted in Express, real ZooKeeper)', () => {
 
   test('the ZooKeeper credentials appear in no response', async () => {
     const [user, password] = auth.split(':');
-    const paths = ['/gray/', '/gray/api/overview', '/gray/api/services/demo', ...CONSOLE_SCRIPTS.map((name) => `/gray/assets/${name}`)];
+    const paths = ['/gray/', '/gray/api/overview', '/gray/api/services/demo', ...OWN_SCRIPTS.map((name) => `/gray/assets/${name}`)];
     const answers = await Promise.all(paths.map((path) => send(port, 'GET', path)));
     const stream = await new Promise<string>((resolve, reject) => {
       const req = httpRequest({ host: '127.0.0.1', port, path: '/gray/api/stream?service=demo' }, (res) => {

@@ -12,7 +12,7 @@ import { lanePoint } from '../../src/console/lane-metrics';
 import { addIncrease, emptyIncrease, providerCounts } from '../../src/scrape/counters';
 import { histogramQuantile } from '../../src/scrape/histogram';
 import { DEFAULT_CONSOLE_OPTIONS, normalizeAllowedHost, resolveConsoleOptions } from '../../src/console/options';
-import { ASSET_DIR, OWN_FILES, loadAssets, packageRoot } from '../../src/console/assets';
+import { ASSET_DIR, OWN_SCRIPTS, loadAssets, packageRoot } from '../../src/console/assets';
 import { decodeRolloutState } from '../../src/console/rollout-state';
 import { judgeRollout } from '../../src/registry/rollout-verdict';
 import type { Stat } from '../../src/registry/zk-session';
@@ -274,7 +274,7 @@ describe('console options', () => {
 
 describe('the page\'s files', () => {
   const dir = join(packageRoot(), ASSET_DIR);
-  const scripts = Object.keys(OWN_FILES).filter((name) => name.endsWith('.js')).sort();
+  const scripts = [...OWN_SCRIPTS].sort();
   /** The modules `name` imports: the page's imports are one line each, from its own directory. */
   const importsOf = (name: string) => [...readFileSync(join(dir, name), 'utf8').matchAll(/^import [^;\n]* from '\.\/([^']+)';$/gm)].map((match) => match[1]);
 
