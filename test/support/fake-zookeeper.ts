@@ -4,6 +4,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { ZooKeeperError } from '../../src/errors';
+import { silentLogger } from '../../src/logger';
+import type { Logger } from '../../src/types';
+import { RegistryCatalog } from '../../src/registry/catalog';
 import type { WatchSession } from '../../src/registry/watch';
 import type { Stat, Watcher, WatchEvent } from '../../src/registry/zk-session';
 import { ZK_CODES } from '../../src/zk-codes';
@@ -151,4 +154,14 @@ function stat(node: Node): Stat {
 /** What a mirror or a catalog needs of a ZkSession: the double's reads and the connection events. */
 export function fakeSession(zk: FakeZooKeeper): EventEmitter & WatchSession & { connected: boolean; unusable: undefined } {
   return Object.assign(new EventEmitter(), { connected: true, unusable: undefined, getData: zk.getData.bind(zk), getChildren: zk.getChildren.bind(zk), exists: zk.exists.bind(zk) });
+}
+
+/**
+ * A catalog of service `demo` under `/g` over the double's `session`, every change published in its turn (no publish
+ * interval, no re-read jitter): the double's interleavings are forced, so each one is seen.
+ */
+export function demoCatalog(session: ReturnType<typeof fakeSession>, logger: Logger = silentLogger): RegistryCatalog {
+  const catalog = new RegistryCatalog({ session: session as never, root: '/g', logger, publishIntervalMs: 0, rereadJitterMs: 0 });
+  catalog.watch('demo');
+  return catalog;
 }

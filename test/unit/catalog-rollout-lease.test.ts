@@ -2,9 +2,7 @@
  * The catalog's rollout fold (its dead-man's switch) over the in-memory ZooKeeper double (test/support/fake-zookeeper),
  * where the ordering of watch events and reads can be forced: a rollout's lease read against its document's.
  */
-import { silentLogger } from '../../src/logger';
-import { RegistryCatalog } from '../../src/registry/catalog';
-import { FakeZooKeeper, fakeSession } from '../support/fake-zookeeper';
+import { demoCatalog, FakeZooKeeper, fakeSession } from '../support/fake-zookeeper';
 
 describe("RegistryCatalog: the rollout's dead-man's switch over the double", () => {
   const service = '/g/services/demo';
@@ -23,8 +21,7 @@ describe("RegistryCatalog: the rollout's dead-man's switch over the double", () 
     zk.set(rolloutPath, document('aborted', onCrash));
     // What the catalog needs of a ZkSession: the reads (the double) and the connection events.
     const session = fakeSession(zk);
-    const catalog = new RegistryCatalog({ session: session as never, root: '/g', logger: silentLogger, publishIntervalMs: 0, rereadJitterMs: 0 }); // every change published in its turn: the double's interleavings are forced
-    catalog.watch('demo');
+    const catalog = demoCatalog(session);
     const crashed = () => catalog.snapshot('demo')?.rolloutCrashed;
     return { zk, session, catalog, crashed };
   }

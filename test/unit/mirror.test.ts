@@ -5,13 +5,13 @@
  */
 import { ZooKeeperError } from '../../src/errors';
 import { silentLogger } from '../../src/logger';
-import { RegistryCatalog } from '../../src/registry/catalog';
+import type { RegistryCatalog } from '../../src/registry/catalog';
 import { RegistryMirror, type MirrorPart } from '../../src/registry/mirror';
 import { AddressPolicy, MAX_NETWORKS, parseNetworks } from '../../src/registry/networks';
 import { isLiveInstance, judgeInstance, PERSISTENT_INSTANCE } from '../../src/registry/verdict';
 import { eventually } from '../support/helpers';
 import { ZK_CODES } from '../../src/zk-codes';
-import { FakeZooKeeper, fakeSession } from '../support/fake-zookeeper';
+import { demoCatalog, FakeZooKeeper, fakeSession } from '../support/fake-zookeeper';
 
 const service = '/g/services/demo';
 const LIVE = '0x1';
@@ -38,13 +38,9 @@ function start(zk: FakeZooKeeper, addresses?: AddressPolicy) {
   return { session, mirror, changes, loaded };
 }
 
-/**
- * A catalog of `demo` over the double, every change published in its turn (the double's interleavings are forced),
- * once its first read has settled.
- */
+/** `demoCatalog` over the double, once its first read has settled. */
 async function watchedCatalog(zk: FakeZooKeeper, session = fakeSession(zk), logger = silentLogger): Promise<RegistryCatalog> {
-  const catalog = new RegistryCatalog({ session: session as never, root: '/g', logger, publishIntervalMs: 0, rereadJitterMs: 0 });
-  catalog.watch('demo');
+  const catalog = demoCatalog(session, logger);
   await settle();
   return catalog;
 }
